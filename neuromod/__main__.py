@@ -1,0 +1,5 @@
+import sys
+
+from neuromod.cli import main
+
+sys.exit(main())

@@ -1,0 +1,22 @@
+"""Exception types shared by every part of neuromod.
+
+User errors (bad files, bad options, bad data) raise :class:`NeuromodError`
+subclasses with a one-line message that names the file, line or train and what
+is wrong. The command line turns them into one line on stderr and exit status 2.
+"""
+
+
+class NeuromodError(Exception):
+    """Base class of every error neuromod raises for bad user input."""
+
+
+class SpikeDataError(NeuromodError, ValueError):
+    """Spike data that break the container's invariants (NaN, unsorted, out of window...)."""
+
+
+class FileFormatError(NeuromodError, ValueError):
+    """A file that cannot be read as the format it claims to be."""
+
+
+class UnitError(NeuromodError, ValueError):
+    """A quantity with the wrong physical dimension (e.g. volts where seconds are expected)."""
