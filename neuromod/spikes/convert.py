@@ -103,7 +103,7 @@ def from_brian2(monitor, t_start=None, t_stop=None):
     if t_start is None:
         t_start = 0.0
     if t_stop is None:
-        t_stop = float(monitor.clock.t_)
+        t_stop = float(monitor.clock.t_[:])
         if times.size:
             t_stop = max(t_stop, float(times.max()))
         if not t_stop > to_seconds(t_start):
