@@ -81,7 +81,7 @@ def van_rossum_distance(spiketrains, tau=0.01):
     --------
     >>> from neuromod.spikes import SpikeTrains
     >>> st = SpikeTrains.from_list([[], [0.5]], t_stop=1.0)
-    >>> van_rossum_distance(st, tau=0.01)[0, 1]
+    >>> float(van_rossum_distance(st, tau=0.01)[0, 1])
     1.0
     """
     tau = to_seconds(tau, "tau")

@@ -216,7 +216,7 @@ def spike_sync(spiketrains, t_start=None, t_stop=None, max_tau=None, mrts=0.0):
     --------
     >>> from neuromod.spikes import SpikeTrains
     >>> st = SpikeTrains.from_list([[0.1, 0.5, 0.9], [0.11, 0.52, 0.7]], t_stop=1.0)
-    >>> spike_sync(st)[0, 1].round(4)   # 2 coincidences: C = 4, M = 6
+    >>> round(float(spike_sync(st)[0, 1]), 4)   # 2 coincidences: C = 4, M = 6
     0.6667
     """
     st = as_spike_trains(spiketrains, t_start, t_stop)
