@@ -2,9 +2,9 @@
 
 All functions take a :class:`~neuromod.spikes.SpikeTrains` (or anything
 :func:`neuromod.spikes.as_spike_trains` accepts) and work on its flat arrays: the
-intervals are ``np.diff`` of the flat ``times`` with the differences that cross a
-train boundary masked out, and per-train sums are ``np.bincount`` by train id. No
-Python loop runs over trains or spikes.
+intervals are ``np.diff`` of the flat ``times`` (the differences that cross a train
+boundary are never summed), and per-train sums are one ``np.add.reduceat`` over each
+train's contiguous range (CSR ``offsets``). No Python loop runs over trains or spikes.
 
 Conventions
 -----------
@@ -65,9 +65,47 @@ def isis(st):
     return d, offsets
 
 
-def _mean_by(values, ids, n_trains, counts):
+def _segment_sums(v, starts, stops):
+    """Sums of ``v[starts[i]:stops[i]]`` (0 for empty ranges); ranges ordered and disjoint.
+
+    One ``np.add.reduceat`` over the interleaved bounds: sequential sums, no copy of ``v``.
+    """
+    out = np.zeros(starts.size)
+    ne = stops > starts
+    if not ne.any():
+        return out
+    idx = np.empty(2 * int(ne.sum()), dtype=np.int64)
+    idx[0::2] = starts[ne]
+    idx[1::2] = stops[ne]
+    if idx[-1] >= v.size:            # the last range runs to the end of v
+        idx = idx[:-1]
+    out[ne] = np.add.reduceat(v, idx)[0::2]
+    return out
+
+
+def _moments(st):
+    """Flat ISIs ``d = diff(times)`` (entries at train boundaries are junk and never summed),
+    each train's ISI range in ``d``, the ISI counts and the per-train mean ISI."""
+    off = st.offsets
+    counts = np.diff(off)
+    n = np.maximum(counts - 1, 0)
+    d = np.diff(st.times)
+    starts = off[:-1]
+    stops = starts + n
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.bincount(ids, weights=values, minlength=n_trains) / counts
+        mean = _segment_sums(d, starts, stops) / n
+    return d, starts, stops, n, mean
+
+
+def _cv_from(st, d, starts, stops, n, mean):
+    if d.size == 0:
+        return np.full(st.n_trains, np.nan)
+    # Two-pass variance: deviations from each train's mean (np.repeat aligns the means with d).
+    dev = d - np.repeat(mean, st.counts)[:-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.sqrt(_segment_sums(dev * dev, starts, stops) / n) / mean
+    out[n < MIN_SPIKES - 1] = np.nan
+    return out
 
 
 def cv(st):
@@ -98,26 +136,20 @@ def cv(st):
     [0.0, nan]
     """
     st = as_spike_trains(st)
-    d, d_ids, n = _flat_isis(st)
-    mean = _mean_by(d, d_ids, st.n_trains, n)
-    dev = d - mean[d_ids]
-    var = _mean_by(dev * dev, d_ids, st.n_trains, n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.sqrt(var) / mean
-    out[n < MIN_SPIKES - 1] = np.nan
-    return out
+    return _cv_from(st, *_moments(st))
 
 
-def _pair_terms(st, flat=None):
-    """Per consecutive-interval pair: (I_{k+1} - I_k) / (I_{k+1} + I_k), their ids, counts."""
-    d, d_ids, n = _flat_isis(st) if flat is None else flat
+def _pair_sums(st, d, starts, n):
+    """Per train: sum of |r_k| and of r_k^2 with r_k = (I_{k+1} - I_k) / (I_{k+1} + I_k),
+    and the number of pairs (n - 1)."""
+    n_pairs = np.maximum(n - 1, 0)
     if d.size < 2:
-        return np.empty(0), np.empty(0, dtype=np.int64), np.zeros(st.n_trains, dtype=np.int64)
-    same = d_ids[1:] == d_ids[:-1]
+        z = np.zeros(st.n_trains)
+        return z, z.copy(), n_pairs
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = ((d[1:] - d[:-1]) / (d[:-1] + d[1:]))[same]
-    p_ids = d_ids[1:][same]
-    return r, p_ids, np.bincount(p_ids, minlength=st.n_trains)
+        r = (d[1:] - d[:-1]) / (d[:-1] + d[1:])
+    stops = starts + n_pairs
+    return _segment_sums(np.abs(r), starts, stops), _segment_sums(r * r, starts, stops), n_pairs
 
 
 def cv2(st):
@@ -149,9 +181,11 @@ def cv2(st):
     0.822619
     """
     st = as_spike_trains(st)
-    r, p_ids, n = _pair_terms(st)
-    out = 2.0 * _mean_by(np.abs(r), p_ids, st.n_trains, n)
-    out[n < 1] = np.nan
+    d, starts, _, n, _ = _moments(st)
+    s_abs, _, n_pairs = _pair_sums(st, d, starts, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = 2.0 * s_abs / n_pairs
+    out[n_pairs < 1] = np.nan
     return out
 
 
@@ -184,9 +218,11 @@ def lv(st):
     0.830615
     """
     st = as_spike_trains(st)
-    r, p_ids, n = _pair_terms(st)
-    out = 3.0 * _mean_by(r * r, p_ids, st.n_trains, n)
-    out[n < 1] = np.nan
+    d, starts, _, n, _ = _moments(st)
+    _, s_sq, n_pairs = _pair_sums(st, d, starts, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = 3.0 * s_sq / n_pairs
+    out[n_pairs < 1] = np.nan
     return out
 
 
@@ -211,21 +247,15 @@ def per_train(st):
     ([3], [3.0])
     """
     st = as_spike_trains(st)
-    flat = _flat_isis(st)
-    d, d_ids, n = flat
-    counts = st.counts
-    # CV from the intervals already computed (same two-pass formula as cv()).
-    mean = _mean_by(d, d_ids, st.n_trains, n)
-    dev = d - mean[d_ids]
+    d, starts, stops, n, mean = _moments(st)
+    cv_ = _cv_from(st, d, starts, stops, n, mean)
+    s_abs, s_sq, n_pairs = _pair_sums(st, d, starts, n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        cv_ = np.sqrt(_mean_by(dev * dev, d_ids, st.n_trains, n)) / mean
-    cv_[n < MIN_SPIKES - 1] = np.nan
-    # CV2 and LV share the pair terms (same formulas as cv2() and lv()).
-    r, p_ids, n2 = _pair_terms(st, flat)
-    cv2_ = 2.0 * _mean_by(np.abs(r), p_ids, st.n_trains, n2)
-    lv_ = 3.0 * _mean_by(r * r, p_ids, st.n_trains, n2)
-    cv2_[n2 < 1] = np.nan
-    lv_[n2 < 1] = np.nan
+        cv2_ = 2.0 * s_abs / n_pairs
+        lv_ = 3.0 * s_sq / n_pairs
+    cv2_[n_pairs < 1] = np.nan
+    lv_[n_pairs < 1] = np.nan
+    counts = st.counts
     return {
         "n_spikes": counts.astype(np.int64),
         "rate_hz": counts / st.duration,
