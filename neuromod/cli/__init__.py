@@ -20,6 +20,9 @@ from neuromod.errors import NeuromodError
 SUBCOMMANDS = [
     ("stats", "neuromod.cli.stats_cmd"),
     ("demo", "neuromod.cli.demo_cmd"),
+    ("encode", "neuromod.cli.encode_cmd"),
+    ("decode", "neuromod.cli.decode_cmd"),
+    ("validate", "neuromod.cli.validate_cmd"),
 ]
 
 
