@@ -1,11 +1,112 @@
-"""``neuromod stats``: spike-train statistics of a file (placeholder until the toolkit lands)."""
+"""``neuromod stats``: spike-train statistics of a spike file.
+
+Imports only numpy, the spike container, the readers and the statistics (numba
+kernels): never torch, brian2 or elephant, so the command starts fast.
+"""
+from neuromod.cli.common import finite_float, positive_float
 
 
 def add_parser(sub):
-    p = sub.add_parser("stats", help="spike-train statistics of a spike file")
+    p = sub.add_parser(
+        "stats", help="spike-train statistics of a spike file",
+        description=(
+            "Per-train (spike count, rate, CV, CV2, LV), population (Fano factor, mean rate) "
+            "and pairwise (van Rossum, Victor-Purpura, ISI-distance, SPIKE-distance, "
+            "SPIKE-synchronization) statistics. The window comes from --t-start/--t-stop, "
+            "else from the file, else [0, last spike]. Pairwise matrices are left out above "
+            "500 trains unless named in --measures."))
     p.add_argument("input", help="spike file (.txt, .csv, .npz, .nix, .nwb)")
+    p.add_argument("--format", choices=("text", "csv", "npz", "nix", "nwb"),
+                   help="file format (default: from the extension)")
+    p.add_argument("--sort", action="store_true",
+                   help="accept and sort unsorted spike times within a train (default: error)")
+    p.add_argument("--t-start", type=finite_float, metavar="S", help="window start in seconds")
+    p.add_argument("--t-stop", type=finite_float, metavar="S", help="window end in seconds")
+    p.add_argument("--tau", type=positive_float, default=0.01, metavar="S",
+                   help="van Rossum time constant in seconds (default 0.01)")
+    p.add_argument("--q", type=_non_negative, default=100.0, metavar="PER_S",
+                   help="Victor-Purpura cost factor in 1/s (default 100)")
+    p.add_argument("--bin-size", type=positive_float, default=0.1, metavar="S",
+                   help="bin width of the PSTH in the plot, in seconds (default 0.1)")
+    p.add_argument("--measures", metavar="LIST",
+                   help="comma-separated subset of: rates,cv,cv2,lv,fano,van_rossum,"
+                        "victor_purpura,isi_distance,spike_distance,spike_sync (default: all)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (NaN written as null; see docs/cli.md)")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="write a figure: raster, PSTH, ISI histogram, SPIKE-distance matrix")
     return p
 
 
+def _non_negative(text):
+    import argparse
+    v = finite_float(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return v
+
+
 def run(args):
-    raise NotImplementedError
+    from neuromod import io
+    from neuromod.errors import NeuromodError
+    from neuromod.stats.summary import parse_measures, summarize
+
+    st = io.read(args.input, format=args.format, sort=args.sort,
+                 t_start=args.t_start, t_stop=args.t_stop)
+    try:
+        measures = parse_measures(args.measures, st.n_trains)
+    except ValueError as exc:
+        raise NeuromodError(f"--measures: {exc}") from None
+    if args.plot and "spike_distance" not in measures:
+        measures = measures + ("spike_distance",)
+    report = summarize(st, measures, tau=args.tau, q=args.q)
+    if args.plot:
+        from neuromod.stats.plots import stats_figure
+        stats_figure(st, report, args.plot, bin_size=args.bin_size)
+    if args.json:
+        from neuromod.cli.common import print_json
+        print_json(report)
+    else:
+        print(format_table(report, args.input))
+        if args.plot:
+            print(f"figure written to {args.plot}")
+    return 0
+
+
+def _num(v, fmt="{:.4g}"):
+    if v is None:
+        return "-"
+    if v != v:  # NaN
+        return "nan"
+    return fmt.format(v)
+
+
+def format_table(report, source, max_rows=40):
+    """The human-readable report of :func:`neuromod.stats.summary.summarize`."""
+    import numpy as np
+    lines = [f"{source}: {report['n_trains']} trains, window "
+             f"[{report['t_start']:.6g}, {report['t_stop']:.6g}] s"]
+    pop = report["population"]
+    lines.append(f"population: mean rate {_num(pop['mean_rate_hz'])} Hz, "
+                 f"Fano factor {_num(pop['fano_factor'])}")
+    lines.append("")
+    lines.append(f"{'id':>6} {'n_spikes':>9} {'rate_hz':>10} {'cv':>8} {'cv2':>8} {'lv':>8}")
+    rows = report["per_train"]
+    for r in rows[:max_rows]:
+        lines.append(f"{r['id']:>6} {r['n_spikes']:>9} {_num(r['rate_hz']):>10} "
+                     f"{_num(r['cv']):>8} {_num(r['cv2']):>8} {_num(r['lv']):>8}")
+    if len(rows) > max_rows:
+        lines.append(f"... {len(rows) - max_rows} more trains (use --json for all)")
+    pw = {k: v for k, v in report["pairwise"].items() if v is not None}
+    if pw:
+        lines.append("")
+        lines.append("pairwise (mean / min / max over pairs i != j; full matrices with --json):")
+        for name, m in pw.items():
+            m = np.asarray(m, dtype=float)
+            off = m[~np.eye(m.shape[0], dtype=bool)]
+            off = off[np.isfinite(off)]
+            if off.size:
+                lines.append(f"  {name:16s} {off.mean():10.4g} {off.min():10.4g} {off.max():10.4g}")
+            else:
+                lines.append(f"  {name:16s} {'-':>10} {'-':>10} {'-':>10}")
+    return "\n".join(lines)

@@ -1,0 +1,136 @@
+"""One call that computes the standard report of a spike-train population.
+
+:func:`summarize` is what ``neuromod stats`` prints; it returns the documented
+JSON shape (see ``docs/cli.md``) so that scripts and the command line agree.
+"""
+import numpy as np
+
+from neuromod.spikes import as_spike_trains
+
+__all__ = ["MEASURES", "PER_TRAIN_MEASURES", "PAIRWISE_MEASURES", "DEFAULT_PAIRWISE_LIMIT",
+           "parse_measures", "summarize"]
+
+#: Per-train measures (``rates`` gives ``rate_hz``).
+PER_TRAIN_MEASURES = ("rates", "cv", "cv2", "lv")
+#: Population measures.
+POPULATION_MEASURES = ("fano",)
+#: Pairwise matrices (n x n numbers each).
+PAIRWISE_MEASURES = ("van_rossum", "victor_purpura", "isi_distance", "spike_distance", "spike_sync")
+MEASURES = PER_TRAIN_MEASURES + POPULATION_MEASURES + PAIRWISE_MEASURES
+#: Above this many trains the pairwise matrices are computed only when asked for by name.
+DEFAULT_PAIRWISE_LIMIT = 500
+
+
+def parse_measures(text, n_trains):
+    """The measures to compute from a comma-separated list (``None``: the default set).
+
+    The default is every measure, except that the pairwise matrices are left out
+    above :data:`DEFAULT_PAIRWISE_LIMIT` trains.
+
+    Raises
+    ------
+    ValueError
+        For an unknown measure name (the message lists the valid ones).
+
+    Examples
+    --------
+    >>> parse_measures("cv,van_rossum", 10)
+    ('cv', 'van_rossum')
+    >>> len(parse_measures(None, 1000)) == len(PER_TRAIN_MEASURES + POPULATION_MEASURES)
+    True
+    """
+    if text is None:
+        if n_trains > DEFAULT_PAIRWISE_LIMIT:
+            return PER_TRAIN_MEASURES + POPULATION_MEASURES
+        return MEASURES
+    names = tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
+    unknown = [m for m in names if m not in MEASURES]
+    if unknown:
+        raise ValueError(f"unknown measure {unknown[0]!r}; choose from {', '.join(MEASURES)}")
+    if not names:
+        raise ValueError(f"no measure given; choose from {', '.join(MEASURES)}")
+    return names
+
+
+def summarize(spike_trains, measures=None, tau=0.01, q=100.0, progress=None):
+    """Per-train, population and pairwise statistics in the ``neuromod stats --json`` shape.
+
+    Parameters
+    ----------
+    spike_trains : SpikeTrains or list of arrays
+        The population (seconds).
+    measures : sequence of str, optional
+        Subset of :data:`MEASURES`; default as :func:`parse_measures` (``None``).
+    tau : float
+        van Rossum time constant in seconds (> 0).
+    q : float
+        Victor–Purpura cost factor in 1/s (>= 0).
+    progress : bool or None
+        Show a tqdm bar on stderr over the pairwise matrices; ``None`` shows it only
+        on a terminal and when there are more than 200 trains.
+
+    Returns
+    -------
+    dict
+        ``t_start``, ``t_stop`` (s), ``n_trains``, ``measures`` (computed),
+        ``per_train`` (list of ``{id, n_spikes, rate_hz, cv, cv2, lv}``),
+        ``population`` (``{fano_factor, mean_rate_hz}``) and ``pairwise``
+        (``{van_rossum, victor_purpura, isi_distance, spike_distance, spike_sync}``,
+        each an n x n array). A value that was not asked for is ``None``; a value the
+        definition leaves undefined (e.g. CV of a train with < 3 spikes) is NaN.
+
+    Examples
+    --------
+    >>> r = summarize([[0.1, 0.2, 0.4], [0.15, 0.3]], measures=("rates", "cv"), progress=False)
+    >>> r["per_train"][0]["rate_hz"], r["pairwise"]["van_rossum"] is None
+    (7.5, True)
+    """
+    from neuromod.stats import isi, rates
+
+    st = as_spike_trains(spike_trains)
+    if measures is None:
+        measures = parse_measures(None, st.n_trains)
+    measures = tuple(measures)
+    n = st.n_trains
+    counts = st.counts
+    per = {"rate_hz": None, "cv": None, "cv2": None, "lv": None}
+    if "rates" in measures:
+        per["rate_hz"] = rates.mean_rates(st)
+    for name, fn in (("cv", isi.cv), ("cv2", isi.cv2), ("lv", isi.lv)):
+        if name in measures:
+            per[name] = fn(st)
+    per_train = [
+        {"id": i, "n_spikes": int(counts[i]),
+         **{k: (None if v is None else float(v[i])) for k, v in per.items()}}
+        for i in range(n)]
+    population = {"fano_factor": None, "mean_rate_hz": None}
+    if "fano" in measures:
+        population["fano_factor"] = float(rates.fano_factor(st))
+    if "rates" in measures:
+        population["mean_rate_hz"] = float(np.mean(per["rate_hz"])) if n else float("nan")
+
+    pairwise = {name: None for name in PAIRWISE_MEASURES}
+    todo = [m for m in PAIRWISE_MEASURES if m in measures]
+    if todo:
+        from neuromod.stats import distances, synchrony
+        funcs = {
+            "van_rossum": lambda: distances.van_rossum_distance(st, tau=tau),
+            "victor_purpura": lambda: distances.victor_purpura_distance(st, q=q),
+            "isi_distance": lambda: synchrony.isi_distance(st),
+            "spike_distance": lambda: synchrony.spike_distance(st),
+            "spike_sync": lambda: synchrony.spike_sync(st),
+        }
+        if progress is None:
+            import sys
+            progress = n > 200 and sys.stderr.isatty()
+        it = todo
+        if progress:
+            from tqdm import tqdm
+            it = tqdm(todo, desc="pairwise", unit="matrix", file=None)
+        for name in it:
+            pairwise[name] = funcs[name]()
+    return {
+        "t_start": st.t_start, "t_stop": st.t_stop, "n_trains": n,
+        "measures": list(measures),
+        "per_train": per_train, "population": population, "pairwise": pairwise,
+    }
