@@ -24,6 +24,28 @@ from numba import njit, prange
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
 
+#: Below this many elementary steps a kernel runs on one thread: waking the thread
+#: pool costs more than it saves (and far more on a busy machine).
+PARALLEL_MIN_WORK = 10_000_000
+
+
+def call(kernel, work, *args, blocks=False):
+    """Run a parallel ``kernel(*args)``, on one thread when ``work`` (an estimate of
+    its elementary steps) is below :data:`PARALLEL_MIN_WORK`. With ``blocks=True`` the
+    number of threads used is passed as the kernel's last argument."""
+    import numba
+    nt = numba.get_num_threads()
+    use = nt if work >= PARALLEL_MIN_WORK else 1
+    if blocks:
+        args = args + (use,)
+    if use == nt:
+        return kernel(*args)
+    numba.set_num_threads(use)
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_num_threads(nt)
+
 
 # --------------------------------------------------------------------------- helpers
 @njit(**_OPTS)
@@ -38,59 +60,58 @@ def _fold_row(r, h, n):
 
 
 # --------------------------------------------------------------------------- van Rossum
-@njit(**_OPTS)
-def vr_pair_sq(x, y, inv_tau):
-    """Squared van Rossum distance (Elephant's normalisation) of two sorted trains.
-
-    ``d^2 = sum_{a,b} s_a s_b exp(-|t_a - t_b| / tau)`` over the merged, signed train
-    (``s = +1`` for spikes of ``x``, ``-1`` for spikes of ``y``), evaluated in one
-    pass with the running sum ``m_k = (m_{k-1} + s_{k-1}) exp(-(t_k - t_{k-1})/tau)``
-    (Houghton & Kreuz 2012): ``d^2 = (n_x + n_y) + 2 sum_k s_k m_k``. Exponents are
-    never positive, so nothing overflows; identical trains cancel exactly.
-    """
-    n = x.size
-    m = y.size
-    i = 0
-    j = 0
-    mk = 0.0
-    prev_t = 0.0
-    prev_s = 0.0
-    acc = 0.0
-    first = True
-    while i < n or j < m:
-        if j >= m or (i < n and x[i] <= y[j]):
-            t = x[i]
-            s = 1.0
-            i += 1
-        else:
-            t = y[j]
-            s = -1.0
-            j += 1
-        if first:
-            first = False
-        else:
-            mk = (mk + prev_s) * math.exp(-(t - prev_t) * inv_tau)
-        acc += s * mk
-        prev_t = t
-        prev_s = s
-    return (n + m) + 2.0 * acc
-
-
 @njit(parallel=True, **_OPTS)
-def vr_matrix(times, offsets, inv_tau):
-    n = offsets.size - 1
+def vr_cross_sums(t_sorted, id_sorted, n, n_blocks):
+    """``C[u, v] = sum over spikes a of u and b of v with b before a in the global
+    time order of exp(-(t_a - t_b)/tau)``, for all trains at once (times in units of tau).
+
+    One sweep over every spike of the population in time order carries the filtered
+    trains ``z_v(t) = sum_{b in v, b <= t} exp(-(t - t_b))`` as a vector over ``v``:
+    at each spike (train ``u``, time ``t``) the vector decays by
+    ``exp(-(t - t_prev))``, row ``C[u, :]`` gains ``z``, then ``z_u`` gains 1. Every pair
+    of spikes is counted once, in ``C[u, v]`` or ``C[v, u]`` (coincident spikes once,
+    with weight 1), so ``sum_{a in u, b in v} exp(-|t_a - t_b|) = C[u, v] + C[v, u]``
+    for ``u != v`` and ``n_u + 2 C[u, u]`` for ``u = v``. Cost: ``O(S n)`` vector
+    operations for ``S`` spikes. Threads split the columns ``v`` into ``n_blocks``.
+
+    Entries of ``z`` that decay below 1e-200 are set to 0 (their future contributions
+    are below 1e-200, far under the rounding of sums that are >= 1), which keeps
+    subnormal numbers out of the loop.
+    """
     out = np.zeros((n, n))
-    for r in prange((n + 1) // 2):
-        for h in range(2):
-            i = _fold_row(r, h, n)
-            if i < 0:
-                break
-            x = times[offsets[i]:offsets[i + 1]]
-            for j in range(i + 1, n):
-                d2 = vr_pair_sq(x, times[offsets[j]:offsets[j + 1]], inv_tau)
-                d = math.sqrt(d2) if d2 > 0.0 else 0.0
-                out[i, j] = d
-                out[j, i] = d
+    S = t_sorted.size
+    for blk in prange(n_blocks):
+        c0 = (blk * n) // n_blocks
+        c1 = ((blk + 1) * n) // n_blocks
+        w = c1 - c0
+        if w == 0:
+            continue
+        z = np.zeros(w)
+        prev = t_sorted[0] if S else 0.0
+        cum = 1.0
+        for k in range(S):
+            t = t_sorted[k]
+            u = id_sorted[k]
+            if t != prev:
+                fac = math.exp(-(t - prev))
+                prev = t
+                if fac < 1e-100:
+                    z[:] = 0.0
+                    cum = 1.0
+                else:
+                    for v in range(w):
+                        z[v] *= fac
+                    cum *= fac
+                    if cum < 1e-100:
+                        for v in range(w):
+                            if z[v] < 1e-200:
+                                z[v] = 0.0
+                        cum = 1.0
+            row = out[u]
+            for v in range(w):
+                row[c0 + v] += z[v]
+            if c0 <= u < c1:
+                z[u - c0] += 1.0
     return out
 
 

@@ -59,6 +59,11 @@ def _prepared(st, fill_empty):
     return times, _offsets(ids, n)
 
 
+def _work(st):
+    """Steps of a pairwise merge over all pairs: (n - 1) x (number of spikes)."""
+    return max(st.n_trains - 1, 0) * (st.n_spikes + 2 * st.n_trains)
+
+
 def _mrts(mrts):
     v = to_seconds(mrts, "mrts")
     if not (v >= 0 and math.isfinite(v)):
@@ -112,7 +117,8 @@ def isi_distance(spiketrains, t_start=None, t_stop=None, mrts=0.0):
     mrts = _mrts(mrts)
     from neuromod.stats import _kernels
     times, offsets = _prepared(st, fill_empty=True)
-    return _kernels.isi_matrix(times, offsets, st.t_start, st.t_stop, mrts)
+    return _kernels.call(_kernels.isi_matrix, _work(st), times, offsets, st.t_start,
+                         st.t_stop, mrts)
 
 
 def spike_distance(spiketrains, t_start=None, t_stop=None, mrts=0.0, rate_independent=False):
@@ -170,8 +176,8 @@ def spike_distance(spiketrains, t_start=None, t_stop=None, mrts=0.0, rate_indepe
     mrts = _mrts(mrts)
     from neuromod.stats import _kernels
     times, offsets = _prepared(st, fill_empty=True)
-    return _kernels.spike_matrix(times, offsets, st.t_start, st.t_stop, mrts,
-                                 bool(rate_independent))
+    return _kernels.call(_kernels.spike_matrix, _work(st), times, offsets, st.t_start,
+                         st.t_stop, mrts, bool(rate_independent))
 
 
 def spike_sync(spiketrains, t_start=None, t_stop=None, max_tau=None, mrts=0.0):
@@ -228,4 +234,5 @@ def spike_sync(spiketrains, t_start=None, t_stop=None, max_tau=None, mrts=0.0):
         raise ParameterError(f"max_tau must be a finite time >= 0 s, got {max_tau}")
     from neuromod.stats import _kernels
     times, offsets = _prepared(st, fill_empty=False)
-    return _kernels.sync_matrix(times, offsets, st.t_start, st.t_stop, float(max_tau), mrts)
+    return _kernels.call(_kernels.sync_matrix, _work(st), times, offsets, st.t_start,
+                         st.t_stop, float(max_tau), mrts)
