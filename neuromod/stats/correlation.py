@@ -281,27 +281,31 @@ def _get_near_kernel():
         # Cache only under the package's own module name (a copy imported under
         # another name, e.g. by ``python -m doctest``, would poison the cache).
         @njit(cache=__name__ == "neuromod.stats.correlation")
-        def near_counts(times, offsets, dt):
-            n = offsets.size - 1
+        def near_counts(gt, gid, n, dt):
+            """near[a, b]: spikes of train a with a spike of train b within dt (a != b).
+
+            ``gt``/``gid``: all spike times sorted globally, and their train ids. A
+            sliding window [lo, hi) holds the spikes within dt of spike s; each train
+            in it is counted once per spike (``mark``)."""
+            S = gt.size
             out = np.zeros((n, n), dtype=np.int64)
-            for a in range(n):
-                a0, a1 = offsets[a], offsets[a + 1]
-                for b in range(n):
-                    b0, b1 = offsets[b], offsets[b + 1]
-                    if a1 == a0 or b1 == b0:
-                        continue
-                    if a == b:
-                        out[a, b] = a1 - a0
-                        continue
-                    p = b0
-                    c = 0
-                    for k in range(a0, a1):
-                        x = times[k]
-                        while p < b1 and x - times[p] > dt:
-                            p += 1
-                        if p < b1 and abs(times[p] - x) <= dt:
-                            c += 1
-                    out[a, b] = c
+            mark = np.full(n, -1, dtype=np.int64)
+            lo = 0
+            hi = 0
+            for s in range(S):
+                x = gt[s]
+                a = gid[s]
+                while x - gt[lo] > dt:
+                    lo += 1
+                if hi < s + 1:
+                    hi = s + 1
+                while hi < S and gt[hi] - x <= dt:
+                    hi += 1
+                for j in range(lo, hi):
+                    b = gid[j]
+                    if b != a and mark[b] != s:
+                        mark[b] = s
+                        out[a, b] += 1
             return out
 
         _near_kernel = near_counts
@@ -313,8 +317,9 @@ def sttc_matrix(st, dt=0.005):
 
     Same definition as :func:`sttc` (entry ``[i, j]`` equals ``sttc(st, i, j, dt)``);
     the diagonal is 1 for non-empty trains; rows and columns of empty trains are NaN.
-    The "spike within dt" counts of all pairs come from one compiled merge walk
-    over the sorted trains (numba), O(n_trains x n_spikes).
+    The "spike within dt" counts of all pairs come from one compiled sweep (numba)
+    over all spikes in time order with a sliding +-dt window: O(n_spikes x w) for
+    w spikes of the population per 2 dt window, plus O(n_trains^2) memory.
 
     Examples
     --------
@@ -328,8 +333,10 @@ def sttc_matrix(st, dt=0.005):
     dt = _positive_dt(dt)
     n = st.n_trains
     counts = st.counts
-    near = _get_near_kernel()(np.ascontiguousarray(st.times, dtype=np.float64),
-                              np.ascontiguousarray(st.offsets, dtype=np.int64), dt)
+    order = np.argsort(st.times, kind="stable")
+    near = _get_near_kernel()(np.ascontiguousarray(st.times[order]),
+                              np.ascontiguousarray(st.ids[order]), n, dt)
+    near[np.diag_indices(n)] = counts
     with np.errstate(invalid="ignore", divide="ignore"):
         P = near / counts[:, None]            # P[a, b]: fraction of a's spikes near b
     T = tiling_fraction(st, dt)
