@@ -178,7 +178,7 @@ def _select_unit(st, unit):
     return sub
 
 
-def windowed_fano_factor(st, bin_size=0.1, unit=None):
+def windowed_fano_factor(st, bin_size=0.1, unit=None, return_per_bin=False):
     r"""Fano factor of spike counts in time bins across repeated trials of one unit.
 
     For bin :math:`k` with counts :math:`N_{rk}` over trials :math:`r = 1..R`,
@@ -201,11 +201,15 @@ def windowed_fano_factor(st, bin_size=0.1, unit=None):
     unit : int, optional
         Use only the trains whose ``unit`` annotation equals this. By default every
         train is taken as one trial of the same unit.
+    return_per_bin : bool
+        Return a :class:`WindowedFano` ``(fano, per_bin, bin_edges)`` instead of the
+        aggregate alone.
 
     Returns
     -------
-    WindowedFano
-        ``(fano, per_bin, bin_edges)``; ``fano`` is NaN when no trial has a spike.
+    float or WindowedFano
+        The aggregate F (NaN when no trial has a spike); per-bin values are NaN
+        where no trial has a spike in the bin.
 
     References
     ----------
@@ -214,8 +218,10 @@ def windowed_fano_factor(st, bin_size=0.1, unit=None):
     Examples
     --------
     >>> trials = [[0.05, 0.15], [0.05], [0.15], []]
-    >>> round(windowed_fano_factor(trials, 0.1).fano, 6)
+    >>> windowed_fano_factor(trials, 0.1)
     0.5
+    >>> windowed_fano_factor(trials, 0.1, return_per_bin=True).per_bin.tolist()
+    [0.5]
     """
     st = _select_unit(as_spike_trains(st), unit)
     counts, edges = bin_counts(st, bin_size)
@@ -226,7 +232,9 @@ def windowed_fano_factor(st, bin_size=0.1, unit=None):
         per_bin = v / m
     total = m.sum()
     fano = float(v.sum() / total) if total > 0 else float("nan")
-    return WindowedFano(fano, per_bin, edges)
+    if return_per_bin:
+        return WindowedFano(fano, per_bin, edges)
+    return fano
 
 
 def time_histogram(st, bin_size, t_start=None, t_stop=None, output="counts", binary=False):
