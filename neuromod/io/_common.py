@@ -1,0 +1,360 @@
+"""Helpers shared by the spike-file formats: atomic writes, error messages naming
+the file (and line or train), header directives, annotation encoding and the
+common validation that turns parsed arrays into a :class:`SpikeTrains`."""
+import errno
+import json
+import os
+import re
+import tempfile
+
+import numpy as np
+
+from neuromod.errors import FileFormatError, NeuromodError, SpikeDataError
+from neuromod.spikes.trains import SpikeTrains
+from neuromod.units import to_seconds
+
+#: dtype kinds an annotation may have in text/CSV/NIX/NWB files (bool, int, uint, float, str).
+SCALAR_KINDS = "biufU"
+
+
+def num(x):
+    """Shortest text that reads back as the same float64 (``repr``)."""
+    return repr(float(x))
+
+
+def fail(path, message, where=None, cls=FileFormatError):
+    """Raise ``cls`` with ``"<path>: <where>: <message>"`` (one line)."""
+    prefix = f"{path}: " + (f"{where}: " if where else "")
+    raise cls(prefix + " ".join(str(message).split()))
+
+
+def check_exists(path):
+    """Raise FileNotFoundError naming ``path`` unless it is an existing file."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+
+
+def read_text_bytes(path):
+    """The bytes of a text spike file, checked to be non-empty UTF-8 text.
+
+    Raises FileFormatError for an empty file, NUL bytes or invalid UTF-8 (a binary
+    file, e.g. a WAV file named ``.txt``) and for bare carriage returns (classic
+    Mac line ends, which would silently merge lines).
+    """
+    check_exists(path)
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if not data:
+        fail(path, "empty file")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if b"\x00" in data:
+        fail(path, "binary data (NUL bytes); not a text spike file")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        fail(path, f"not UTF-8 text (byte 0x{data[exc.start]:02x}); binary file?", f"line {line}")
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        line = data.count(b"\n", 0, re.search(rb"\r(?!\n)", data).start()) + 1
+        fail(path, "carriage return without line feed (old Mac line ends); "
+                   "convert the file to \\n or \\r\\n line ends", f"line {line}")
+    return data
+
+
+def invalid_token_message(token):
+    t = token.decode("utf-8", "replace")
+    shown = t if len(t) <= 40 else t[:37] + "..."
+    if t.strip().lstrip("+-").lower() in ("nan", "inf", "infinity"):
+        return f"spike time {shown} is not finite"
+    return f"{shown!r} is not a number"
+
+
+# --------------------------------------------------------------------- atomic write
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path, write, binary_suffix=""):
+    """Call ``write(tmp_path)`` on a temporary file in ``path``'s directory, then
+    ``os.replace`` it onto ``path``. On any error the temporary file is removed and
+    an existing ``path`` is left untouched.
+
+    ``binary_suffix`` ends the temporary name (some libraries check extensions).
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(errno.ENOENT, "directory does not exist", directory)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
+                               suffix=".tmp" + binary_suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# --------------------------------------------------------------------- directives
+_WINDOW_RE = re.compile(r"^\s*(t_start|t_stop|n_trains)\s*=")
+_PAIR_RE = re.compile(r"\s*([A-Za-z_]\w*)\s*=\s*(\S+)")
+_ANN_RE = re.compile(r"^\s*annotation\s*:")
+
+
+def comment_body(text):
+    """Text after the ``#`` of a comment line."""
+    return text.lstrip()[1:]
+
+
+def is_window_directive(body):
+    return _WINDOW_RE.match(body) is not None
+
+
+def is_annotation_directive(body):
+    return _ANN_RE.match(body) is not None
+
+
+def parse_window_directive(path, body, where, keys, found):
+    """Parse ``t_start=A t_stop=B n_trains=N`` (any subset of ``keys``) into ``found``."""
+    pos = 0
+    body = body.rstrip()
+    while pos < len(body):
+        m = _PAIR_RE.match(body, pos)
+        if not m:
+            fail(path, f"cannot parse {body[pos:].strip()!r} in the header comment; "
+                       f"expected key=value pairs ({', '.join(keys)})", where)
+        key, val = m.group(1), m.group(2)
+        if key not in keys:
+            fail(path, f"unknown key {key!r} in the header comment; expected {', '.join(keys)}", where)
+        if key in found:
+            fail(path, f"{key} given twice", where)
+        if key == "n_trains":
+            try:
+                v = int(val)
+            except ValueError:
+                fail(path, f"n_trains={val!r} is not an integer", where)
+            if v < 0:
+                fail(path, f"n_trains={v} is negative", where)
+        else:
+            try:
+                v = float(val)
+            except ValueError:
+                fail(path, f"{key}={val!r} is not a number", where)
+            if not np.isfinite(v):
+                fail(path, f"{key}={val} is not finite", where)
+        found[key] = v
+        pos = m.end()
+    return found
+
+
+def encode_annotation(name, values):
+    """One-line JSON payload of ``# annotation: ...`` for a per-train annotation."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "O":
+        items = arr.tolist()
+        if not all(v is None or isinstance(v, (bool, int, float, str)) for v in items):
+            raise FileFormatError(
+                f"annotation {name!r}: only bool, int, float and str values can be written to this format")
+        dtype = "|O"
+    elif arr.dtype.kind in SCALAR_KINDS:
+        items = arr.tolist()
+        dtype = arr.dtype.str
+    else:
+        raise FileFormatError(
+            f"annotation {name!r} has dtype {arr.dtype}; only bool, int, float and str annotations "
+            "can be written to this format")
+    return json.dumps({"name": str(name), "dtype": dtype, "values": items},
+                      ensure_ascii=False, allow_nan=True)
+
+
+def _json_kind(v):
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "b"
+    if isinstance(v, int):
+        return "i"
+    if isinstance(v, float):
+        return "f"
+    if isinstance(v, str):
+        return "U"
+    return "other"
+
+
+def decode_annotation(path, payload, where):
+    """Inverse of :func:`encode_annotation`: (name, array)."""
+    try:
+        obj = json.loads(payload)
+    except ValueError as exc:
+        fail(path, f"annotation comment is not valid JSON ({exc.msg})", where)
+    if not (isinstance(obj, dict) and isinstance(obj.get("name"), str)
+            and isinstance(obj.get("values"), list)):
+        fail(path, 'annotation comment must be {"name": ..., "dtype": ..., "values": [...]}', where)
+    name, values = obj["name"], obj["values"]
+    dtype = obj.get("dtype")
+    try:
+        dt = np.dtype(dtype) if dtype is not None else None
+    except (TypeError, ValueError):
+        fail(path, f"annotation {name!r}: unknown dtype {dtype!r}", where)
+    if dt is None:
+        kinds = {_json_kind(v) for v in values}
+        if kinds <= {"b"}:
+            dt = np.dtype(bool)
+        elif kinds <= {"i"}:
+            dt = np.dtype(np.int64)
+        elif kinds <= {"i", "f"}:
+            dt = np.dtype(np.float64)
+        elif kinds <= {"U"}:
+            dt = np.dtype(str)
+        else:
+            fail(path, f"annotation {name!r}: values of mixed types; give a dtype", where)
+    if dt.kind not in SCALAR_KINDS + "O":
+        fail(path, f"annotation {name!r}: unsupported dtype {dtype!r}", where)
+    allowed = {"b": {"b"}, "i": {"i"}, "u": {"i"}, "f": {"i", "f"}, "U": {"U"},
+               "O": {"b", "i", "f", "U", "null"}}[dt.kind]
+    bad = [v for v in values if _json_kind(v) not in allowed]
+    if bad:
+        fail(path, f"annotation {name!r}: value {bad[0]!r} does not fit dtype {dt.str!r}", where)
+    try:
+        if dt.kind == "O":
+            arr = np.empty(len(values), dtype=object)
+            arr[:] = values
+        elif dt.kind == "U":
+            arr = np.asarray(values, dtype=str)
+            if arr.dtype.itemsize < dt.itemsize:
+                arr = arr.astype(dt)
+        else:
+            arr = np.asarray(values, dtype=dt)
+    except (ValueError, TypeError, OverflowError) as exc:
+        fail(path, f"annotation {name!r}: values do not fit dtype {dt.str!r} ({exc})", where)
+    if arr.ndim != 1:
+        fail(path, f"annotation {name!r}: values must be a flat list", where)
+    return name, arr
+
+
+def annotations_to_write(st):
+    """The annotations worth writing: ``unit``/``trial`` are left out when they are the
+    container's integer defaults (``arange(n)`` and zeros), which reading recreates."""
+    out = {}
+    n = st.n_trains
+    for key, val in st.annotations.items():
+        val = np.asarray(val)
+        if key == "unit" and val.dtype.kind in "iu" and np.array_equal(val, np.arange(n)):
+            continue
+        if key == "trial" and val.dtype.kind in "iu" and not np.any(val):
+            continue
+        out[key] = val
+    return out
+
+
+# --------------------------------------------------------------------- finishing
+def _explicit(value, name):
+    if value is None:
+        return None
+    v = to_seconds(value, name)
+    if np.ndim(v) != 0 or not np.isfinite(v):
+        raise SpikeDataError(f"{name} must be a finite number of seconds, got {value!r}")
+    return float(v)
+
+
+def finish(path, times, ids, n_trains, *, file_t_start=None, file_t_stop=None,
+           window_where=None, annotations=None, t_start=None, t_stop=None, sort=False,
+           locate=None, train_where=None):
+    """Validate parsed spikes against the file's own rules and build the container.
+
+    ``times``/``ids`` are in file order; ``locate(k)`` names spike ``k``'s place in
+    the file ("line 12" or "train 3") and ``train_where(K)`` names train K.
+    Errors: non-finite times, ``t_stop <= t_start`` in the file, spikes outside the
+    file's declared window, unsorted times within a train (unless ``sort``).
+    Explicit ``t_start``/``t_stop`` then override the window and cut spikes outside
+    it (inclusive bounds, as :meth:`SpikeTrains.time_slice`).
+    """
+    locate = locate or (lambda k: f"train {ids[k]}")
+    train_where = train_where or (lambda k: f"train {k}")
+    t_start = _explicit(t_start, "t_start")
+    t_stop = _explicit(t_stop, "t_stop")
+    times = np.asarray(times, dtype=np.float64)
+    ids = np.asarray(ids, dtype=np.int64)
+    if ids.size:
+        bad = (ids < 0) | (ids >= n_trains)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            fail(path, f"train id {ids[k]} outside 0..{n_trains - 1}", locate(k))
+    nonfinite = ~np.isfinite(times)
+    if nonfinite.any():
+        k = int(np.flatnonzero(nonfinite)[0])
+        fail(path, f"spike time {times[k]} is not finite", locate(k), SpikeDataError)
+    if file_t_start is not None and file_t_stop is not None and not file_t_stop > file_t_start:
+        fail(path, f"t_stop ({num(file_t_stop)} s) must be greater than t_start "
+                   f"({num(file_t_start)} s)", window_where, SpikeDataError)
+    if times.size and (file_t_start is not None or file_t_stop is not None):
+        out = np.zeros(times.size, dtype=bool)
+        if file_t_start is not None:
+            out |= times < file_t_start
+        if file_t_stop is not None:
+            out |= times > file_t_stop
+        if out.any():
+            k = int(np.flatnonzero(out)[0])
+            lo = "-inf" if file_t_start is None else num(file_t_start)
+            hi = "inf" if file_t_stop is None else num(file_t_stop)
+            fail(path, f"spike at {num(times[k])} s outside the file's window [{lo}, {hi}] s",
+                 locate(k), SpikeDataError)
+    if not sort and times.size > 1:
+        grouped = not np.any(ids[1:] < ids[:-1])
+        order = None if grouped else np.argsort(ids, kind="stable")
+        t_o = times if grouped else times[order]
+        i_o = ids if grouped else ids[order]
+        dec = (i_o[1:] == i_o[:-1]) & (t_o[1:] < t_o[:-1])
+        if dec.any():
+            pos = np.flatnonzero(dec) + 1
+            if grouped:
+                j = int(pos[0])
+                k, prev = j, j - 1
+            else:
+                j = int(pos[np.argmin(order[pos])])
+                k, prev = int(order[j]), int(order[j - 1])
+            fail(path, f"spike times not sorted within {train_where(int(ids[k]))} "
+                       f"({num(times[k])} s after {num(times[prev])} s); sort them or "
+                       "pass sort=True (--sort)", locate(k), SpikeDataError)
+    t0 = t_start if t_start is not None else file_t_start
+    t1 = t_stop if t_stop is not None else file_t_stop
+    if (t_start is not None or t_stop is not None) and times.size:
+        keep = np.ones(times.size, dtype=bool)
+        if t_start is not None:
+            keep &= times >= t_start
+        if t_stop is not None:
+            keep &= times <= t_stop
+        if not keep.all():
+            times, ids = times[keep], ids[keep]
+    try:
+        return SpikeTrains(times, ids, t_start=t0, t_stop=t1, n_trains=n_trains,
+                           annotations=annotations, sort=sort)
+    except SpikeDataError as exc:
+        msg = re.sub(r"\btrain (\d+)", lambda m: train_where(int(m.group(1))), str(exc))
+        if "cannot infer the window" in msg:
+            msg = "no spikes and no t_stop in the file; give t_stop"
+        fail(path, msg, None, SpikeDataError)
+
+
+def one_line(exc):
+    """The first line of an exception's message (for re-raising library errors)."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+__all__ = ["fail", "check_exists", "read_text_bytes", "atomic_write", "finish", "num",
+           "encode_annotation", "decode_annotation", "annotations_to_write",
+           "parse_window_directive", "is_window_directive", "is_annotation_directive",
+           "comment_body", "invalid_token_message", "one_line", "NeuromodError"]
