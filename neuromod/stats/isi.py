@@ -2,9 +2,11 @@
 
 All functions take a :class:`~neuromod.spikes.SpikeTrains` (or anything
 :func:`neuromod.spikes.as_spike_trains` accepts) and work on its flat arrays: the
-intervals are ``np.diff`` of the flat ``times`` (the differences that cross a train
-boundary are never summed), and per-train sums are one ``np.add.reduceat`` over each
-train's contiguous range (CSR ``offsets``). No Python loop runs over trains or spikes.
+CV, CV2 and LV of all trains come from one compiled kernel (numba) that walks each
+train's contiguous range of the flat ``times`` (CSR ``offsets``) once for the mean
+interval and once for the squared deviations and the consecutive-interval terms; no
+Python loop runs over trains or spikes and no per-spike temporaries are allocated.
+:func:`isis` is ``np.diff`` of the flat ``times`` with the train boundaries masked out.
 
 Conventions
 -----------
@@ -65,47 +67,65 @@ def isis(st):
     return d, offsets
 
 
-def _segment_sums(v, starts, stops):
-    """Sums of ``v[starts[i]:stops[i]]`` (0 for empty ranges); ranges ordered and disjoint.
-
-    One ``np.add.reduceat`` over the interleaved bounds: sequential sums, no copy of ``v``.
-    """
-    out = np.zeros(starts.size)
-    ne = stops > starts
-    if not ne.any():
-        return out
-    idx = np.empty(2 * int(ne.sum()), dtype=np.int64)
-    idx[0::2] = starts[ne]
-    idx[1::2] = stops[ne]
-    if idx[-1] >= v.size:            # the last range runs to the end of v
-        idx = idx[:-1]
-    out[ne] = np.add.reduceat(v, idx)[0::2]
-    return out
+_kernel = None
 
 
-def _moments(st):
-    """Flat ISIs ``d = diff(times)`` (entries at train boundaries are junk and never summed),
-    each train's ISI range in ``d``, the ISI counts and the per-train mean ISI."""
-    off = st.offsets
-    counts = np.diff(off)
-    n = np.maximum(counts - 1, 0)
-    d = np.diff(st.times)
-    starts = off[:-1]
-    stops = starts + n
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = _segment_sums(d, starts, stops) / n
-    return d, starts, stops, n, mean
+def _get_kernel():
+    """Compile (or load from cache) the one-pass-per-train ISI kernel."""
+    global _kernel
+    if _kernel is None:
+        from numba import njit
+
+        # error_model='numpy': 0/0 gives NaN (as numpy/Elephant) instead of raising.
+        # Cache only under the package's own module name (a copy imported under
+        # another name, e.g. by ``python -m doctest``, would poison the cache).
+        @njit(cache=__name__ == "neuromod.stats.isi", error_model="numpy")
+        def isi_stats(times, offsets, with_cv):
+            n = offsets.size - 1
+            cv = np.full(n, np.nan)
+            cv2 = np.full(n, np.nan)
+            lv = np.full(n, np.nan)
+            for i in range(n):
+                a = offsets[i]
+                b = offsets[i + 1]
+                m = b - a - 1                      # number of intervals
+                if m < MIN_SPIKES - 1:
+                    continue
+                mean = 0.0
+                if with_cv:                        # first pass: mean interval
+                    s = 0.0
+                    for k in range(a, b - 1):
+                        s += times[k + 1] - times[k]
+                    mean = s / m
+                prev = times[a + 1] - times[a]
+                dev = prev - mean
+                ss = dev * dev
+                s_abs = 0.0
+                s_sq = 0.0
+                for k in range(a + 1, b - 1):
+                    cur = times[k + 1] - times[k]
+                    if with_cv:
+                        dev = cur - mean
+                        ss += dev * dev
+                    r = (cur - prev) / (prev + cur)
+                    s_abs += abs(r)
+                    s_sq += r * r
+                    prev = cur
+                if with_cv:
+                    cv[i] = np.sqrt(ss / m) / mean
+                cv2[i] = 2.0 * s_abs / (m - 1)
+                lv[i] = 3.0 * s_sq / (m - 1)
+            return cv, cv2, lv
+
+        _kernel = isi_stats
+    return _kernel
 
 
-def _cv_from(st, d, starts, stops, n, mean):
-    if d.size == 0:
-        return np.full(st.n_trains, np.nan)
-    # Two-pass variance: deviations from each train's mean (np.repeat aligns the means with d).
-    dev = d - np.repeat(mean, st.counts)[:-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.sqrt(_segment_sums(dev * dev, starts, stops) / n) / mean
-    out[n < MIN_SPIKES - 1] = np.nan
-    return out
+def _isi_stats(st, with_cv=True):
+    """(cv, cv2, lv) of every train from one compiled pass per train (two for the CV;
+    the CV is left NaN without ``with_cv``)."""
+    return _get_kernel()(np.ascontiguousarray(st.times, dtype=np.float64),
+                         np.ascontiguousarray(st.offsets, dtype=np.int64), bool(with_cv))
 
 
 def cv(st):
@@ -135,21 +155,7 @@ def cv(st):
     >>> cv([[0.0, 0.25, 0.5, 0.75], [0.0, 0.1]]).tolist()
     [0.0, nan]
     """
-    st = as_spike_trains(st)
-    return _cv_from(st, *_moments(st))
-
-
-def _pair_sums(st, d, starts, n):
-    """Per train: sum of |r_k| and of r_k^2 with r_k = (I_{k+1} - I_k) / (I_{k+1} + I_k),
-    and the number of pairs (n - 1)."""
-    n_pairs = np.maximum(n - 1, 0)
-    if d.size < 2:
-        z = np.zeros(st.n_trains)
-        return z, z.copy(), n_pairs
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (d[1:] - d[:-1]) / (d[:-1] + d[1:])
-    stops = starts + n_pairs
-    return _segment_sums(np.abs(r), starts, stops), _segment_sums(r * r, starts, stops), n_pairs
+    return _isi_stats(as_spike_trains(st))[0]
 
 
 def cv2(st):
@@ -180,13 +186,7 @@ def cv2(st):
     >>> round(float(cv2([[0.0, 0.3, 4.8, 11.5, 20.8]])[0]), 6)
     0.822619
     """
-    st = as_spike_trains(st)
-    d, starts, _, n, _ = _moments(st)
-    s_abs, _, n_pairs = _pair_sums(st, d, starts, n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = 2.0 * s_abs / n_pairs
-    out[n_pairs < 1] = np.nan
-    return out
+    return _isi_stats(as_spike_trains(st), with_cv=False)[1]
 
 
 def lv(st):
@@ -217,13 +217,7 @@ def lv(st):
     >>> round(float(lv([[0.0, 0.3, 4.8, 11.5, 20.8]])[0]), 6)
     0.830615
     """
-    st = as_spike_trains(st)
-    d, starts, _, n, _ = _moments(st)
-    _, s_sq, n_pairs = _pair_sums(st, d, starts, n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = 3.0 * s_sq / n_pairs
-    out[n_pairs < 1] = np.nan
-    return out
+    return _isi_stats(as_spike_trains(st), with_cv=False)[2]
 
 
 def per_train(st):
@@ -247,14 +241,7 @@ def per_train(st):
     ([3], [3.0])
     """
     st = as_spike_trains(st)
-    d, starts, stops, n, mean = _moments(st)
-    cv_ = _cv_from(st, d, starts, stops, n, mean)
-    s_abs, s_sq, n_pairs = _pair_sums(st, d, starts, n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cv2_ = 2.0 * s_abs / n_pairs
-        lv_ = 3.0 * s_sq / n_pairs
-    cv2_[n_pairs < 1] = np.nan
-    lv_[n_pairs < 1] = np.nan
+    cv_, cv2_, lv_ = _isi_stats(st)
     counts = st.counts
     return {
         "n_spikes": counts.astype(np.int64),
