@@ -260,3 +260,12 @@ def test_module_import_is_light():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_van_rossum_long_gaps_and_late_times():
+    # gaps of 10^3..10^6 tau (decay factors underflow) and times ~1e4 s with tau = 1 ms
+    st = SpikeTrains.from_list([[0.0, 1000.0], [0.0], [1e4 + 0.0101, 1e4 + 0.0213],
+                                [1e4 + 0.0102, 1e4 + 0.0200, 1e4 + 0.9]], t_stop=1e4 + 1)
+    d = van_rossum_distance(st, 0.001)
+    assert d[0, 1] == pytest.approx(1.0, rel=1e-12)  # the far spike is independent: d^2 = 1
+    np.testing.assert_allclose(d, elephant_vr(st, 0.001), rtol=1e-6, atol=0)
