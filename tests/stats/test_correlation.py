@@ -247,3 +247,11 @@ def test_sttc_window_is_closed_at_dt():
             ref = spike_time_tiling_coefficient(nt[i], nt[j], dt=0.25 * pq.s)
             assert sttc(st, i, j, 0.25) == pytest.approx(ref, rel=1e-12)
             assert sttc_matrix(st, 0.25)[i, j] == pytest.approx(ref, rel=1e-12)
+
+
+def test_cch_units_invariance():
+    trains = random_trains(6)
+    c_s, lags_s = cross_correlogram(st_of(trains), 0, 1, 0.01, window=0.2)
+    c_ms, lags_ms = cross_correlogram(to_neo(trains, unit="ms"), 0, 1, 10 * pq.ms, window=200 * pq.ms)
+    np.testing.assert_array_equal(c_ms, c_s)
+    np.testing.assert_allclose(lags_ms, lags_s, rtol=1e-12, atol=1e-15)

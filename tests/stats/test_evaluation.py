@@ -6,6 +6,7 @@ scipy.stats.kstest), per-spike loops written from the papers' formulas, closed f
 (noiseless trials, the grand-mean prediction, Poisson reliability) and seeded
 simulations whose tolerances are 5 standard deviations measured over 40 seeds.
 """
+import neo
 import numpy as np
 import pytest
 import quantities as pq
@@ -230,3 +231,14 @@ def test_time_rescaling_errors():
         time_rescaling_ks(st, np.full(99, 10.0), 0.0001)
     with pytest.raises(SpikeDataError, match=">= 0"):
         time_rescaling_ks(st, np.full(1000, -1.0), 0.0001)
+
+
+def test_time_rescaling_units_invariance():
+    rng = np.random.default_rng(13)
+    lam = rate_profile(2.0)
+    st = bernoulli_trials(rng, lam, DT, 3)
+    a = time_rescaling_ks(st, lam, DT, seed=2)
+    ms = [neo.SpikeTrain(t * 1000.0, units="ms", t_start=0.0, t_stop=2000.0) for t in st.to_list()]
+    b = time_rescaling_ks(ms, lam * pq.Hz, 1 * pq.ms, seed=2)
+    np.testing.assert_allclose(b.rescaled, a.rescaled, rtol=1e-9, atol=1e-12)
+    assert b.statistic == pytest.approx(a.statistic, rel=1e-9)

@@ -260,3 +260,15 @@ class _nullcontext:
 
     def __exit__(self, *a):
         return False
+
+
+def test_auto_kernel_on_several_trains_pools_their_spikes():
+    # Elephant refuses 'auto' for several trains; neuromod estimates one bandwidth from the
+    # pooled spike times (Elephant's optimal_kernel_bandwidth of the sorted pooled times).
+    trains = random_trains(3)[4:8]
+    pooled = np.sort(np.concatenate(trains))
+    sigma = es.optimal_kernel_bandwidth(pooled, bootstrap=False)["optw"]
+    assert optimal_kernel_bandwidth(st_of(trains)) == pytest.approx(sigma, rel=RTOL)
+    auto, _ = instantaneous_rate(st_of(trains), 0.002)
+    ref = es.instantaneous_rate(to_neo(trains), 2 * pq.ms, kernel=kernels.GaussianKernel(sigma * pq.s))
+    np.testing.assert_allclose(auto, ref.magnitude, rtol=RTOL, atol=1e-9)
