@@ -1,0 +1,114 @@
+"""CSV spike files: parsing rules (checked against Python's csv module as the
+oracle), and one test per bad input naming the file and the line."""
+import csv
+import io
+import re
+
+import numpy as np
+import pytest
+
+from neuromod.errors import FileFormatError, SpikeDataError
+from neuromod.io import read, write
+from neuromod.spikes import SpikeTrains
+
+
+def _read_csv(tmp_path, content, **kw):
+    path = tmp_path / "s.csv"
+    path.write_bytes(content.encode())
+    return read(path, **kw)
+
+
+def test_random_ungrouped_rows_match_the_csv_module(tmp_path):
+    rng = np.random.default_rng(9)
+    n = 25
+    ids = rng.integers(0, n, 3000)
+    times = rng.uniform(0, 50, ids.size)
+    # rows of different trains interleaved; each train's own rows in time order
+    per_train = {i: iter(np.sort(times[ids == i]).tolist()) for i in range(n)}
+    rows = [(int(i), next(per_train[int(i)])) for i in ids]
+    text = "# t_start=0 t_stop=50 n_trains=27\nid,time\n" + "".join(
+        f"{i}, {t!r}\n" if k % 3 else f"{i},{t!r}\r\n" for k, (i, t) in enumerate(rows))
+    st = _read_csv(tmp_path, text)
+    ref = [[] for _ in range(27)]
+    for row in list(csv.reader(io.StringIO(text)))[2:]:
+        ref[int(row[0])].append(float(row[1]))
+    assert st.n_trains == 27
+    assert [t.tolist() for t in st.to_list()] == ref
+
+
+def test_without_n_trains_the_count_is_max_id_plus_one(tmp_path):
+    st = _read_csv(tmp_path, "id,time\n3,0.5\n0,0.1\n3,0.7\n")
+    assert st.counts.tolist() == [1, 0, 0, 2]
+    assert (st.t_start, st.t_stop) == (0.0, 0.7)
+
+
+def test_n_trains_keeps_trailing_empty_trains(tmp_path):
+    st = _read_csv(tmp_path, "# t_start=0 t_stop=1 n_trains=5\nid,time\n1,0.5\n")
+    assert st.counts.tolist() == [0, 1, 0, 0, 0]
+
+
+def test_header_only_with_window_is_zero_trains(tmp_path):
+    st = _read_csv(tmp_path, "# t_start=0 t_stop=1\nid,time\n")
+    assert st.n_trains == 0 and st.t_stop == 1.0
+
+
+def test_time_first_header_blank_lines_and_comments(tmp_path):
+    text = ("# exported by rig 3\n\n# annotation: {\"name\": \"unit\", \"values\": [7, 8]}\n"
+            " time , id \n0.25,1\n\n# a note between rows\n0.5 , 0\n")
+    st = _read_csv(tmp_path, text)
+    assert [t.tolist() for t in st.to_list()] == [[0.5], [0.25]]
+    assert st.annotations["unit"].tolist() == [7, 8]
+
+
+def test_written_file_layout(tmp_path):
+    st = SpikeTrains.from_list([[0.1, 0.25], [], [1.0], []], t_stop=2.0)
+    path = tmp_path / "w.csv"
+    write(st, path)
+    assert path.read_text().splitlines() == [
+        "# t_start=0.0 t_stop=2.0 n_trains=4", "id,time", "0,0.1", "0,0.25", "2,1.0"]
+
+
+BAD = [
+    ("0,0.1\n", r"line 1: expected the column header 'id,time', found '0,0.1'", FileFormatError),
+    ("neuron,t\n0,0.1\n", r"line 1: expected the column header 'id,time'", FileFormatError),
+    ("# t_stop=1\n", r"no column header 'id,time'", FileFormatError),
+    ("id,time\n0,0.1\n1,0.2,3\n", r"line 3: expected 2 fields \(id,time\), found 3", FileFormatError),
+    ("id,time\n0,0.1\n0.2\n", r"line 3: expected 2 fields \(id,time\), found 1", FileFormatError),
+    ("id,time\n0,\n", r"line 2: empty field", FileFormatError),
+    ("id,time\n0,0.1\n1.5,0.2\n", r"line 3: id '1.5' is not an integer", FileFormatError),
+    ("id,time\n0,0.1\nx,0.2\n", r"line 3: id 'x' is not an integer", FileFormatError),
+    ("id,time\n0,0.1\n1,abc\n", r"line 3: time: 'abc' is not a number", FileFormatError),
+    ("id,time\n0,0.1\n1,NaN\n", r"line 3: time: spike time NaN is not finite", FileFormatError),
+    ("id,time\n0,0.1\n-1,0.2\n", r"line 3: id -1 is negative", FileFormatError),
+    ("# n_trains=2\nid,time\n0,0.1\n2,0.2\n", r"line 4: id 2 outside 0..1 \(n_trains=2 in line 1\)", FileFormatError),
+    ("# t_start=0 t_stop=1\nid,time\n0,0.1\n1,1.2\n", r"line 4: spike at 1.2 s outside the file's window", SpikeDataError),
+    ("# t_start=1 t_stop=1\nid,time\n", r"line 1: t_stop \(1.0 s\) must be greater than t_start", SpikeDataError),
+    # rows of train 0 interleaved with train 1: the offending row is named
+    ("id,time\n0,0.5\n1,0.1\n1,0.2\n0,0.3\n", r"line 5: spike times not sorted within train 0 \(0.3 s after 0.5 s\)", SpikeDataError),
+    ("id,time\n0,0.1\n# t_stop=2\n", r"line 3: header comment after the column header", FileFormatError),
+    ("# n_trains=two\nid,time\n", r"line 1: n_trains='two' is not an integer", FileFormatError),
+    ("# t_start=0 t_start=1\nid,time\n", r"line 1: t_start given twice", FileFormatError),
+    ("# n_trains=3\n# annotation: {\"name\": \"unit\", \"values\": [1]}\nid,time\n",
+     r"line 2: annotation 'unit' has 1 values for 3 trains", FileFormatError),
+    ("id,time\n", r"no spikes and no t_stop in the file; give t_stop", SpikeDataError),
+    ("", r"empty file", FileFormatError),
+]
+
+
+@pytest.mark.parametrize("content, pattern, cls", BAD)
+def test_bad_input_names_file_and_line(tmp_path, content, pattern, cls):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content.encode())
+    with pytest.raises(cls) as info:
+        read(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: "), msg
+    assert re.search(pattern, msg), msg
+    assert "\n" not in msg
+
+
+def test_binary_file_named_csv(tmp_path):
+    path = tmp_path / "b.csv"
+    path.write_bytes(b"\x00\x01\x02id,time\n")
+    with pytest.raises(FileFormatError, match=re.escape(f"{path}: binary")):
+        read(path)
