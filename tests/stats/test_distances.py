@@ -269,3 +269,19 @@ def test_van_rossum_long_gaps_and_late_times():
     d = van_rossum_distance(st, 0.001)
     assert d[0, 1] == pytest.approx(1.0, rel=1e-12)  # the far spike is independent: d^2 = 1
     np.testing.assert_allclose(d, elephant_vr(st, 0.001), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 9])
+def test_thread_split_gives_the_same_matrix(monkeypatch, n):
+    # pairs are split into folds of rows (r, n-1-r) and van Rossum's sweep into
+    # column blocks: odd and even n, one thread and every thread, same numbers
+    from neuromod.stats import _kernels
+    st = random_trains(20 + n, n=n)
+    one = (van_rossum_distance(st, 0.02), victor_purpura_distance(st, 20.0))
+    monkeypatch.setattr(_kernels, "PARALLEL_MIN_WORK", 0)
+    import numba
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 2)  # two blocks even on 1 core
+    many = (van_rossum_distance(st, 0.02), victor_purpura_distance(st, 20.0))
+    np.testing.assert_allclose(many[0], one[0], rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(many[1], one[1])
+    np.testing.assert_allclose(one[0], elephant_vr(st, 0.02), rtol=1e-6, atol=0)

@@ -176,3 +176,20 @@ def test_bad_parameters(kw):
             f(st, **kw)
     with pytest.raises(NeuromodError, match="max_tau must be"):
         spike_sync(st, max_tau=-1.0)
+
+
+@pytest.mark.parametrize("n", [1, 3, 7])
+def test_odd_populations_and_thread_split(monkeypatch, n):
+    # pairs are split into folds of rows (r, n-1-r): odd n leaves a middle row alone
+    from neuromod.stats import _kernels
+    st = random_trains(30 + n, n=n)
+    tr = to_pyspike(st)
+    funcs = (isi_distance, spike_distance, spike_sync)
+    one = [f(st) for f in funcs]
+    if n > 1:
+        for f, m in zip(funcs, one):
+            np.testing.assert_allclose(m, getattr(spk, f.__name__ + "_matrix")(tr),
+                                       rtol=1e-6, atol=1e-12)
+    monkeypatch.setattr(_kernels, "PARALLEL_MIN_WORK", 0)
+    for f, m in zip(funcs, one):
+        np.testing.assert_array_equal(f(st), m)
