@@ -14,6 +14,7 @@ Format (see ``docs/io.md``)
 """
 import numpy as np
 
+from neuromod.io import _pyparse
 from neuromod.io._common import (
     annotations_to_write, atomic_write, comment_body, decode_annotation, encode_annotation,
     fail, finish, invalid_token_message, is_annotation_directive, is_window_directive, num,
@@ -91,12 +92,15 @@ def read_csv(path, *, sort=False, t_start=None, t_stop=None):
     >>> st.n_trains, st.counts.tolist()
     (3, [1, 2, 0])
     """
-    from neuromod.io import _parse
     data = read_text_bytes(path)
     start, head_line, id_first, window, window_where, annotations = _header(path, data)
-    buf = np.frombuffer(data, dtype=np.uint8)
-    ids, bits, row_line, comments, fallback, error = _parse.scan_csv(
-        buf, start, head_line, id_first, _parse.POW5_HI, _parse.POW5_LO)
+    if len(data) < _pyparse.SMALL_FILE_BYTES:
+        scanned = _pyparse.scan_csv(data, start, head_line, id_first)
+    else:
+        from neuromod.io import _parse
+        scanned = _parse.scan_csv(np.frombuffer(data, dtype=np.uint8), start, head_line,
+                                  id_first, _parse.POW5_HI, _parse.POW5_LO)
+    ids, bits, row_line, comments, fallback, error = scanned
     code, eline, s, e = error.tolist()
     if code:
         where = f"line {eline}"

@@ -16,6 +16,7 @@ Format (see ``docs/io.md``)
 """
 import numpy as np
 
+from neuromod.io import _pyparse
 from neuromod.io._common import (
     atomic_write, comment_body, decode_annotation, encode_annotation, fail, finish,
     annotations_to_write, invalid_token_message, is_annotation_directive,
@@ -61,11 +62,14 @@ def read_text(path, *, sort=False, t_start=None, t_stop=None):
     >>> st.n_trains, st.counts.tolist(), st.t_stop
     (3, [2, 0, 1], 1.0)
     """
-    from neuromod.io import _parse
     data = read_text_bytes(path)
-    buf = np.frombuffer(data, dtype=np.uint8)
-    bits, counts, train_line, comments, fallback, error = _parse.scan_text(
-        buf, _parse.POW5_HI, _parse.POW5_LO)
+    if len(data) < _pyparse.SMALL_FILE_BYTES:
+        scanned = _pyparse.scan_text(data)
+    else:
+        from neuromod.io import _parse
+        scanned = _parse.scan_text(np.frombuffer(data, dtype=np.uint8),
+                                   _parse.POW5_HI, _parse.POW5_LO)
+    bits, counts, train_line, comments, fallback, error = scanned
     if error[0]:
         fail(path, invalid_token_message(data[error[2]:error[3]]), f"line {error[1]}")
     if fallback.size:

@@ -11,6 +11,9 @@ from neuromod.errors import FileFormatError, SpikeDataError
 from neuromod.io import read, write
 from neuromod.spikes import SpikeTrains
 
+#: every test runs through both scanners (pure Python for small files, compiled for large)
+pytestmark = pytest.mark.usefixtures("scanner")
+
 
 def _read_csv(tmp_path, content, **kw):
     path = tmp_path / "s.csv"

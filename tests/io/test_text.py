@@ -9,6 +9,9 @@ from neuromod.errors import FileFormatError, NeuromodError, SpikeDataError
 from neuromod.io import read, write
 from neuromod.spikes import SpikeTrains
 
+#: every test runs through both scanners (pure Python for small files, compiled for large)
+pytestmark = pytest.mark.usefixtures("scanner")
+
 
 def _read_text(tmp_path, content, name="s.txt", **kw):
     path = tmp_path / name
