@@ -9,7 +9,7 @@ import tempfile
 
 import numpy as np
 
-from neuromod.errors import FileFormatError, NeuromodError, SpikeDataError
+from neuromod.errors import FileFormatError, SpikeDataError
 from neuromod.spikes.trains import SpikeTrains
 from neuromod.units import to_seconds
 
@@ -357,4 +357,4 @@ def one_line(exc):
 __all__ = ["fail", "check_exists", "read_text_bytes", "atomic_write", "finish", "num",
            "encode_annotation", "decode_annotation", "annotations_to_write",
            "parse_window_directive", "is_window_directive", "is_annotation_directive",
-           "comment_body", "invalid_token_message", "one_line", "NeuromodError"]
+           "comment_body", "invalid_token_message", "one_line"]

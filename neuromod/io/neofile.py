@@ -261,6 +261,15 @@ def read_nix(path, *, sort=False, t_start=None, t_stop=None):
     Returns
     -------
     SpikeTrains
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from neuromod.spikes import SpikeTrains
+    >>> p = os.path.join(tempfile.mkdtemp(), "s.nix")
+    >>> write_nix(SpikeTrains.from_list([[0.1, 0.5], [0.2]], t_stop=1.0), p)
+    >>> read_nix(p, t_stop=0.3).counts.tolist()
+    [1, 1]
     """
     return _read_neo(path, "NIX", sort, t_start, t_stop)
 
@@ -281,5 +290,14 @@ def read_nwb(path, *, sort=False, t_start=None, t_stop=None):
     Returns
     -------
     SpikeTrains
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from neuromod.spikes import SpikeTrains
+    >>> p = os.path.join(tempfile.mkdtemp(), "s.nwb")
+    >>> write_nwb(SpikeTrains.from_list([[0.1, 0.5], [0.2]], t_stop=1.0), p)
+    >>> read_nwb(p).counts.tolist()
+    [2, 1]
     """
     return _read_neo(path, "NWB", sort, t_start, t_stop)
