@@ -77,15 +77,9 @@ def run(args):
 
 
 def _write_text_atomic(path, text):
-    import os
-    import tempfile
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as fh:
+    from neuromod.io import atomic_write
+
+    def write(tmp):
+        with open(tmp, "w") as fh:
             fh.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, write)

@@ -5,24 +5,13 @@ __all__ = ["stats_figure", "save_figure"]
 
 
 def save_figure(fig, path, dpi=110):
-    """Save ``fig`` to ``path`` atomically (temporary file in the same folder, then rename).
-
-    The format follows the extension of ``path`` (png, pdf, svg, ...).
-    """
+    """Save ``fig`` to ``path`` atomically (:func:`neuromod.io.atomic_write`); the format
+    follows the extension of ``path`` (png, pdf, svg, ...)."""
     import os
-    import tempfile
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    ext = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=folder)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi, format=ext.lstrip(".") or "png")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from neuromod.io import atomic_write
+    ext = os.path.splitext(os.fspath(path))[1] or ".png"
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=ext.lstrip(".")),
+                 binary_suffix=ext)
 
 
 def stats_figure(spike_trains, report, path, bin_size=0.1, max_raster_trains=200):
