@@ -20,3 +20,7 @@ class FileFormatError(NeuromodError, ValueError):
 
 class UnitError(NeuromodError, ValueError):
     """A quantity with the wrong physical dimension (e.g. volts where seconds are expected)."""
+
+
+class ParameterError(NeuromodError, ValueError):
+    """A parameter outside its domain (e.g. a negative time constant)."""

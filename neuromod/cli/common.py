@@ -21,6 +21,8 @@ def jsonable(obj):
     if isinstance(obj, (list, tuple)):
         return [jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
+        if obj.dtype.kind in "iub" or (obj.dtype.kind == "f" and np.isfinite(obj).all()):
+            return obj.tolist()          # fast path: nothing to replace
         return jsonable(obj.tolist())
     if isinstance(obj, np.generic):
         obj = obj.item()

@@ -12,15 +12,9 @@ import math
 
 import numpy as np
 
-from neuromod.errors import NeuromodError
+from neuromod.errors import ParameterError
 from neuromod.spikes import as_spike_trains
 from neuromod.units import to_hertz, to_seconds
-
-try:  # the shared home of bad-parameter errors, once it exists
-    from neuromod.errors import ParameterError
-except ImportError:  # pragma: no cover - depends on the errors module in use
-    class ParameterError(NeuromodError, ValueError):
-        """A parameter outside its domain (e.g. a negative time constant)."""
 
 __all__ = ["van_rossum_distance", "victor_purpura_distance"]
 

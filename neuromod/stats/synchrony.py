@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from neuromod.spikes import as_spike_trains
-from neuromod.stats.distances import ParameterError
+from neuromod.errors import ParameterError
 from neuromod.units import to_seconds
 
 __all__ = ["isi_distance", "spike_distance", "spike_sync"]
