@@ -1,0 +1,24 @@
+"""One model definition, two backends: Brian2 for simulation, PyTorch for training.
+
+A :class:`NeuronModel` is written once in Brian2's equation syntax. The Brian2
+backend (:mod:`neuromod.backends.brian2_backend`) builds ``NeuronGroup``,
+``Synapses`` and monitors from it; the Torch backend
+(:mod:`neuromod.backends.torch_backend`) derives a batched, differentiable
+update from the same text. Both use the same discretisation (exact integration
+of linear equations, Brian2's schedule and refractoriness); see
+``docs/backends.md``.
+
+This package imports neither torch nor brian2 at import time; the backend
+submodules import them when used.
+
+Examples
+--------
+>>> from neuromod.backends import NeuronModel
+>>> from neuromod.neurons import lif
+>>> isinstance(lif(), NeuronModel)
+True
+"""
+from neuromod.backends.equations import ModelDefinitionError
+from neuromod.backends.model import NeuronModel, Parameter, Port
+
+__all__ = ["NeuronModel", "Parameter", "Port", "ModelDefinitionError"]

@@ -1,0 +1,297 @@
+"""Physical dimensions and Brian2-style unit expressions, without importing Brian2.
+
+A dimension is a tuple of seven integer exponents over the SI base units
+``(metre, kilogram, second, amp, kelvin, mole, candela)`` -- the order Brian2
+uses. :func:`parse_quantity` reads the text Brian2 users write (``20*ms``,
+``0.9*nA``, ``100*Mohm``, ``-70*mV``, ``5``) and returns the value in SI units
+and its dimension. Values that already carry units (Brian2 or ``quantities``
+objects) are converted by :func:`as_si`.
+
+Examples
+--------
+>>> parse_quantity("20*ms")
+(0.02, (0, 0, 1, 0, 0, 0, 0))
+>>> unit_name(parse_quantity("0.9*nA")[1])
+'amp'
+"""
+import ast
+import math
+
+import numpy as np
+
+from neuromod.errors import UnitError
+
+__all__ = ["Dim", "DIMENSIONLESS", "UNITS", "parse_quantity", "parse_unit", "unit_name",
+           "as_si", "format_quantity"]
+
+Dim = tuple
+DIMENSIONLESS = (0, 0, 0, 0, 0, 0, 0)
+
+
+def _d(m=0, kg=0, s=0, a=0, k=0, mol=0, cd=0):
+    return (m, kg, s, a, k, mol, cd)
+
+
+#: Named (unprefixed) units: long name, short name, dimension.
+_BASE = [
+    ("metre", "m", _d(m=1)),
+    ("meter", None, _d(m=1)),
+    ("kilogram", None, _d(kg=1)),
+    ("gram", "g", _d(kg=1)),  # scale handled below
+    ("second", "s", _d(s=1)),
+    ("amp", "A", _d(a=1)),
+    ("ampere", None, _d(a=1)),
+    ("kelvin", "K", _d(k=1)),
+    ("mole", "mol", _d(mol=1)),
+    ("molar", "M", _d(m=-3, mol=1)),  # scale handled below
+    ("candela", "cd", _d(cd=1)),
+    ("volt", "V", _d(m=2, kg=1, s=-3, a=-1)),
+    ("ohm", None, _d(m=2, kg=1, s=-3, a=-2)),
+    ("siemens", "S", _d(m=-2, kg=-1, s=3, a=2)),
+    ("farad", "F", _d(m=-2, kg=-1, s=4, a=2)),
+    ("hertz", "Hz", _d(s=-1)),
+    ("coulomb", "C", _d(s=1, a=1)),
+    ("watt", "W", _d(m=2, kg=1, s=-3)),
+    ("joule", "J", _d(m=2, kg=1, s=-2)),
+    ("newton", "N", _d(m=1, kg=1, s=-2)),
+    ("pascal", "Pa", _d(m=-1, kg=1, s=-2)),
+    ("liter", "l", _d(m=3)),
+    ("litre", None, _d(m=3)),
+]
+_SCALE = {"gram": 1e-3, "molar": 1e3, "liter": 1e-3, "litre": 1e-3}
+_PREFIXES = {"y": 1e-24, "z": 1e-21, "a": 1e-18, "f": 1e-15, "p": 1e-12, "n": 1e-9,
+             "u": 1e-6, "m": 1e-3, "c": 1e-2, "d": 1e-1, "da": 1e1, "h": 1e2, "k": 1e3,
+             "M": 1e6, "G": 1e9, "T": 1e12}
+
+
+def _build_units():
+    units = {}
+    for long, short, dim in _BASE:
+        base_scale = _SCALE.get(long, 1.0)
+        units[long] = (base_scale, dim)
+        if short:
+            units.setdefault(short, (base_scale, dim))
+        for pre, f in _PREFIXES.items():
+            if long not in ("kilogram",):
+                units.setdefault(pre + long, (base_scale * f, dim))
+            if short and short != "g" or (short == "g" and pre != "k"):
+                if short:
+                    units.setdefault(pre + short, (base_scale * f, dim))
+    units["kilogram"] = (1.0, _d(kg=1))
+    units["kg"] = (1.0, _d(kg=1))
+    # Brian2 spells these with the 'metre' short form and a few aliases.
+    units["Mohm"] = (1e6, units["ohm"][1])
+    units["kohm"] = (1e3, units["ohm"][1])
+    units["Gohm"] = (1e9, units["ohm"][1])
+    return units
+
+
+#: Every unit name understood by :func:`parse_quantity`: name -> (scale to SI, dimension).
+UNITS = _build_units()
+
+#: Preferred display names of common dimensions (the names Brian2 accepts in equations).
+_NAMES = [("1", DIMENSIONLESS), ("second", _d(s=1)), ("volt", _d(m=2, kg=1, s=-3, a=-1)),
+          ("amp", _d(a=1)), ("ohm", _d(m=2, kg=1, s=-3, a=-2)),
+          ("siemens", _d(m=-2, kg=-1, s=3, a=2)), ("farad", _d(m=-2, kg=-1, s=4, a=2)),
+          ("hertz", _d(s=-1)), ("coulomb", _d(s=1, a=1)), ("metre", _d(m=1)),
+          ("volt/second", _d(m=2, kg=1, s=-4, a=-1)), ("amp/second", _d(s=-1, a=1)),
+          ("siemens/second", _d(m=-2, kg=-1, s=2, a=2)), ("kilogram", _d(kg=1)),
+          ("mole", _d(mol=1)), ("kelvin", _d(k=1)), ("candela", _d(cd=1))]
+_BASE_NAMES = ("metre", "kilogram", "second", "amp", "kelvin", "mole", "candela")
+
+
+def dim_mul(a, b):
+    return tuple(x + y for x, y in zip(a, b))
+
+
+def dim_div(a, b):
+    return tuple(x - y for x, y in zip(a, b))
+
+
+def dim_pow(a, p):
+    out = []
+    for x in a:
+        y = x * p
+        if abs(y - round(y)) > 1e-12:
+            raise UnitError(f"fractional power {p} of a dimensioned quantity")
+        out.append(int(round(y)))
+    return tuple(out)
+
+
+def unit_name(dim):
+    """A unit expression Brian2 understands for dimension ``dim`` (e.g. ``'volt'``).
+
+    Examples
+    --------
+    >>> unit_name((0, 0, -1, 0, 0, 0, 0))
+    'hertz'
+    """
+    dim = tuple(int(x) for x in dim)
+    for name, d in _NAMES:
+        if d == dim:
+            return name
+    parts = [f"{b}**{e}" if e != 1 else b for b, e in zip(_BASE_NAMES, dim) if e]
+    return "*".join(parts)
+
+
+def _eval(node, text):
+    if isinstance(node, ast.Expression):
+        return _eval(node.body, text)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+            and not isinstance(node.value, bool):
+        return float(node.value), DIMENSIONLESS
+    if isinstance(node, ast.Name):
+        if node.id not in UNITS:
+            raise UnitError(f"unknown unit {node.id!r} in {text!r}")
+        return UNITS[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        v, d = _eval(node.operand, text)
+        return (-v if isinstance(node.op, ast.USub) else v), d
+    if isinstance(node, ast.BinOp):
+        lv, ld = _eval(node.left, text)
+        if isinstance(node.op, ast.Pow):
+            rv, rd = _eval(node.right, text)
+            if rd != DIMENSIONLESS:
+                raise UnitError(f"exponent must be dimensionless in {text!r}")
+            return lv ** rv, dim_pow(ld, rv)
+        rv, rd = _eval(node.right, text)
+        if isinstance(node.op, ast.Mult):
+            return lv * rv, dim_mul(ld, rd)
+        if isinstance(node.op, ast.Div):
+            return lv / rv, dim_div(ld, rd)
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            if ld != rd:
+                raise UnitError(f"adding quantities of different dimensions in {text!r}")
+            return (lv + rv if isinstance(node.op, ast.Add) else lv - rv), ld
+    raise UnitError(f"cannot read {text!r} as a quantity (write e.g. 20*ms or 0.9*nA)")
+
+
+def parse_quantity(text):
+    """Read a Brian2-syntax quantity such as ``'20*ms'`` or ``'-70*mV'``.
+
+    Parameters
+    ----------
+    text : str
+        Numbers, unit names (``ms``, ``mV``, ``nA``, ``Mohm``, ``nS``, ``pF``,
+        ``Hz``, ``volt``, ``second`` and every SI-prefixed form), ``*``, ``/``,
+        ``**``, unary minus and parentheses. A plain number is dimensionless.
+
+    Returns
+    -------
+    value : float
+        In SI units.
+    dim : tuple of 7 ints
+        Dimension exponents (metre, kilogram, second, amp, kelvin, mole, candela).
+
+    Raises
+    ------
+    UnitError
+        On unknown unit names or inconsistent dimensions.
+
+    Examples
+    --------
+    >>> parse_quantity("100*Mohm")[0]
+    100000000.0
+    """
+    text = str(text).strip()
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        raise UnitError(f"cannot read {text!r} as a quantity (write e.g. 20*ms or 0.9*nA)") from None
+    v, d = _eval(tree, text)
+    return float(v), tuple(int(x) for x in d)
+
+
+def parse_unit(text):
+    """Dimension of a unit expression such as ``'volt'``, ``'amp'``, ``'1'`` or ``'volt/second'``.
+
+    Examples
+    --------
+    >>> parse_unit("siemens")
+    (-2, -1, 3, 2, 0, 0, 0)
+    """
+    return parse_quantity(text)[1]
+
+
+def _quantities_dim(x):
+    simp = x.simplified
+    dim = [0] * 7
+    names = {"m": 0, "kg": 1, "s": 2, "A": 3, "K": 4, "mol": 5, "cd": 6}
+    for u, p in simp.dimensionality.items():
+        sym = u.symbol
+        if sym not in names:
+            raise UnitError(f"unsupported unit {sym!r}")
+        dim[names[sym]] += int(p)
+    return float(np.asarray(simp.magnitude)) if np.ndim(simp.magnitude) == 0 else \
+        np.asarray(simp.magnitude, dtype=np.float64), tuple(dim)
+
+
+def as_si(value, dim=None, name="value"):
+    """Convert a value to SI units and check its dimension.
+
+    Parameters
+    ----------
+    value : float, array_like, str, brian2 Quantity or quantities Quantity
+        Plain numbers and arrays are taken as SI already; strings are parsed with
+        :func:`parse_quantity` (Brian2 syntax, e.g. ``'20*ms'``).
+    dim : tuple of 7 ints, optional
+        Expected dimension. Plain numbers are accepted for any dimension.
+    name : str
+        Used in error messages.
+
+    Returns
+    -------
+    float or numpy.ndarray (float64)
+
+    Raises
+    ------
+    UnitError
+        When ``value`` carries units of another dimension.
+
+    Examples
+    --------
+    >>> as_si("20*ms", (0, 0, 1, 0, 0, 0, 0))
+    0.02
+    >>> as_si(0.5)
+    0.5
+    """
+    mod = type(value).__module__ or ""
+    got = None
+    if isinstance(value, str):
+        v, got = parse_quantity(value)
+    elif mod.startswith("brian2"):
+        from brian2.units.fundamentalunits import get_dimensions
+        d = get_dimensions(value)
+        got = tuple(int(d._dims[k]) for k in range(7))
+        arr = np.asarray(value, dtype=np.float64)  # brian2 stores SI values
+        v = float(arr) if arr.ndim == 0 else arr
+    elif mod.startswith("quantities"):
+        v, got = _quantities_dim(value)
+    else:
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().numpy()
+        arr = np.asarray(value, dtype=np.float64)
+        v = float(arr) if arr.ndim == 0 else arr
+    if got is not None and dim is not None and tuple(got) != tuple(dim):
+        raise UnitError(f"{name}: expected {unit_name(dim)}, got {unit_name(got)}")
+    return v
+
+
+def format_quantity(value, dim):
+    """Text of a value in the most readable Brian2 unit (``0.02, second -> '20. ms'``).
+
+    Examples
+    --------
+    >>> format_quantity(0.02, (0, 0, 1, 0, 0, 0, 0))
+    '20*ms'
+    """
+    base = unit_name(dim)
+    short = {"second": "s", "volt": "V", "amp": "A", "ohm": "ohm", "siemens": "S",
+             "farad": "F", "hertz": "Hz"}.get(base)
+    if short is None or value == 0 or not math.isfinite(value):
+        return f"{value:g}" if base == "1" else f"{value:g}*{base}"
+    for pre, f in (("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0), ("m", 1e-3), ("u", 1e-6),
+                   ("n", 1e-9), ("p", 1e-12), ("f", 1e-15)):
+        if abs(value) >= f * 0.9999999:
+            return f"{value / f:.10g}*{pre}{short}"
+    return f"{value:g}*{base}"

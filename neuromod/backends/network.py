@@ -1,0 +1,352 @@
+"""Backend-neutral network description: populations, input sources, connections.
+
+A :class:`Network` holds populations of one :class:`NeuronModel` each, input
+sources (Poisson groups, spike-time generators), time-varying or constant input
+currents, and connections built from weight matrices (dense ``numpy`` arrays or
+``scipy.sparse`` matrices) with delays. :meth:`Network.run` simulates it on either
+backend and returns a :class:`SimulationResult` (spikes as
+:class:`~neuromod.spikes.SpikeTrains`, chosen state traces as arrays).
+
+Input conventions (identical on both backends):
+
+* a constant input is a scalar or one value per neuron ``(n,)``;
+* a time-varying input is an array ``(n_steps, n)``; row ``k`` is held over
+  step ``k``, ``[k dt, (k+1) dt)`` -- the Brian2 backend uses a ``TimedArray``
+  with the simulation ``dt``. Pre-drawn noise is given this way, so both
+  backends see the same samples (Brian2's ``xi`` is not used);
+* a spike of a source at step ``k`` with delay ``d`` (rounded to steps,
+  ``round(d/dt)`` as Brian2 does) acts on its targets' ports in the synaptic
+  propagation phase of step ``k + d``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from neuromod.neurons import lif
+>>> net = Network()
+>>> pop = net.add_population("exc", lif(), 2, inputs={"I_ext": [0.5e-9, 2e-9]})
+>>> res = net.run(0.05, dt=1e-4, backend="torch")
+>>> res.spikes["exc"].counts.tolist()
+[0, 2]
+"""
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neuromod.backends.dims import as_si
+from neuromod.backends.model import NeuronModel
+from neuromod.errors import NeuromodError
+from neuromod.units import to_seconds
+
+__all__ = ["Network", "Population", "PoissonSource", "SpikeSource", "Connection",
+           "SimulationResult", "simulate", "n_steps_for"]
+
+
+def n_steps_for(duration, dt):
+    """Number of steps Brian2 takes for ``duration``: ``floor((duration + 1e-3 dt)/dt)``.
+
+    Examples
+    --------
+    >>> n_steps_for(0.1, 1e-4)
+    1000
+    """
+    return int(np.floor((duration + 1e-3 * dt) / dt))
+
+
+@dataclass
+class Population:
+    """``n`` neurons of one model; ``params`` and ``init`` override the model's
+    defaults (scalars or ``(n,)`` arrays); ``inputs`` drive its input variables."""
+    name: str
+    model: NeuronModel
+    n: int
+    params: dict = field(default_factory=dict)
+    init: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)
+
+    def resolved_params(self):
+        """Parameter values in SI (float or ``(n,)`` array per name)."""
+        return self.model.resolve_parameters(self.n, self.params)
+
+
+@dataclass
+class PoissonSource:
+    """``n`` independent Poisson spike sources with ``rates`` (Hz, scalar or ``(n,)``).
+
+    Per step a source spikes with probability ``rate * dt`` (Brian2's
+    ``PoissonGroup``)."""
+    name: str
+    n: int
+    rates: object
+
+
+@dataclass
+class SpikeSource:
+    """Spike-time generator: train ``i`` of ``spikes`` is source ``i``. A spike at
+    time ``t`` is emitted at step ``floor((t + 1e-3 dt)/dt)`` (Brian2's
+    ``SpikeGeneratorGroup``)."""
+    name: str
+    spikes: object  # SpikeTrains
+
+    @property
+    def n(self):
+        return self.spikes.n_trains
+
+
+@dataclass
+class Connection:
+    """Synapses from ``source`` to ``target``'s ``port``.
+
+    ``weights`` is ``(n_source, n_target)``: dense (zeros are absent synapses)
+    or ``scipy.sparse``; its unit is the port's weight unit. ``delays`` is a scalar
+    or per-synapse values (dense ``(n_source, n_target)`` or sparse with the
+    pattern of ``weights``), in seconds.
+    """
+    source: str
+    target: str
+    port: str
+    weights: object
+    delays: object = 0.0
+    name: str = ""
+
+    def coo(self):
+        """``(pre, post, w, delay_s)`` arrays of the existing synapses (row-major order)."""
+        W = self.weights
+        if hasattr(W, "tocoo"):
+            C = W.tocsr()
+            C.sort_indices()
+            C = C.tocoo()
+            pre, post, w = C.row.astype(np.int64), C.col.astype(np.int64), C.data.astype(np.float64)
+            D = self.delays
+            if hasattr(D, "tocsr"):
+                Dc = D.tocsr()
+                d = np.asarray(Dc[pre, post]).ravel().astype(np.float64)
+            elif np.ndim(D) == 0:
+                d = np.full(pre.size, float(D))
+            else:
+                d = np.asarray(D, dtype=np.float64).ravel()
+                if d.size != pre.size:
+                    raise NeuromodError(f"connection {self.name}: {d.size} delays for {pre.size} synapses")
+        else:
+            W = np.asarray(W, dtype=np.float64)
+            pre, post = np.nonzero(W)
+            w = W[pre, post]
+            D = self.delays
+            d = np.full(pre.size, float(D)) if np.ndim(D) == 0 else np.asarray(D, dtype=np.float64)[pre, post]
+        return pre.astype(np.int64), post.astype(np.int64), w, d
+
+
+@dataclass
+class SimulationResult:
+    """What a run returns.
+
+    Attributes
+    ----------
+    spikes : dict of str to SpikeTrains
+        One container per population, window ``[0, duration]``, spike times ``k dt``.
+    traces : dict of str to dict of str to ndarray
+        ``traces[pop][var]`` has shape ``(n, n_steps)``: column ``k`` is the value
+        at ``t = k dt``, at the start of step ``k`` (Brian2's ``StateMonitor``).
+    t : ndarray
+        Sample times ``k dt`` (seconds).
+    backend : str
+    dt, duration : float
+    build_s, run_s : float
+        Wall time to build (code generation) and to run, seconds.
+    """
+    spikes: dict
+    traces: dict
+    t: np.ndarray
+    backend: str
+    dt: float
+    duration: float
+    build_s: float = 0.0
+    run_s: float = 0.0
+
+
+class Network:
+    """A network description both backends can run.
+
+    Examples
+    --------
+    >>> from neuromod.neurons import lif
+    >>> net = Network()
+    >>> _ = net.add_poisson("input", 10, rates=50.0)
+    >>> _ = net.add_population("out", lif(), 3)
+    >>> _ = net.connect("input", "out", "e", np.full((10, 3), 0.5e-9), delays=1e-3)
+    >>> sorted(net.sources())
+    ['input', 'out']
+    """
+
+    def __init__(self):
+        self.populations = {}
+        self.generators = {}
+        self.connections = []
+
+    # ---------------------------------------------------------------- building
+    def _check_name(self, name):
+        if not str(name).isidentifier():
+            raise NeuromodError(f"network object name {name!r} must be an identifier")
+        if name in self.populations or name in self.generators:
+            raise NeuromodError(f"network already has an object named {name!r}")
+
+    def add_population(self, name, model, n, params=None, init=None, inputs=None):
+        """Add ``n`` neurons of ``model``; returns the :class:`Population`."""
+        self._check_name(name)
+        pop = Population(name, model, int(n), dict(params or {}), dict(init or {}),
+                         dict(inputs or {}))
+        model.resolve_parameters(pop.n, pop.params)  # validates names, units, shapes
+        for k in pop.inputs:
+            if k not in model.inputs:
+                raise NeuromodError(f"population {name!r}: model {model.name!r} has no input {k!r}; "
+                                    f"it has {', '.join(model.inputs) or 'none'}")
+        self.populations[name] = pop
+        return pop
+
+    def add_poisson(self, name, n, rates):
+        """Add ``n`` Poisson sources firing at ``rates`` (Hz)."""
+        self._check_name(name)
+        g = PoissonSource(name, int(n), as_si(rates, (0, 0, -1, 0, 0, 0, 0), "rates"))
+        self.generators[name] = g
+        return g
+
+    def add_spike_source(self, name, spikes):
+        """Add a spike-time generator playing ``spikes`` (a :class:`SpikeTrains`,
+        or a list of spike-time arrays in seconds)."""
+        from neuromod.spikes import as_spike_trains
+        self._check_name(name)
+        g = SpikeSource(name, as_spike_trains(spikes) if not hasattr(spikes, "offsets") else spikes)
+        self.generators[name] = g
+        return g
+
+    def connect(self, source, target, port, weights, delays=0.0, name=None):
+        """Connect ``source`` to ``target``'s ``port`` with ``weights`` (n_source x n_target)."""
+        if source not in self.populations and source not in self.generators:
+            raise NeuromodError(f"connect: unknown source {source!r}")
+        if target not in self.populations:
+            raise NeuromodError(f"connect: unknown target population {target!r}")
+        tpop = self.populations[target]
+        if port not in tpop.model.ports:
+            raise NeuromodError(f"connect: model {tpop.model.name!r} has no port {port!r}; "
+                                f"it has {', '.join(tpop.model.ports)}")
+        n_pre = self.size(source)
+        port_dim = tpop.model.ports[port].dim
+        if hasattr(weights, "tocoo"):
+            W = weights.tocsr().astype(np.float64)
+        else:
+            W = np.asarray(as_si(weights, port_dim, "weights"), dtype=np.float64)
+        if W.shape != (n_pre, tpop.n):
+            raise NeuromodError(f"connect {source}->{target}: weights shape {W.shape}, "
+                                f"expected ({n_pre}, {tpop.n})")
+        if hasattr(delays, "tocoo"):
+            D = delays.tocsr().astype(np.float64)
+        else:
+            D = as_si(delays, (0, 0, 1, 0, 0, 0, 0), "delays")
+            if np.ndim(D) and np.shape(D) != W.shape and np.size(D) != (W.nnz if hasattr(W, "nnz") else -1):
+                raise NeuromodError(f"connect {source}->{target}: delays shape {np.shape(D)} "
+                                    f"does not match weights {W.shape}")
+        if np.any(np.asarray(D.data if hasattr(D, "data") else D) < 0):
+            raise NeuromodError(f"connect {source}->{target}: negative delay")
+        c = Connection(source, target, port, W, D, name or f"{source}_to_{target}_{port}")
+        self.connections.append(c)
+        return c
+
+    def size(self, name):
+        if name in self.populations:
+            return self.populations[name].n
+        return self.generators[name].n
+
+    def sources(self):
+        return list(self.generators) + list(self.populations)
+
+    # ---------------------------------------------------------------- running
+    def run(self, duration, dt=1e-4, backend="torch", record=None, seed=None, **options):
+        """Simulate for ``duration`` seconds with time step ``dt``.
+
+        Parameters
+        ----------
+        duration, dt : float or quantity
+            Seconds.
+        backend : {'torch', 'brian2'}
+        record : dict of str to sequence of str, optional
+            State variables to record per population, e.g. ``{'exc': ['v']}``.
+        seed : int, optional
+            Seeds the random sources (Poisson groups) of the backend.
+        **options
+            Backend options: ``target`` ('numpy', 'cython', 'cpp_standalone') for
+            Brian2; ``dtype``, ``device`` for Torch.
+
+        Returns
+        -------
+        SimulationResult
+        """
+        duration = to_seconds(duration, "duration")
+        dt = to_seconds(dt, "dt")
+        if not (duration > 0 and dt > 0):
+            raise NeuromodError("duration and dt must be > 0")
+        record = {k: list(v) for k, v in (record or {}).items()}
+        for pop, vars_ in record.items():
+            if pop not in self.populations:
+                raise NeuromodError(f"record: unknown population {pop!r}")
+            m = self.populations[pop].model
+            for v in vars_:
+                if v not in m.states and v not in m.subexpressions:
+                    raise NeuromodError(f"record: model {m.name!r} has no variable {v!r}")
+        if backend == "torch":
+            from neuromod.backends.torch_network import run_torch
+            return run_torch(self, duration, dt, record, seed, **options)
+        if backend == "brian2":
+            from neuromod.backends.brian2_backend import run_brian2
+            return run_brian2(self, duration, dt, record, seed, **options)
+        raise NeuromodError(f"backend must be 'torch' or 'brian2', got {backend!r}")
+
+    def input_array(self, pop, var, n_steps):
+        """The input ``var`` of ``pop`` as ``(n,)`` constant or ``(n_steps, n)`` array (SI)."""
+        p = self.populations[pop]
+        val = as_si(p.inputs[var], p.model.dim_of(var), f"{pop}.{var}")
+        arr = np.asarray(val, dtype=np.float64)
+        if arr.ndim == 0:
+            return np.full(p.n, float(arr))
+        if arr.shape == (p.n,):
+            return arr
+        if arr.ndim == 2 and arr.shape[1] == p.n:
+            if arr.shape[0] < n_steps:
+                raise NeuromodError(f"input {pop}.{var}: {arr.shape[0]} steps given, "
+                                    f"the run needs {n_steps}")
+            return arr[:n_steps]
+        raise NeuromodError(f"input {pop}.{var}: shape {arr.shape}; expected (), ({p.n},) "
+                            f"or (n_steps, {p.n})")
+
+
+def simulate(model, n, duration, dt=1e-4, backend="torch", params=None, inputs=None,
+             init=None, record=None, seed=None, **options):
+    """Simulate ``n`` unconnected neurons of ``model`` (a one-population network).
+
+    Parameters
+    ----------
+    model : NeuronModel
+    n : int
+    duration, dt : float or quantity
+        Seconds.
+    backend : {'torch', 'brian2'}
+    params, init, inputs : dict, optional
+        Per-population overrides (see :class:`Population`).
+    record : sequence of str, optional
+        State variables to record.
+
+    Returns
+    -------
+    SimulationResult
+        With population name ``'neurons'``.
+
+    Examples
+    --------
+    >>> from neuromod.neurons import lif
+    >>> r = simulate(lif(), 1, 0.1, inputs={"I_ext": 2e-9}, record=["v"])
+    >>> r.traces["neurons"]["v"].shape
+    (1, 1000)
+    """
+    net = Network()
+    net.add_population("neurons", model, n, params=params, init=init, inputs=inputs)
+    return net.run(duration, dt, backend=backend,
+                   record={"neurons": list(record)} if record else None, seed=seed, **options)
