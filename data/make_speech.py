@@ -6,7 +6,7 @@
 Writes 16 kHz, 16-bit PCM mono WAV files:
 
 * ``speech/digits/train/<accent>_<variant>_<digit>.wav``: the English words
-  "zero" ... "nine" spoken by six training accents x three voice variants
+  "zero" ... "nine" spoken by six training accents x four voice variants
   (pitch and speed differ per variant);
 * ``speech/digits/test/...``: the same digits from two HELD-OUT accents
   (Caribbean ``en-029`` and Received Pronunciation ``en-gb-x-rp``), never used for
@@ -35,7 +35,7 @@ TRAIN_ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-
                  "en-us-nyc"]
 TEST_ACCENTS = ["en-029", "en-gb-x-rp"]
 # (espeak variant, pitch 0-99, speed in words per minute)
-TRAIN_VARIANTS = [("m3", 45, 165), ("f2", 60, 180), ("m7", 35, 150)]
+TRAIN_VARIANTS = [("m3", 45, 165), ("f2", 60, 180), ("m7", 35, 150), ("f5", 70, 170)]
 TEST_VARIANTS = [("m1", 50, 170), ("f4", 65, 160), ("m5", 40, 185)]
 DEMO_TEXT = "The cochlea turns sound into spikes."
 FS = 16000
