@@ -6,7 +6,7 @@ The model's equation text goes to ``brian2.NeuronGroup`` verbatim, with
 * shared parameters go into the group's namespace as Brian2 quantities;
   per-neuron parameters become ``name : unit (constant)`` lines;
 * a constant input ``I_ext : amp`` stays a per-neuron ``(constant)`` variable;
-  a time-varying one becomes ``I_ext = _ta(t, i) : amp`` with a 2-D ``TimedArray``
+  a time-varying one becomes ``I_ext = nmta_<pop>_I_ext(t, i) : amp`` with a 2-D ``TimedArray``
   sampled at the simulation ``dt`` (held over each step);
 * ports become ``Synapses(..., model='w : <unit>', on_pre=<port code>)`` with the
   target variables suffixed ``_post``.
@@ -158,7 +158,7 @@ def build_brian2(net, duration, dt, record=None, seed=None, target="numpy", inte
                 if e.name in pop.inputs:
                     arr = net.input_array(name, e.name, n_steps)
                     if arr.ndim == 2:
-                        ta_name = f"_ta_{name}_{e.name}"
+                        ta_name = f"nmta_{name}_{e.name}"
                         ns[ta_name] = b2.TimedArray(quantity(arr, e.dim), dt=bdt)
                         lines.append(f"{e.name} = {ta_name}(t, i) : {e.unit}")
                         continue

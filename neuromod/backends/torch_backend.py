@@ -562,3 +562,129 @@ def compile_model(model):
     """
     key = json.dumps(model.to_dict(), sort_keys=True)
     return _compile_cached(key)
+
+
+class NeuronLayer(torch.nn.Module):
+    """A population of ``n`` neurons of one model as a Torch module (batch x neurons x time).
+
+    Parameters
+    ----------
+    model : NeuronModel
+    n : int
+        Number of neurons.
+    dt : float or quantity
+        Time step in seconds.
+    drive : str, optional
+        Where the input tensor goes: an input variable (``'I_ext'``, held over the
+        step) or a port (``'e'``: added as ``sum_j w_ij s_j`` after the threshold,
+        like a synapse with zero delay). Default: the model's first port, else
+        its first input.
+    surrogate : str or Surrogate
+        Spike non-linearity (see :mod:`neuromod.backends.surrogate`).
+    alpha : float, optional
+        Surrogate steepness.
+    params : dict, optional
+        Parameter overrides (scalars, ``(n,)`` arrays, Brian2 text, quantities).
+    train : sequence of str
+        Parameters to learn (become ``nn.Parameter``, SI units).
+    dtype : torch.dtype
+    device : str or torch.device, optional
+    detach_reset : bool
+        Stop gradients through the reset.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from neuromod.neurons import lif
+    >>> layer = NeuronLayer(lif(), 4, dt=1e-4, drive="I_ext", dtype=torch.float64)
+    >>> x = torch.full((2, 4, 300), 3e-9, dtype=torch.float64)
+    >>> layer(x).sum(-1).tolist()
+    [[2.0, 2.0, 2.0, 2.0], [2.0, 2.0, 2.0, 2.0]]
+    """
+
+    def __init__(self, model, n, dt, drive=None, surrogate="fast_sigmoid", alpha=None,
+                 params=None, train=(), dtype=torch.float32, device=None, detach_reset=True):
+        super().__init__()
+        from neuromod.backends.dims import as_si
+        self.model = model
+        self.n = int(n)
+        self.dt = float(as_si(dt, (0, 0, 1, 0, 0, 0, 0), "dt"))
+        self.tm = compile_model(model)
+        if drive is None:
+            drive = next(iter(model.ports), None) or (model.inputs[0] if model.inputs else None)
+        if drive not in model.ports and drive not in model.inputs:
+            raise ValueError(f"drive {drive!r} is neither a port ({', '.join(model.ports)}) "
+                             f"nor an input ({', '.join(model.inputs)}) of model {model.name!r}")
+        self.drive = drive
+        self.surrogate = get_surrogate(surrogate, alpha)
+        self.detach_reset = detach_reset
+        vals = model.resolve_parameters(self.n, params)
+        self._names = list(self.tm.param_names)
+        for k in self._names:
+            t = as_tensor(vals[k], dtype, device)
+            if k in train:
+                setattr(self, "p_" + k, torch.nn.Parameter(t))
+            else:
+                self.register_buffer("p_" + k, t)
+        for k in train:
+            if k not in vals:
+                raise ValueError(f"model {model.name!r} has no parameter {k!r}")
+
+    def params(self):
+        """The current ``Params`` tuple (trainable entries stay in the graph)."""
+        return self.tm.Params(*[getattr(self, "p_" + k) for k in self._names])
+
+    def forward(self, x, state=None, record=(), return_state=False):
+        """Run the layer over the time axis of ``x``.
+
+        Parameters
+        ----------
+        x : tensor, shape (batch, n, time)
+            Drive per step, in the SI unit of the drive (amp for ``I_ext`` and
+            for current ports, siemens for conductance ports).
+        state : State, optional
+            Continue from this state (returned by an earlier call); otherwise each
+            call starts from the initial values -- no reset call is ever needed.
+        record : sequence of str
+            State variables to return as ``(batch, n, time)`` traces (value after
+            each step, post reset).
+        return_state : bool
+            Also return the final state (for carrying it to the next call).
+
+        Returns
+        -------
+        spikes : tensor (batch, n, time)
+            0/1 with surrogate gradients. With ``record`` or ``return_state``,
+            ``(spikes, traces, state)``.
+        """
+        if x.ndim != 3 or x.shape[1] != self.n:
+            raise ValueError(f"input must be (batch, {self.n}, time), got {tuple(x.shape)}")
+        P = self.params()
+        C = self.tm.coefficients(P, self.dt)
+        B, _, T = x.shape
+        S = state if state is not None else self.tm.initial_state(B, self.n, P)
+        is_port = self.drive in self.model.ports
+        has_in = [u == self.drive for u in self.tm.inputs]
+        has_port = [p == self.drive for p in self.tm.ports]
+        adv, fin = self.tm.functions(has_in, has_port, self.detach_reset,
+                                     None if self.model.method == "exact" else self.dt)
+        xt = x.to(P[0].dtype).permute(2, 0, 1).contiguous()
+        k_in = has_in.index(True) if any(has_in) else None
+        k_port = has_port.index(True) if any(has_port) else None
+        n_in, n_port = len(self.tm.inputs), len(self.tm.ports)
+        out, rec = [], {v: [] for v in record}
+        sur = self.surrogate
+        for t in range(T):
+            xk = xt[t]
+            U = tuple(xk if j == k_in else None for j in range(n_in))
+            S, s, act = adv(S, P, C, U, sur)
+            W = tuple(xk if j == k_port else None for j in range(n_port))
+            S = fin(S, s, act, P, C, U, W)
+            out.append(s)
+            for v in record:
+                rec[v].append(getattr(S, v))
+        spikes = torch.stack(out, dim=-1)
+        if not record and not return_state:
+            return spikes
+        traces = {v: torch.stack(xs, dim=-1) for v, xs in rec.items()}
+        return spikes, traces, S
