@@ -40,6 +40,7 @@ Examples
 import collections
 import functools
 import json
+import math
 
 import numpy as np
 import torch
@@ -451,6 +452,32 @@ def _balance(A, m, dt):
     return np.exp2(np.round(y - y.mean()))
 
 
+def expm(M, degree=18):
+    """Matrix exponential by Taylor series with scaling and squaring (batched, differentiable).
+
+    ``torch.linalg.matrix_exp`` loses up to ~1e-10 relative accuracy on small
+    triangular matrices in float64 (measured against 50-digit mpmath); here the
+    matrix is scaled by ``2^-s`` to a norm <= 1/4, where the degree-18 Taylor
+    polynomial (Horner form) is accurate to ~1e-29, then squared ``s`` times.
+
+    Examples
+    --------
+    >>> import math
+    >>> round(expm(torch.tensor([[1.0]], dtype=torch.float64)).item() - math.e, 15)
+    0.0
+    """
+    norm = float(M.detach().abs().sum(-1).max()) if M.numel() else 0.0
+    s = max(0, math.ceil(math.log2(norm / 0.25))) if norm > 0 else 0
+    X = M / (2.0 ** s)
+    eye = torch.eye(M.shape[-1], dtype=M.dtype, device=M.device)
+    R = eye
+    for k in range(degree, 0, -1):
+        R = eye + (X @ R) / k
+    for _ in range(s):
+        R = R @ R
+    return R
+
+
 def _cyclic(A, m):
     """Indices of variables on a dependency cycle (strongly connected component > 1)."""
     reach = {i: {i} for i in range(m)}
@@ -508,7 +535,7 @@ def propagator(A, m, dt, shape, device, frozen=()):
     for _ in range(m):
         rows.append(torch.zeros(shape + (2 * m,), dtype=f64, device=device))
     M = torch.stack(rows, dim=-2)
-    X = torch.linalg.matrix_exp(M)
+    X = expm(M)
     scale = torch.as_tensor(d[:, None] / d[None, :], dtype=f64, device=device)
     E = X[..., :m, :m] * scale
     F = X[..., :m, m:] * scale
