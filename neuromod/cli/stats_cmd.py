@@ -27,9 +27,10 @@ def add_parser(sub):
     p.add_argument("--q", type=_non_negative, default=100.0, metavar="PER_S",
                    help="Victor-Purpura cost factor in 1/s (default 100)")
     p.add_argument("--bin-size", type=positive_float, default=0.1, metavar="S",
-                   help="bin width of the PSTH in the plot, in seconds (default 0.1)")
+                   help="bin width in seconds of the repeated-trial statistics (windowed Fano "
+                        "factor, PSTH noise ceiling per unit) and of the plot's PSTH (default 0.1)")
     p.add_argument("--measures", metavar="LIST",
-                   help="comma-separated subset of: rates,cv,cv2,lv,fano,van_rossum,"
+                   help="comma-separated subset of: rates,cv,cv2,lv,fano,units,van_rossum,"
                         "victor_purpura,isi_distance,spike_distance,spike_sync (default: all)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (NaN written as null; see docs/cli.md)")
@@ -59,7 +60,7 @@ def run(args):
         raise NeuromodError(f"--measures: {exc}") from None
     if args.plot and "spike_distance" not in measures:
         measures = measures + ("spike_distance",)
-    report = summarize(st, measures, tau=args.tau, q=args.q)
+    report = summarize(st, measures, tau=args.tau, q=args.q, bin_size=args.bin_size)
     if args.plot:
         from neuromod.stats.plots import stats_figure
         stats_figure(st, report, args.plot, bin_size=args.bin_size)
@@ -97,6 +98,13 @@ def format_table(report, source, max_rows=40):
                      f"{_num(r['cv']):>8} {_num(r['cv2']):>8} {_num(r['lv']):>8}")
     if len(rows) > max_rows:
         lines.append(f"... {len(rows) - max_rows} more trains (use --json for all)")
+    if report.get("units"):
+        lines.append("")
+        lines.append("repeated trials per unit:")
+        lines.append(f"{'unit':>6} {'n_trials':>9} {'fano_windowed':>14} {'noise_ceiling':>14}")
+        for u in report["units"]:
+            lines.append(f"{u['unit']:>6} {u['n_trials']:>9} {_num(u['fano_factor_windowed']):>14} "
+                         f"{_num(u['noise_ceiling']):>14}")
     pw = {k: v for k, v in report["pairwise"].items() if v is not None}
     if pw:
         lines.append("")

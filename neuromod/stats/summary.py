@@ -8,12 +8,12 @@ import numpy as np
 from neuromod.spikes import as_spike_trains
 
 __all__ = ["MEASURES", "PER_TRAIN_MEASURES", "PAIRWISE_MEASURES", "DEFAULT_PAIRWISE_LIMIT",
-           "parse_measures", "summarize"]
+           "parse_measures", "summarize", "repeated_trial_stats"]
 
 #: Per-train measures (``rates`` gives ``rate_hz``).
 PER_TRAIN_MEASURES = ("rates", "cv", "cv2", "lv")
-#: Population measures.
-POPULATION_MEASURES = ("fano",)
+#: Population measures (``units``: per-unit statistics across repeated trials).
+POPULATION_MEASURES = ("fano", "units")
 #: Pairwise matrices (n x n numbers each).
 PAIRWISE_MEASURES = ("van_rossum", "victor_purpura", "isi_distance", "spike_distance", "spike_sync")
 MEASURES = PER_TRAIN_MEASURES + POPULATION_MEASURES + PAIRWISE_MEASURES
@@ -52,7 +52,7 @@ def parse_measures(text, n_trains):
     return names
 
 
-def summarize(spike_trains, measures=None, tau=0.01, q=100.0, progress=None):
+def summarize(spike_trains, measures=None, tau=0.01, q=100.0, bin_size=0.1, progress=None):
     """Per-train, population and pairwise statistics in the ``neuromod stats --json`` shape.
 
     Parameters
@@ -65,6 +65,9 @@ def summarize(spike_trains, measures=None, tau=0.01, q=100.0, progress=None):
         van Rossum time constant in seconds (> 0).
     q : float
         Victor–Purpura cost factor in 1/s (>= 0).
+    bin_size : float
+        Bin width in seconds of the repeated-trial statistics (windowed Fano factor,
+        split-half noise ceiling of the PSTH).
     progress : bool or None
         Show a tqdm bar on stderr over the pairwise matrices; ``None`` shows it only
         on a terminal and when there are more than 200 trains.
@@ -76,7 +79,9 @@ def summarize(spike_trains, measures=None, tau=0.01, q=100.0, progress=None):
         ``per_train`` (list of ``{id, n_spikes, rate_hz, cv, cv2, lv}``),
         ``population`` (``{fano_factor, mean_rate_hz}``) and ``pairwise``
         (``{van_rossum, victor_purpura, isi_distance, spike_distance, spike_sync}``,
-        each an n x n array). A value that was not asked for is ``None``; a value the
+        each an n x n array), and ``units``: one entry
+        ``{unit, n_trials, fano_factor_windowed, noise_ceiling}`` per unit recorded in
+        at least 2 trials (the ``unit``/``trial`` annotations), in increasing unit order. A value that was not asked for is ``None``; a value the
         definition leaves undefined (e.g. CV of a train with < 3 spikes) is NaN.
 
     Examples
@@ -109,6 +114,10 @@ def summarize(spike_trains, measures=None, tau=0.01, q=100.0, progress=None):
     if "rates" in measures:
         population["mean_rate_hz"] = float(np.mean(per["rate_hz"])) if n else float("nan")
 
+    units = None
+    if "units" in measures:
+        units = repeated_trial_stats(st, bin_size)
+
     pairwise = {name: None for name in PAIRWISE_MEASURES}
     todo = [m for m in PAIRWISE_MEASURES if m in measures]
     if todo:
@@ -133,4 +142,46 @@ def summarize(spike_trains, measures=None, tau=0.01, q=100.0, progress=None):
         "t_start": st.t_start, "t_stop": st.t_stop, "n_trains": n,
         "measures": list(measures),
         "per_train": per_train, "population": population, "pairwise": pairwise,
+        "units": units,
     }
+
+
+def repeated_trial_stats(spike_trains, bin_size=0.1, seed=0):
+    """Per-unit statistics across repeated trials, for every unit with >= 2 trials.
+
+    For unit ``u`` (trains whose ``unit`` annotation is ``u``, one per trial):
+    the windowed Fano factor of counts in bins of ``bin_size`` across trials
+    (:func:`neuromod.stats.rates.windowed_fano_factor`) and the split-half noise
+    ceiling of its PSTH (:func:`neuromod.stats.evaluation.split_half_noise_ceiling`,
+    100 random splits drawn with ``seed``).
+
+    Returns
+    -------
+    list of dict
+        ``{unit, n_trials, fano_factor_windowed, noise_ceiling}`` in increasing unit
+        order; empty when no unit was recorded twice.
+
+    Examples
+    --------
+    >>> from neuromod.spikes import SpikeTrains
+    >>> st = SpikeTrains.from_list([[0.05, 0.25]] * 4, t_stop=0.4,
+    ...                            annotations={"unit": [0, 0, 0, 0], "trial": [0, 1, 2, 3]})
+    >>> repeated_trial_stats(st)[0]["noise_ceiling"]
+    1.0
+    """
+    from neuromod.stats.evaluation import split_half_noise_ceiling
+    from neuromod.stats.rates import windowed_fano_factor
+
+    st = as_spike_trains(spike_trains)
+    unit_ids, n_trials = np.unique(st.annotations["unit"], return_counts=True)
+    out = []
+    for u, k in zip(unit_ids, n_trials):
+        if k < 2:
+            continue
+        trials = st.select(unit=u)
+        out.append({
+            "unit": u.item(), "n_trials": int(k),
+            "fano_factor_windowed": float(windowed_fano_factor(trials, bin_size=bin_size)),
+            "noise_ceiling": float(split_half_noise_ceiling(trials, bin_size, seed=seed)),
+        })
+    return out

@@ -6,7 +6,7 @@ import numpy as np
 import neuromod.data
 from neuromod import io
 from neuromod.cli import main
-from neuromod.stats import evaluation
+from neuromod.stats import evaluation, rates
 
 
 def test_demo_writes_its_outputs_and_reports_them(tmp_path, capsys):
@@ -22,8 +22,10 @@ def test_demo_writes_its_outputs_and_reports_them(tmp_path, capsys):
     # the per-unit noise ceilings are the library's, computed on that unit's 10 trials
     u3 = st.select(unit=3)
     assert u3.n_trains == 10
-    expected = evaluation.split_half_noise_ceiling(u3, 0.05, seed=0)
+    expected = evaluation.split_half_noise_ceiling(u3, 0.1, seed=0)
+    assert figures["units"][3]["unit"] == 3
     assert figures["units"][3]["noise_ceiling"] == expected
+    assert figures["units"][3]["fano_factor_windowed"] == rates.windowed_fano_factor(u3, bin_size=0.1)
     # the embedded units are strongly stimulus-locked: the ceiling is high but below 1
     assert all(0.8 < u["noise_ceiling"] < 1.0 for u in figures["units"])
     # gamma(k=3) renewal trains are more regular than Poisson: windowed Fano < 1

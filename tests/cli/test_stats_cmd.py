@@ -36,7 +36,8 @@ def test_json_shape_and_values_match_the_library(spike_file, capsys):
     path, st = spike_file
     r = run_json(capsys, path)
     assert set(r) == {"t_start", "t_stop", "n_trains", "measures", "per_train",
-                      "population", "pairwise"}
+                      "population", "pairwise", "units"}
+    assert r["units"] == []                 # every train is its own unit: no repeated trials
     assert (r["t_start"], r["t_stop"], r["n_trains"]) == (0.0, 2.0, 6)
     assert [set(p) for p in r["per_train"]] == [{"id", "n_spikes", "rate_hz", "cv", "cv2", "lv"}] * 6
     assert [p["n_spikes"] for p in r["per_train"]] == st.counts.tolist()
@@ -65,6 +66,23 @@ def test_options_reach_the_computation(spike_file, capsys):
                                distances.victor_purpura_distance(st, q=20.0), rtol=1e-12)
     assert r["pairwise"]["isi_distance"] is None
     assert r["per_train"][0]["rate_hz"] is None and r["per_train"][0]["cv"] is not None
+
+
+def test_repeated_trials_get_per_unit_statistics(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    trains = [np.sort(rng.uniform(0, 1, 20)) for _ in range(7)]
+    st = SpikeTrains.from_list(trains, t_stop=1.0, annotations={
+        "unit": [4, 4, 4, 9, 9, 9, 9], "trial": [0, 1, 2, 0, 1, 2, 3]})
+    path = tmp_path / "trials.npz"
+    io.write(st, path)
+    r = run_json(capsys, path, "--bin-size", "0.2", "--measures", "units")
+    assert [(u["unit"], u["n_trials"]) for u in r["units"]] == [(4, 3), (9, 4)]
+    from neuromod.stats import evaluation, rates
+    nine = st.select(unit=9)
+    assert r["units"][1]["fano_factor_windowed"] == pytest.approx(
+        rates.windowed_fano_factor(nine, bin_size=0.2), rel=1e-12)
+    assert r["units"][1]["noise_ceiling"] == pytest.approx(
+        evaluation.split_half_noise_ceiling(nine, 0.2, seed=0), rel=1e-12)
 
 
 def test_window_options_override_the_file(spike_file, capsys):
