@@ -56,19 +56,18 @@ def mp_run(c, n_valid, xc, xc_off, xc_lo, xc_len, levels, budget, energy0,
     nb = n_alloc // B
     ns = (nb + S - 1) // S
     J = levels.size
-    bm = np.zeros((K, nb))
+    bm = np.zeros((nb, K))      # block-major: the max over k of one block is contiguous
     gbm = np.zeros(nb)
     sbm = np.zeros(ns)
     for k in range(K):
         row = c[k]
-        bmk = bm[k]
         for b in range(nb):
-            bmk[b] = _block_max(row, b)
+            bm[b, k] = _block_max(row, b)
     for b in range(nb):
         m = 0.0
         for k in range(K):
-            if bm[k, b] > m:
-                m = bm[k, b]
+            if bm[b, k] > m:
+                m = bm[b, k]
         gbm[b] = m
     for s in range(ns):
         m = 0.0
@@ -90,7 +89,7 @@ def mp_run(c, n_valid, xc, xc_off, xc_lo, xc_len, levels, budget, energy0,
                 b0 = b
         k0 = 0
         for k in range(1, K):
-            if bm[k, b0] > bm[k0, b0]:
+            if bm[b0, k] > bm[b0, k0]:
                 k0 = k
         p0 = b0 * B
         for i in range(b0 * B + 1, (b0 + 1) * B):
@@ -134,9 +133,8 @@ def mp_run(c, n_valid, xc, xc_off, xc_lo, xc_len, levels, budget, energy0,
             _axpy(row[i0:i1], qs, xc[o:o + i1 - i0])
             bb0 = i0 // B
             bb1 = (i1 - 1) // B
-            bmk = bm[k]
             for b in range(bb0, bb1 + 1):
-                bmk[b] = _block_max(row, b)
+                bm[b, k] = _block_max(row, b)
             if bb0 < blo:
                 blo = bb0
             if bb1 > bhi:
@@ -144,8 +142,8 @@ def mp_run(c, n_valid, xc, xc_off, xc_lo, xc_len, levels, budget, energy0,
         for b in range(blo, bhi + 1):
             m = 0.0
             for k in range(K):
-                if bm[k, b] > m:
-                    m = bm[k, b]
+                if bm[b, k] > m:
+                    m = bm[b, k]
             gbm[b] = m
         if bhi >= 0:
             for s in range(blo // S, bhi // S + 1):

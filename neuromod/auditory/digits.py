@@ -198,6 +198,15 @@ def train_classifier(X, y, epochs=100, lr=5e-3, batch=60, seed=0, checkpoint=Non
     torch.nn.Module (in eval mode)
     """
     import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)   # tiny network: one thread is fastest and reproducible
+    try:
+        return _train(torch, X, y, epochs, lr, batch, seed, checkpoint, n_hidden, weight_decay, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(torch, X, y, epochs, lr, batch, seed, checkpoint, n_hidden, weight_decay, log):
     torch.manual_seed(seed)
     Xt = torch.as_tensor(X, dtype=torch.float32)
     yt = torch.as_tensor(np.asarray(y), dtype=torch.long)

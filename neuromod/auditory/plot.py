@@ -47,14 +47,17 @@ def plot_spikegram(code, path=None, ax=None, title=None):
         fig = ax.figure
     p = stft_power(code.signal, fs)
     db = 10 * np.log10(p / p.max() + 1e-8)
-    t_end = WINDOW_S / 2 + HOP_S * (p.shape[0] - 1)
-    ax.imshow(db.T, origin="lower", aspect="auto", cmap="Greys", vmin=-80, vmax=0,
-              extent=[WINDOW_S / 2, t_end, 0, fs / 2], interpolation="nearest")
+    # frame j covers [j hop, j hop + window); drawn centred on its middle
+    t_edges = WINDOW_S / 2 + HOP_S * (np.arange(p.shape[0] + 1) - 0.5)
+    df = fs / (2 * (p.shape[1] - 1))
+    f_edges = np.clip(df * (np.arange(p.shape[1] + 1) - 0.5), 1.0, fs / 2)
+    ax.pcolormesh(t_edges, f_edges, db.T, cmap="Greys", vmin=-80, vmax=0, shading="flat",
+                  rasterized=True)
     k, pol, lev = neuron_fields(code.spikes.ids, cfg["levels"])
     size = 2.0 + 18.0 * (lev + 1) / cfg["levels"]
     colours = np.where(pol == 0, "tab:red", "tab:blue")
     ax.scatter(code.spikes.times, d.cf[k], s=size, c=colours, alpha=0.6, linewidths=0)
-    ax.set_yscale("symlog", linthresh=500.0)
+    ax.set_yscale("log")
     ax.set_ylim(max(20.0, d.cf[0] * 0.8), fs / 2)
     ax.set_xlim(0, code.spikes.t_stop)
     ax.set_xlabel("time (s)")

@@ -55,11 +55,11 @@ DEFAULTS = {
     "fmax": 7000.0,            # Hz
     "order": 4,
     "bandwidth": 1.019,        # b / ERB(f)
-    "threshold_db": 60.0,      # kernels end where the envelope is this far below its peak
+    "threshold_db": 50.0,      # kernels end where the envelope is this far below its peak
     "levels": 16,              # magnitude levels per channel and polarity
     "level_range_db": 60.0,    # q_{J-1} / q_0 in dB
     "rate": 4000.0,            # spikes per second of audio, all neurons together
-    "chunk_s": 10.0,           # chunk length for long files (s)
+    "chunk_s": 4.0,            # chunk length for long files (s)
 }
 
 MODEL = "spiketrum"
@@ -262,13 +262,11 @@ def _encode_signal(x, cfg, input_rate):
     chunk_n = max(1, int(round(cfg["chunk_s"] * fs)))
     bounds = [(s, min(N, s + chunk_n)) for s in range(0, N, chunk_n)]
     total = int(round(cfg["rate"] * N / fs))
-    # one gain per file: the largest initial correlation
-    if len(bounds) == 1:
-        c_first = _correlate(r, 0, N, dic)
-        gain = float(np.abs(c_first).max())
-    else:
-        c_first = None
-        gain = max(float(np.abs(_correlate(r, s, e, dic)).max()) for s, e in bounds)
+    # one gain per file: the largest initial correlation (chunk 0's correlations are kept)
+    c_first = _correlate(r, 0, bounds[0][1], dic)
+    gain = float(np.abs(c_first).max())
+    for s, e in bounds[1:]:
+        gain = max(gain, float(np.abs(_correlate(r, s, e, dic)).max()))
     if not gain > 0:
         raise AudioError("signal has no energy in the filterbank's band; nothing to encode")
     levels = magnitude_levels(gain, cfg["levels"], cfg["level_range_db"])
@@ -282,7 +280,7 @@ def _encode_signal(x, cfg, input_rate):
     emitted = 0
     exhausted = False
     for i, (s, e) in enumerate(bounds):
-        c = c_first if c_first is not None else _correlate(r, s, e, dic)
+        c = c_first if i == 0 else _correlate(r, s, e, dic)
         due = (total if i == len(bounds) - 1 else int(round(cfg["rate"] * e / fs))) - emitted
         if due <= 0:
             continue
