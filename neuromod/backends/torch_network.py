@@ -91,7 +91,7 @@ class TorchNetwork(nn.Module):
             sparse = hasattr(c.weights, "tocoo")
             entry = {"conn": c, "key": key, "sparse": sparse, "groups": []}
             if sparse:
-                self.weights[key] = nn.Parameter(torch.as_tensor(w, dtype=dtype, device=dev))
+                self.weights[key] = nn.Parameter(torch.tensor(w, dtype=dtype, device=dev))
                 for ds in np.unique(steps):
                     sel = np.flatnonzero(steps == ds)
                     # CSR by pre (sel is already row-major sorted)
@@ -105,7 +105,8 @@ class TorchNetwork(nn.Module):
                         "crow": torch.as_tensor(crow, device=dev)})
             else:
                 W = np.asarray(c.weights, dtype=np.float64)
-                self.weights[key] = nn.Parameter(torch.as_tensor(W, dtype=dtype, device=dev))
+                # a copy: training must not change the network description in place
+                self.weights[key] = nn.Parameter(torch.tensor(W, dtype=dtype, device=dev))
                 uniq = np.unique(steps)
                 for ds in uniq:
                     if uniq.size == 1:
@@ -315,12 +316,11 @@ class TorchNetwork(nn.Module):
         net = copy.copy(self.net)
         net.connections = []
         for entry, c in zip(self._conns, self.net.connections):
-            W = self.weights[entry["key"]].detach().cpu().double().numpy()
+            W = self.weights[entry["key"]].detach().cpu().double().numpy().copy()
             if entry["sparse"]:
-                pre, post, _, d = c.coo()
-                Wn = sps.csr_matrix((W, (pre, post)), shape=c.weights.shape)
-                Dn = sps.csr_matrix((np.where(d == 0, 0.0, d), (pre, post)), shape=c.weights.shape) \
-                    if np.ndim(c.delays) else c.delays
+                pre, post, _, _ = c.coo()
+                # keep the synapse pattern even where a weight became 0 (delays align with it)
+                Wn = sps.coo_matrix((W, (pre, post)), shape=c.weights.shape).tocsr()
                 net.connections.append(type(c)(c.source, c.target, c.port, Wn, c.delays, c.name))
             else:
                 net.connections.append(type(c)(c.source, c.target, c.port, W, c.delays, c.name))
