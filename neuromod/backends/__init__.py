@@ -20,5 +20,8 @@ True
 """
 from neuromod.backends.equations import ModelDefinitionError
 from neuromod.backends.model import NeuronModel, Parameter, Port
+from neuromod.backends.network import Network, SimulationResult, simulate
+from neuromod.backends.serialize import load, save
 
-__all__ = ["NeuronModel", "Parameter", "Port", "ModelDefinitionError"]
+__all__ = ["NeuronModel", "Parameter", "Port", "ModelDefinitionError", "Network",
+           "SimulationResult", "simulate", "save", "load"]

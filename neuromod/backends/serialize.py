@@ -1,0 +1,225 @@
+"""Save and load models, networks and trained Torch modules: one ``.npz`` file, no pickle.
+
+The file holds a JSON header (entry ``__neuromod__``, a unicode string) and plain
+numeric arrays; ``numpy.load(..., allow_pickle=False)`` reads it, so loading an
+untrusted file cannot run code. The header records ``format``
+(``'neuromod-model'``), ``version`` (:data:`VERSION`) and ``kind``:
+
+``model``
+    A :class:`~neuromod.backends.NeuronModel` (definition and parameter defaults).
+``network``
+    A :class:`~neuromod.backends.network.Network`: models, sizes, parameter and
+    initial-value overrides, inputs, sources (Poisson rates, spike times) and
+    connections (dense or CSR weights, delays).
+``layer``
+    A :class:`~neuromod.backends.torch_backend.NeuronLayer` with its (trained)
+    parameters, time step, drive and surrogate.
+
+Files of every earlier version stay readable: :func:`load` upgrades old headers
+step by step (:data:`_UPGRADES`). Writes are atomic.
+
+Examples
+--------
+>>> import os, tempfile
+>>> from neuromod.neurons import lif
+>>> path = os.path.join(tempfile.mkdtemp(), "lif.npz")
+>>> save(lif(tau_m="10*ms"), path)
+>>> load(path).parameters["tau_m"].value
+0.01
+"""
+import json
+
+import numpy as np
+
+from neuromod.backends.model import NeuronModel
+from neuromod.errors import FileFormatError
+
+__all__ = ["save", "load", "VERSION", "FORMAT"]
+
+FORMAT = "neuromod-model"
+#: Current file version. 1: first release.
+VERSION = 1
+_HEADER = "__neuromod__"
+#: version -> function upgrading a header (and arrays) of that version to the next.
+_UPGRADES = {}
+
+
+class _Arrays:
+    def __init__(self):
+        self.arrays = {}
+
+    def put(self, value):
+        """Store a scalar inline or an array under a new key; return a JSON reference."""
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().double().numpy()
+        if hasattr(value, "tocsr"):
+            m = value.tocsr()
+            return {"csr": [self.put(m.data), self.put(m.indices.astype(np.int64)),
+                            self.put(m.indptr.astype(np.int64))], "shape": list(m.shape)}
+        arr = np.asarray(value)
+        if arr.ndim == 0 and arr.dtype.kind in "fiub":
+            return float(arr) if arr.dtype.kind == "f" else int(arr)
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"cannot store a {arr.dtype} array")
+        key = f"a{len(self.arrays)}"
+        self.arrays[key] = arr
+        return {"array": key}
+
+
+def _get(ref, arrays):
+    if isinstance(ref, dict) and "array" in ref:
+        try:
+            return arrays[ref["array"]]
+        except KeyError:
+            raise FileFormatError(f"missing array {ref['array']!r}") from None
+    if isinstance(ref, dict) and "csr" in ref:
+        import scipy.sparse as sps
+        data, ind, ptr = (_get(r, arrays) for r in ref["csr"])
+        return sps.csr_matrix((data, ind, ptr), shape=tuple(ref["shape"]))
+    return ref
+
+
+def _network_to_json(net, A):
+    pops = []
+    for name, p in net.populations.items():
+        pops.append({"name": name, "model": p.model.to_dict(), "n": p.n,
+                     "params": {k: A.put(_si(p, k, v, "param")) for k, v in p.params.items()},
+                     "init": {k: A.put(_si(p, k, v, "state")) for k, v in p.init.items()},
+                     "inputs": {k: A.put(_si(p, k, v, "state")) for k, v in p.inputs.items()}})
+    gens = []
+    for name, g in net.generators.items():
+        if hasattr(g, "rates"):
+            gens.append({"name": name, "kind": "poisson", "n": g.n, "rates": A.put(g.rates)})
+        else:
+            st = g.spikes
+            gens.append({"name": name, "kind": "spikes", "n": st.n_trains, "times": A.put(st.times),
+                         "ids": A.put(st.ids), "t_start": st.t_start, "t_stop": st.t_stop})
+    conns = [{"source": c.source, "target": c.target, "port": c.port, "name": c.name,
+              "weights": A.put(c.weights), "delays": A.put(c.delays)} for c in net.connections]
+    return {"populations": pops, "generators": gens, "connections": conns}
+
+
+def _si(pop, name, value, what):
+    from neuromod.backends.dims import as_si
+    dim = pop.model.parameters[name].dim if what == "param" else pop.model.dim_of(name)
+    return as_si(value, dim, name)
+
+
+def _network_from_json(d, arrays):
+    from neuromod.backends.network import Network
+    from neuromod.spikes import SpikeTrains
+    net = Network()
+    for p in d["populations"]:
+        net.add_population(p["name"], NeuronModel.from_dict(p["model"]), p["n"],
+                           params={k: _get(v, arrays) for k, v in p["params"].items()},
+                           init={k: _get(v, arrays) for k, v in p["init"].items()},
+                           inputs={k: _get(v, arrays) for k, v in p["inputs"].items()})
+    for g in d["generators"]:
+        if g["kind"] == "poisson":
+            net.add_poisson(g["name"], g["n"], _get(g["rates"], arrays))
+        else:
+            st = SpikeTrains(_get(g["times"], arrays), _get(g["ids"], arrays), g["t_start"],
+                             g["t_stop"], n_trains=g["n"])
+            net.add_spike_source(g["name"], st)
+    for c in d["connections"]:
+        net.connect(c["source"], c["target"], c["port"], _get(c["weights"], arrays),
+                    delays=_get(c["delays"], arrays), name=c["name"])
+    return net
+
+
+def save(obj, path):
+    """Write a model, network, :class:`TorchNetwork` or :class:`NeuronLayer` to ``path``.
+
+    Parameters
+    ----------
+    obj : NeuronModel, Network, TorchNetwork or NeuronLayer
+        A ``TorchNetwork`` is saved as the network it holds, with its current
+        (trained) weights.
+    path : str or path-like
+        Written atomically as an uncompressed ``.npz``.
+    """
+    from neuromod.backends.network import Network
+    from neuromod.io import atomic_write
+    A = _Arrays()
+    head = {"format": FORMAT, "version": VERSION}
+    cls = type(obj).__name__
+    if isinstance(obj, NeuronModel):
+        head.update(kind="model", model=obj.to_dict())
+    elif isinstance(obj, Network):
+        head.update(kind="network", network=_network_to_json(obj, A))
+    elif cls == "TorchNetwork":
+        head.update(kind="network", network=_network_to_json(obj.to_network(), A), dt=obj.dt)
+    elif cls == "NeuronLayer":
+        from neuromod.backends.surrogate import SURROGATES
+        if obj.surrogate.name not in SURROGATES:
+            raise TypeError(f"cannot save custom surrogate {obj.surrogate!r}; save the model "
+                            "and parameters instead")
+        head.update(kind="layer", model=obj.model.to_dict(), n=obj.n, dt=obj.dt, drive=obj.drive,
+                    surrogate={"name": obj.surrogate.name, "alpha": obj.surrogate.alpha},
+                    detach_reset=obj.detach_reset,
+                    train=[k for k in obj._names if isinstance(getattr(obj, "p_" + k),
+                                                               __import__("torch").nn.Parameter)],
+                    params={k: A.put(getattr(obj, "p_" + k)) for k in obj._names})
+    else:
+        raise TypeError(f"cannot save a {cls}")
+    header = np.array(json.dumps(head, sort_keys=True))
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{_HEADER: header}, **A.arrays)
+
+    atomic_write(path, write)
+
+
+def load(path):
+    """Read what :func:`save` wrote (any released version).
+
+    Returns
+    -------
+    NeuronModel, Network or NeuronLayer
+
+    Raises
+    ------
+    FileFormatError
+        When the file is not a neuromod model file, or comes from a newer version.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (ValueError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise FileFormatError(f"{path}: not a neuromod model file ({exc})") from None
+    if _HEADER not in arrays:
+        raise FileFormatError(f"{path}: not a neuromod model file (no {_HEADER} entry)")
+    try:
+        head = json.loads(str(arrays.pop(_HEADER)))
+    except json.JSONDecodeError as exc:
+        raise FileFormatError(f"{path}: damaged header ({exc})") from None
+    if head.get("format") != FORMAT:
+        raise FileFormatError(f"{path}: format {head.get('format')!r}, expected {FORMAT!r}")
+    version = int(head.get("version", 0))
+    if version > VERSION:
+        raise FileFormatError(f"{path}: written by a newer neuromod (file version {version}, "
+                              f"this release reads up to {VERSION})")
+    while version < VERSION:
+        if version not in _UPGRADES:
+            raise FileFormatError(f"{path}: unknown file version {version}")
+        head, arrays = _UPGRADES[version](head, arrays)
+        version = head["version"]
+    kind = head.get("kind")
+    if kind == "model":
+        return NeuronModel.from_dict(head["model"])
+    if kind == "network":
+        return _network_from_json(head["network"], arrays)
+    if kind == "layer":
+        from neuromod.backends.torch_backend import NeuronLayer
+        import torch
+        params = {k: _get(v, arrays) for k, v in head["params"].items()}
+        layer = NeuronLayer(NeuronModel.from_dict(head["model"]), head["n"], head["dt"],
+                            drive=head["drive"], surrogate=head["surrogate"]["name"],
+                            alpha=head["surrogate"]["alpha"], params=params,
+                            train=tuple(head["train"]), dtype=torch.float64,
+                            detach_reset=head["detach_reset"])
+        return layer
+    raise FileFormatError(f"{path}: unknown content kind {kind!r}")
