@@ -233,7 +233,8 @@ def as_si(value, dim=None, name="value"):
     ----------
     value : float, array_like, str, brian2 Quantity or quantities Quantity
         Plain numbers and arrays are taken as SI already; strings are parsed with
-        :func:`parse_quantity` (Brian2 syntax, e.g. ``'20*ms'``).
+        :func:`parse_quantity` (Brian2 syntax, e.g. ``'20*ms'``); a string without
+        unit names (``'0.02'``) is an SI number too.
     dim : tuple of 7 ints, optional
         Expected dimension. Plain numbers are accepted for any dimension.
     name : str
@@ -259,6 +260,8 @@ def as_si(value, dim=None, name="value"):
     got = None
     if isinstance(value, str):
         v, got = parse_quantity(value)
+        if not any(isinstance(n, ast.Name) for n in ast.walk(ast.parse(value.strip(), mode="eval"))):
+            got = None   # a plain number: SI units of whatever is expected
     elif mod.startswith("brian2"):
         from brian2.units.fundamentalunits import get_dimensions
         d = get_dimensions(value)

@@ -23,6 +23,7 @@ SUBCOMMANDS = [
     ("encode", "neuromod.cli.encode_cmd"),
     ("decode", "neuromod.cli.decode_cmd"),
     ("validate", "neuromod.cli.validate_cmd"),
+    ("simulate", "neuromod.cli.simulate_cmd"),
 ]
 
 

@@ -22,7 +22,7 @@ from neuromod.neurons.alif import alif
 from neuromod.neurons.coba_lif import coba_lif
 from neuromod.neurons.lif import lif
 
-__all__ = ["lif", "alif", "coba_lif", "MODELS", "get_model"]
+__all__ = ["lif", "alif", "coba_lif", "MODELS", "get_model", "rheobase"]
 
 #: Model name -> factory (the names ``neuromod simulate`` accepts).
 MODELS = {"lif": lif, "alif": alif, "coba-lif": coba_lif}
@@ -41,3 +41,25 @@ def get_model(name, **options):
     except KeyError:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
     return factory(**options)
+
+
+def rheobase(model):
+    """Smallest constant ``I_ext`` (amp) that makes a reference model fire (continuous time).
+
+    ``lif``: ``(v_th - E_L)/R``; ``alif``: ``(v_th - E_L)(1 + a R)/R`` (the adaptation
+    current at steady state adds ``a (v - E_L)``); ``coba-lif``: ``g_L (v_th - E_L)``.
+
+    Examples
+    --------
+    >>> round(rheobase(lif()), 15)
+    1e-09
+    """
+    p = {k: v.value for k, v in model.parameters.items()}
+    gap = p["v_th"] - p["E_L"]
+    if model.name == "lif":
+        return gap / p["R"]
+    if model.name == "alif":
+        return gap * (1 + p["a"] * p["R"]) / p["R"]
+    if model.name == "coba-lif":
+        return gap * p["g_L"]
+    raise KeyError(f"no rheobase formula for model {model.name!r}")

@@ -1,0 +1,167 @@
+"""``neuromod simulate``: run a reference neuron model on the Brian2 or Torch backend.
+
+Imports only argparse at module level; the backends (and torch or brian2) load in
+``run``.
+"""
+from neuromod.cli.common import positive_float
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "simulate", help="simulate a reference neuron model (Brian2 or Torch backend)",
+        description=(
+            "Simulate N unconnected neurons of a registered model. Without input options "
+            "neuron i receives a constant current rising linearly from I_min (default 0.9 x "
+            "rheobase) to I_max (default 2 x rheobase), so the population spans silence to "
+            "regular firing. Both backends use the same discretisation (docs/backends.md)."))
+    p.add_argument("model", nargs="?", help="model name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the models with their parameters")
+    p.add_argument("--backend", choices=("torch", "brian2"), default="torch",
+                   help="simulator (default torch)")
+    p.add_argument("--n", type=_positive_int, default=100, metavar="N",
+                   help="number of neurons (default 100)")
+    p.add_argument("--duration", type=positive_float, default=1.0, metavar="S",
+                   help="simulated time in seconds (default 1)")
+    p.add_argument("--dt", type=positive_float, default=1e-4, metavar="S",
+                   help="time step in seconds (default 0.0001)")
+    p.add_argument("--set", action="extend", nargs="+", default=[], metavar="NAME=VALUE", dest="sets",
+                   help="parameter value in Brian2 syntax (tau_m=20*ms, I_min=0.9*nA) or SI "
+                        "number; several may follow one --set")
+    p.add_argument("--seed", type=int, metavar="K", help="random seed (for stochastic inputs)")
+    p.add_argument("--target", choices=("numpy", "cython"), default="numpy",
+                   help="Brian2 code-generation target (default numpy)")
+    p.add_argument("--out", metavar="FILE",
+                   help="write the spike trains (format from the extension: .txt .csv .npz "
+                        ".nix .nwb; text otherwise)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", metavar="FILE.png", help="write a raster and the f-I curve")
+    return p
+
+
+def _positive_int(text):
+    import argparse
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return v
+
+
+def _split_sets(items):
+    out = []
+    for item in items:
+        for part in item.split():
+            if "=" not in part:
+                from neuromod.errors import NeuromodError
+                raise NeuromodError(f"--set {part!r}: expected NAME=VALUE (e.g. tau_m=20*ms)")
+            name, value = part.split("=", 1)
+            out.append((name.strip(), value.strip()))
+    return out
+
+
+def _list(args):
+    from neuromod.cli.common import print_json
+    from neuromod.neurons import MODELS
+    models = []
+    for name, factory in MODELS.items():
+        m = factory()
+        models.append({
+            "name": name, "description": m.description, "method": m.method,
+            "states": m.states, "inputs": list(m.inputs),
+            "ports": {k: p.unit for k, p in m.ports.items()},
+            "parameters": {k: {"default": p.text(), "value": p.value, "unit": p.unit}
+                           for k, p in m.parameters.items()}})
+    if args.json:
+        print_json({"models": models})
+        return 0
+    for m in models:
+        print(f"{m['name']}: {m['description']}")
+        print(f"  states: {', '.join(m['states'])}; method: {m['method']}; "
+              f"inputs: {', '.join(m['inputs'])}; ports: "
+              + ", ".join(f"{k} (w in {u})" for k, u in m["ports"].items()))
+        for k, p in m["parameters"].items():
+            print(f"  {k:<10} = {p['default']:<12} [{p['unit']}]")
+        print("  I_min, I_max [amp]: input range across the population "
+              "(default 0.9 and 2 x rheobase)")
+    return 0
+
+
+def run(args):
+    import time
+
+    import numpy as np
+
+    from neuromod.backends.dims import as_si
+    from neuromod.errors import NeuromodError
+    from neuromod.neurons import MODELS, rheobase
+
+    if args.list:
+        return _list(args)
+    if not args.model:
+        raise NeuromodError("give a MODEL (see neuromod simulate --list)")
+    if args.model not in MODELS:
+        raise NeuromodError(f"unknown model {args.model!r}; known: {', '.join(MODELS)}")
+    model = MODELS[args.model]()
+    amp = (0, 0, 0, 1, 0, 0, 0)
+    values, I_min, I_max = {}, None, None
+    for name, text in _split_sets(args.sets):
+        try:
+            if name in ("I_min", "I_max"):
+                v = float(as_si(text, amp, name))
+                I_min, I_max = (v, I_max) if name == "I_min" else (I_min, v)
+            elif name in model.parameters:
+                values[name] = float(as_si(text, model.parameters[name].dim, name))
+            else:
+                raise NeuromodError(f"model {args.model!r} has no parameter {name!r}; it has "
+                                    f"{', '.join(model.parameters)}, I_min, I_max")
+        except NeuromodError as exc:
+            raise NeuromodError(f"--set {name}={text}: {exc}") from None
+    model = model.with_parameters(**values)
+    rb = rheobase(model)
+    if (I_min is None or I_max is None) and not rb > 0:
+        raise NeuromodError(f"model {args.model!r} fires without input with these parameters; "
+                            "give --set I_min=... I_max=...")
+    I_min = 0.9 * rb if I_min is None else I_min
+    I_max = 2.0 * rb if I_max is None else I_max
+    currents = np.linspace(I_min, I_max, args.n) if args.n > 1 else np.array([I_min])
+    if args.dt >= args.duration:
+        raise NeuromodError(f"--dt ({args.dt:g} s) must be smaller than --duration ({args.duration:g} s)")
+
+    from neuromod.backends.network import simulate
+    options = {"target": args.target} if args.backend == "brian2" else {}
+    t0 = time.perf_counter()
+    res = simulate(model, args.n, args.duration, args.dt, backend=args.backend,
+                   inputs={"I_ext": currents}, seed=args.seed, **options)
+    wall = time.perf_counter() - t0
+    st = res.spikes["neurons"]
+    rates = st.counts / args.duration
+    if args.out:
+        from neuromod import io
+        fmt = None
+        try:
+            io.format_from_path(args.out)
+        except NeuromodError:
+            fmt = "txt"
+        io.write(st, args.out, format=fmt)
+    if args.plot:
+        from neuromod.backends.plots import simulation_figure
+        simulation_figure(st, currents, args.plot, title=f"{args.model} ({args.backend})")
+    if args.json:
+        from neuromod.cli.common import print_json
+        print_json({"backend": args.backend, "model": args.model, "n": args.n,
+                    "duration": args.duration, "dt": args.dt, "n_spikes": st.n_spikes,
+                    "rates_hz": rates, "wall_s": wall, "build_s": res.build_s,
+                    "run_s": res.run_s, "I_ext": currents})
+        return 0
+    firing = int(np.count_nonzero(rates))
+    print(f"{args.model} on {args.backend}: {args.n} neurons, {args.duration:g} s at dt = "
+          f"{args.dt:g} s; {st.n_spikes} spikes; {firing} neurons fire, rates "
+          f"{rates.min():.3g} to {rates.max():.3g} Hz; input {I_min:.4g} to {I_max:.4g} A; "
+          f"wall {wall:.2f} s (build {res.build_s:.2f} s, run {res.run_s:.2f} s)")
+    if args.out:
+        print(f"spike trains written to {args.out}")
+    if args.plot:
+        print(f"figure written to {args.plot}")
+    return 0
