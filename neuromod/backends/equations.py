@@ -22,7 +22,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from neuromod.backends.dims import parse_unit
+from neuromod.backends.dims import UNITS, parse_unit
 from neuromod.errors import NeuromodError
 
 __all__ = ["Equation", "ModelDefinitionError", "parse_equations", "parse_statements",
@@ -232,7 +232,8 @@ def to_sympy(expr, symbols):
     expr : str
     symbols : dict of str to sympy.Symbol
         Every identifier must be in here (so that names such as ``E`` or ``I``
-        are never read as sympy constants).
+        are never read as sympy constants), except Brian2 unit names (``mV``,
+        ``nA``...), which become their SI scale factor.
 
     Examples
     --------
@@ -255,9 +256,11 @@ def to_sympy(expr, symbols):
             v = node.value
             return sp.Integer(v) if isinstance(v, int) else sp.Float(v, 17)
         if isinstance(node, ast.Name):
-            if node.id not in symbols:
-                raise ModelDefinitionError(f"unknown name {node.id!r} in {expr!r}")
-            return symbols[node.id]
+            if node.id in symbols:
+                return symbols[node.id]
+            if node.id in UNITS:       # Brian2 unit names are constants (SI scale)
+                return sp.Float(UNITS[node.id][0], 17)
+            raise ModelDefinitionError(f"unknown name {node.id!r} in {expr!r}")
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -ev(node.operand)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
@@ -296,7 +299,7 @@ def torch_code(expr, names):
     >>> import sympy
     >>> v, tau = sympy.symbols("v tau")
     >>> torch_code(-v/tau, {"v": "x_v", "tau": "p_tau"})
-    '(-(x_v)*(p_tau)**(-1))'
+    '(-((x_v)*((p_tau)**(-1))))'
     """
     sp = _sympy()
 

@@ -46,8 +46,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuromod.backends.dims import (DIMENSIONLESS, as_si, format_quantity, parse_quantity,
-                                    parse_unit, unit_name)
+from neuromod.backends.dims import (DIMENSIONLESS, UNITS, as_si, format_quantity,
+                                    parse_quantity, parse_unit, unit_name)
 from neuromod.backends.equations import (ModelDefinitionError, identifiers, parse_condition,
                                          parse_equations, parse_statements)
 from neuromod.errors import UnitError
@@ -255,7 +255,7 @@ class NeuronModel:
                     f"model {m!r}: input {name!r} must be declared in the equations as '{name} : unit'")
         if not self.states:
             raise ModelDefinitionError(f"model {m!r}: no differential equation")
-        known = set(declared) | set(self.parameters)
+        known = set(declared) | set(self.parameters) | set(UNITS)
         for e in self.eqs:
             if e.expr is not None:
                 bad = identifiers(e.expr) - known
@@ -284,7 +284,7 @@ class NeuronModel:
                 if op not in ("+=", "-="):
                     raise ModelDefinitionError(
                         f"model {m!r}: port {pname!r} must add to its target ('{target} += w')")
-                bad = identifiers(expr) - set(self.parameters) - {"w"}
+                bad = identifiers(expr) - set(self.parameters) - {"w"} - set(UNITS)
                 if bad:
                     raise ModelDefinitionError(
                         f"model {m!r}: port {pname!r} may use w and parameters only, not {sorted(bad)[0]!r}")
@@ -297,11 +297,11 @@ class NeuronModel:
         for k, v in self.init.items():
             if k not in self.states:
                 raise ModelDefinitionError(f"model {m!r}: initial value for {k!r}, not a state variable")
-            bad = identifiers(v) - set(self.parameters)
+            bad = identifiers(v) - set(self.parameters) - set(UNITS)
             if bad:
                 raise ModelDefinitionError(
                     f"model {m!r}: initial value of {k!r} may use parameters only, not {sorted(bad)[0]!r}")
-        bad = identifiers(self.surrogate_scale) - set(self.parameters)
+        bad = identifiers(self.surrogate_scale) - set(self.parameters) - set(UNITS)
         if bad:
             raise ModelDefinitionError(f"model {m!r}: surrogate_scale uses unknown {sorted(bad)[0]!r}")
 

@@ -61,7 +61,7 @@ def biexp_peak_factor(tau_d, tau_r):
     Examples
     --------
     >>> round(biexp_peak_factor(10.0, 1.0), 6)
-    1.3275
+    1.435055
     """
     if isinstance(tau_d, str):
         d, r = tau_d, tau_r
