@@ -86,10 +86,8 @@ def _propagator_updater(pop, vals, dt):
     lines = []
     for i, s in enumerate(tm.states):
         exprs = []
-        for variant in ("", "r") if i in tm._ref_rows else ("",):
-            if variant == "r" and i in refr:
-                exprs.append(s)
-                continue
+        for variant in ("", "r") if i in tm._ref_rows and i not in refr else ("",):
+            # a refractory variable keeps its value through Brian2's conditional write
             terms = [f"nmprop_E{variant}_{i}_{j}*{tm.states[j]}" for j in sorted(tm._reach[i])]
             if tm._linear_inputs:
                 if f"K{variant}_{i}" in C._fields:

@@ -255,6 +255,13 @@ class NeuronModel:
                     f"model {m!r}: input {name!r} must be declared in the equations as '{name} : unit'")
         if not self.states:
             raise ModelDefinitionError(f"model {m!r}: no differential equation")
+        used = set()
+        for e in self.eqs:
+            if e.expr is not None:
+                used |= identifiers(e.expr)
+        for name in self.inputs:
+            if name not in used:
+                raise ModelDefinitionError(f"model {m!r}: input {name!r} appears in no equation")
         known = set(declared) | set(self.parameters) | set(UNITS)
         for e in self.eqs:
             if e.expr is not None:

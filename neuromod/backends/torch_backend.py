@@ -710,8 +710,8 @@ class NeuronLayer(torch.nn.Module):
             out.append(s)
             for v in record:
                 rec[v].append(getattr(S, v))
-        spikes = torch.stack(out, dim=-1)
+        spikes = torch.stack(out).permute(1, 2, 0)      # (time, batch, n) -> (batch, n, time) view
         if not record and not return_state:
             return spikes
-        traces = {v: torch.stack(xs, dim=-1) for v, xs in rec.items()}
+        traces = {v: torch.stack(xs).permute(1, 2, 0) for v, xs in rec.items()}
         return spikes, traces, S

@@ -89,7 +89,8 @@ class TorchNetwork(nn.Module):
             steps = np.round(d / self.dt).astype(np.int64)  # Brian2: round(delay/dt)
             key = f"c{k}"
             sparse = hasattr(c.weights, "tocoo")
-            entry = {"conn": c, "key": key, "sparse": sparse, "groups": []}
+            entry = {"conn": c, "key": key, "sparse": sparse, "groups": [],
+                     "n_post": net.populations[c.target].n}
             if sparse:
                 self.weights[key] = nn.Parameter(torch.tensor(w, dtype=dtype, device=dev))
                 for ds in np.unique(steps):
@@ -128,29 +129,33 @@ class TorchNetwork(nn.Module):
         vals.update(overrides or {})
         return self.compiled[name].params(p.n, vals, dtype=self.dtype, device=self._device)
 
-    def _propagate(self, entry, s_pre, grad):
-        """Weighted spike sums ``(B, n_post)`` per delay group of one connection."""
+    def _propagate(self, entry, s_pre, grad, act=None):
+        """Weighted spike sums ``(B, n_post)`` per delay group of one connection.
+
+        Without autograd the sums are event-driven: only the rows of the
+        presynaptic neurons in ``act`` (those that spiked in any batch entry) are read.
+        """
         W = self.weights[entry["key"]]
         out = []
         B = s_pre.shape[0]
-        n_post = self.net.populations[entry["conn"].target].n
+        n_post = entry["n_post"]
         for g in entry["groups"]:
             if entry["sparse"]:
                 if not grad:
-                    act = torch.nonzero(s_pre.any(0)).squeeze(1)
-                    if act.numel() == 0:
-                        out.append((g["d"], None))
-                        continue
                     starts = g["crow"][act]
                     counts = g["crow"][act + 1] - starts
                     total = int(counts.sum())
                     if total == 0:
-                        out.append((g["d"], None))
                         continue
                     offs = torch.repeat_interleave(starts - (torch.cumsum(counts, 0) - counts), counts)
                     idx = offs + torch.arange(total, device=s_pre.device)
                     vals = W[g["sel"][idx]]
-                    contrib = torch.repeat_interleave(s_pre[:, act], counts, dim=1) * vals
+                    if B == 1:
+                        contrib = vals[None, :]   # spikes are 0/1: the active rows carry weight 1
+                        if not bool(torch.all(s_pre[0, act] == 1)):
+                            contrib = torch.repeat_interleave(s_pre[:, act], counts, dim=1) * vals
+                    else:
+                        contrib = torch.repeat_interleave(s_pre[:, act], counts, dim=1) * vals
                     inc = torch.zeros((B, n_post), dtype=s_pre.dtype, device=s_pre.device)
                     inc.index_add_(1, g["post"][idx], contrib)
                 else:
@@ -160,10 +165,6 @@ class TorchNetwork(nn.Module):
             else:
                 Wg = W if g["mask"] is None else W * g["mask"]
                 if not grad:
-                    act = torch.nonzero(s_pre.any(0)).squeeze(1)
-                    if act.numel() == 0:
-                        out.append((g["d"], None))
-                        continue
                     inc = s_pre[:, act] @ Wg[act]
                 else:
                     inc = s_pre @ Wg
@@ -259,17 +260,28 @@ class TorchNetwork(nn.Module):
             pending, k0 = {}, 0
         rec = {name: {v: [] for v in vars_} for name, vars_ in (record or {}).items()}
         spikes_out = {name: [] for name in net.populations}
+        pops = list(net.populations)
+        used = {name: _used(net, name, self.compiled[name]) for name in pops}
+        n_of = {name: net.populations[name].n for name in pops}
+        by_source = {}
+        for entry in self._conns:
+            by_source.setdefault(entry["conn"].source, []).append(entry)
+        sur = self.surrogate if grad else _hard_spike
+
+        def at(u, k):
+            if u is None:
+                return None
+            return u[1][..., k] if u[0] == "bnt" else (u[1][k] if u[0] == "tn" else u[1])
+
         for k in range(n_steps):
             kk = k0 + k
             for name, vars_ in rec.items():
                 for v in vars_:
                     vars_[v].append(_state_value(self.compiled[name], S[name], P[name], v))
-            fired, actives = {}, {}
-            for name in net.populations:
-                Uk = tuple(None if u is None else (u[1][..., k] if u[0] == "bnt" else
-                                                   (u[1][k] if u[0] == "tn" else u[1]))
-                           for u in U[name])
-                S[name], s, act = fns[name][0](S[name], P[name], C[name], Uk, self.surrogate)
+            fired, actives, Uks = {}, {}, {}
+            for name in pops:
+                Uk = Uks[name] = tuple(at(u, k) for u in U[name])
+                S[name], s, act = fns[name][0](S[name], P[name], C[name], Uk, sur)
                 fired[name], actives[name] = s, act
                 spikes_out[name].append(s if grad else s > 0)
             for name, (kind, x) in src.items():
@@ -281,24 +293,28 @@ class TorchNetwork(nn.Module):
                         torch.zeros((batch, x.shape[1]), dtype=dtype, device=dev)
                 else:
                     fired[name] = x[..., k]
-            for entry in self._conns:
-                c = entry["conn"]
-                for d, inc in self._propagate(entry, fired[c.source], grad):
-                    if inc is None:
+            for source, entries in by_source.items():
+                s_pre = fired[source]
+                act = None
+                if not grad:
+                    act = torch.nonzero(s_pre.any(0)).squeeze(1)
+                    if act.numel() == 0:
                         continue
-                    key = ((kk + d) % L, c.target, c.port)
-                    pending[key] = inc if key not in pending else pending[key] + inc
-            for name in net.populations:
+                for entry in entries:
+                    c = entry["conn"]
+                    for d, inc in self._propagate(entry, s_pre, grad, act):
+                        key = ((kk + d) % L, c.target, c.port)
+                        pending[key] = inc if key not in pending else pending[key] + inc
+            for name in pops:
                 tm = self.compiled[name]
-                W = tuple(pending.pop(((kk) % L, name, p), None) for p in tm.ports)
-                if any(w is None for w, used in zip(W, _used(net, name, tm)) if used):
-                    W = tuple(w if w is not None or not used else
-                              torch.zeros((batch, net.populations[name].n), dtype=dtype, device=dev)
-                              for w, used in zip(W, _used(net, name, tm)))
-                Uk = tuple(None if u is None else (u[1][..., k] if u[0] == "bnt" else
-                                                   (u[1][k] if u[0] == "tn" else u[1]))
-                           for u in U[name])
-                S[name] = fns[name][1](S[name], fired[name], actives[name], P[name], C[name], Uk, W)
+                W = []
+                for p, u in zip(tm.ports, used[name]):
+                    w = pending.pop((kk % L, name, p), None)
+                    if w is None and u:
+                        w = torch.zeros((batch, n_of[name]), dtype=dtype, device=dev)
+                    W.append(w)
+                S[name] = fns[name][1](S[name], fired[name], actives[name], P[name], C[name],
+                                       Uks[name], tuple(W))
         spikes = {name: torch.stack(v, dim=-1) if v else
                   torch.zeros((batch, net.populations[name].n, 0), dtype=dtype, device=dev)
                   for name, v in spikes_out.items()}
@@ -325,6 +341,11 @@ class TorchNetwork(nn.Module):
             else:
                 net.connections.append(type(c)(c.source, c.target, c.port, W, c.delays, c.name))
         return net
+
+
+def _hard_spike(x, strict=True):
+    """Heaviside without autograd bookkeeping (simulation without gradients)."""
+    return ((x > 0) if strict else (x >= 0)).to(x.dtype)
 
 
 def _used(net, name, tm):
