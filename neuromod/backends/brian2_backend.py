@@ -296,6 +296,7 @@ def connectivity_from_brian2(synapses):
     >>> import brian2 as b2
     >>> G = b2.NeuronGroup(2, "v : 1"); S = b2.Synapses(G, G, "w : 1")
     >>> S.connect(i=[0], j=[1]); S.w = 0.5
+    >>> net = b2.Network(G, S)
     >>> W, D = connectivity_from_brian2(S)
     >>> W.toarray().tolist()
     [[0.0, 0.5], [0.0, 0.0]]
