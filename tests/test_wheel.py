@@ -27,6 +27,7 @@ def unpacked_wheel(tmp_path_factory):
 def test_wheel_contains_data_and_validation(unpacked_wheel):
     assert (unpacked_wheel / "neuromod" / "data" / "spikes" / "demo_trains.txt").is_file()
     assert (unpacked_wheel / "neuromod" / "validation" / "__init__.py").is_file()
+    assert (unpacked_wheel / "neuromod" / "data" / "speech" / "demo.wav").is_file()
 
 
 def test_demo_runs_from_the_wheel(unpacked_wheel, tmp_path):
@@ -35,9 +36,9 @@ def test_demo_runs_from_the_wheel(unpacked_wheel, tmp_path):
     env = {"PYTHONPATH": str(unpacked_wheel), "PATH": "/usr/bin:/bin", "NUMBA_DISABLE_JIT": "1"}
     code = ("import neuromod, sys; from neuromod.cli import main; "
             "assert neuromod.__file__.startswith(sys.argv[1]), neuromod.__file__; "
-            "sys.exit(main(['demo', '--json', '--out', sys.argv[2]]))")
+            "sys.exit(main(['demo', '--parts', 'stats', '--json', '--out', sys.argv[2]]))")
     r = subprocess.run([sys.executable, "-c", code, str(unpacked_wheel), str(tmp_path / "o")],
                        capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     figures = json.loads(r.stdout.strip().splitlines()[-1])
-    assert str(unpacked_wheel) in figures["input"]
+    assert str(unpacked_wheel) in figures["stats"]["input"]

@@ -1,16 +1,22 @@
 """``neuromod demo``: the main jobs of neuromod on the embedded data, outputs in one folder."""
 from neuromod.cli.common import positive_float
 
+PARTS = ("stats", "simulate", "auditory")
+
 
 def add_parser(sub):
     p = sub.add_parser(
         "demo", help="run the main jobs on the embedded data and say where the outputs went",
         description=(
-            "Spike-train statistics of the embedded recording (6 units x 10 trials), "
-            "with per-unit PSTH noise ceilings; outputs (JSON report, figure) are written "
+            "stats: spike-train statistics of the embedded recording (6 units x 10 trials) "
+            "with per-unit noise ceilings; simulate: one LIF population on the Torch and "
+            "the Brian2 backend from one definition, spike counts compared; auditory: the "
+            "embedded sentence encoded to spikes with spiketrum and decoded. Outputs go "
             "to --out."))
     p.add_argument("--out", default="demo-output", metavar="DIR",
                    help="output folder (default ./demo-output)")
+    p.add_argument("--parts", default=",".join(PARTS), metavar="LIST",
+                   help=f"comma-separated subset of {','.join(PARTS)} (default: all)")
     p.add_argument("--bin-size", type=positive_float, default=0.1, metavar="S",
                    help="bin width in seconds of the PSTH, noise ceilings and windowed Fano "
                         "factors (default 0.1)")
@@ -19,53 +25,112 @@ def add_parser(sub):
 
 
 def run(args):
-    import json
     import os
     import time
 
-    import numpy as np
+    from neuromod.cli.common import print_json
+    from neuromod.errors import NeuromodError
+
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    bad = [p for p in parts if p not in PARTS]
+    if bad or not parts:
+        raise NeuromodError(f"--parts: unknown part {bad[0] if bad else '(none)'!r}; "
+                            f"choose from {', '.join(PARTS)}")
+    os.makedirs(args.out, exist_ok=True)
+    t0 = time.perf_counter()
+    figures = {}
+    for part in parts:
+        figures[part] = {"stats": _stats, "simulate": _simulate, "auditory": _auditory}[part](args)
+    figures["outputs"] = [f for part in parts for f in figures[part].pop("files")]
+    figures["wall_s"] = round(time.perf_counter() - t0, 3)
+    if args.json:
+        print_json(figures)
+        return 0
+    if "stats" in figures:
+        s = figures["stats"]
+        print(f"spike statistics of {os.path.basename(s['input'])}: {s['n_trains']} trains, "
+              f"{s['n_spikes']} spikes; population mean rate {s['mean_rate_hz']:.2f} Hz, "
+              f"Fano factor {s['fano_factor']:.3f}")
+        print(f"  {'unit':>4} {'rate_hz':>8} {'noise_ceiling':>14} {'fano_windowed':>14}")
+        for r in s["units"]:
+            print(f"  {r['unit']:>4} {r['mean_rate_hz']:>8.2f} {r['noise_ceiling']:>14.3f} "
+                  f"{r['fano_factor_windowed']:>14.3f}")
+    if "simulate" in figures:
+        s = figures["simulate"]
+        print(f"LIF population ({s['n']} neurons, {s['duration_s']:g} s, dt {s['dt']:g} s), one "
+              f"definition on two backends: torch {s['n_spikes']['torch']} spikes, brian2 "
+              f"{s['n_spikes']['brian2']} spikes; {s['identical_counts']} of {s['n']} neurons "
+              f"with identical counts; f-I: rates {min(s['rates_hz']):.1f} to "
+              f"{max(s['rates_hz']):.1f} Hz")
+    if "auditory" in figures:
+        a = figures["auditory"]
+        print(f"spiketrum coding of {os.path.basename(a['input'])} ({a['duration_s']:.2f} s): "
+              f"{a['n_spikes']} spikes ({a['rate_hz']:.0f}/s, {a['channels']} channels), "
+              f"SNR {a['snr_db']:.1f} dB, log-spectrogram correlation "
+              f"{a['spectrogram_corr']:.3f}, encoded at {a['realtime_factor']:.1f}x real time")
+    print("outputs:")
+    for p in figures["outputs"]:
+        print(f"  {os.path.abspath(p)}")
+    return 0
+
+
+def _stats(args):
+    import json
+    import os
 
     import neuromod.data
     from neuromod import io
-    from neuromod.cli.common import jsonable, print_json
+    from neuromod.cli.common import jsonable
     from neuromod.stats.plots import stats_figure
     from neuromod.stats.summary import summarize
 
-    os.makedirs(args.out, exist_ok=True)
-    t0 = time.perf_counter()
     src = neuromod.data.path("spikes/demo_trains.txt")
     st = io.read(src)
     report = summarize(st, bin_size=args.bin_size, progress=False)
-    units = np.unique(st.annotations["unit"])
-    per_unit = report["units"]
-    for u in per_unit:
+    for u in report["units"]:
         u["mean_rate_hz"] = float(st.select(unit=u["unit"]).rates().mean())
     json_path = os.path.join(args.out, "stats.json")
     png_path = os.path.join(args.out, "stats.png")
     _write_text_atomic(json_path, json.dumps(jsonable(report), allow_nan=False))
     stats_figure(st, report, png_path, bin_size=args.bin_size)
-    figures = {
-        "input": str(src), "n_trains": st.n_trains, "n_spikes": st.n_spikes,
-        "mean_rate_hz": report["population"]["mean_rate_hz"],
-        "fano_factor": report["population"]["fano_factor"],
-        "units": per_unit, "outputs": [json_path, png_path],
-        "wall_s": round(time.perf_counter() - t0, 3),
-    }
-    if args.json:
-        print_json(figures)
-        return 0
-    print(f"spike statistics of {src.name}: {st.n_trains} trains "
-          f"({len(units)} units x trials), {st.n_spikes} spikes")
-    print(f"  population mean rate {figures['mean_rate_hz']:.2f} Hz, "
-          f"Fano factor {figures['fano_factor']:.3f}")
-    print(f"  {'unit':>4} {'rate_hz':>8} {'noise_ceiling':>14} {'fano_windowed':>14}")
-    for r in per_unit:
-        print(f"  {r['unit']:>4} {r['mean_rate_hz']:>8.2f} {r['noise_ceiling']:>14.3f} "
-              f"{r['fano_factor_windowed']:>14.3f}")
-    print("outputs:")
-    for p in figures["outputs"]:
-        print(f"  {os.path.abspath(p)}")
-    return 0
+    return {"input": str(src), "n_trains": st.n_trains, "n_spikes": st.n_spikes,
+            "mean_rate_hz": report["population"]["mean_rate_hz"],
+            "fano_factor": report["population"]["fano_factor"],
+            "units": report["units"], "files": [json_path, png_path]}
+
+
+def _simulate(args):
+    """The f-I ramp of ``neuromod simulate lif`` on both backends (Brian2 numpy target)."""
+    import os
+
+    import numpy as np
+
+    from neuromod import io
+    from neuromod.backends.network import simulate
+    from neuromod.neurons import lif, rheobase
+
+    n, duration, dt = 50, 0.5, 1e-4
+    model = lif()
+    currents = np.linspace(0.9, 2.0, n) * rheobase(model)
+    counts, files = {}, []
+    for backend in ("torch", "brian2"):
+        options = {"target": "numpy"} if backend == "brian2" else {}
+        res = simulate(model, n, duration, dt, backend=backend,
+                       inputs={"I_ext": currents}, seed=0, **options)
+        st = res.spikes["neurons"]
+        counts[backend] = st.counts
+        files.append(os.path.join(args.out, f"lif_{backend}.spikes.txt"))
+        io.write(st, files[-1])
+    return {"model": "lif", "n": n, "duration_s": duration, "dt": dt,
+            "n_spikes": {b: int(c.sum()) for b, c in counts.items()},
+            "identical_counts": int(np.sum(counts["torch"] == counts["brian2"])),
+            "rates_hz": (counts["torch"] / duration).tolist(), "files": files}
+
+
+def _auditory(args):
+    from neuromod.auditory.demo import run as run_auditory
+    figures = run_auditory(args.out)
+    return dict(figures)
 
 
 def _write_text_atomic(path, text):

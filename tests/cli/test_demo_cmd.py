@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 import neuromod.data
 from neuromod import io
@@ -9,25 +10,45 @@ from neuromod.cli import main
 from neuromod.stats import evaluation, rates
 
 
-def test_demo_writes_its_outputs_and_reports_them(tmp_path, capsys):
+def test_stats_part_writes_its_outputs_and_agrees_with_the_library(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--json"]) == 0
+    assert main(["demo", "--parts", "stats", "--out", str(out), "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
+    s = figures["stats"]
     report = json.loads((out / "stats.json").read_text())
     st = io.read(neuromod.data.path("spikes/demo_trains.txt"))
     assert report["n_trains"] == st.n_trains == 60
-    assert figures["n_spikes"] == st.n_spikes
+    assert s["n_spikes"] == st.n_spikes
     assert (out / "stats.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(figures["outputs"]) == sorted([str(out / "stats.json"), str(out / "stats.png")])
     # the per-unit noise ceilings are the library's, computed on that unit's 10 trials
     u3 = st.select(unit=3)
     assert u3.n_trains == 10
-    expected = evaluation.split_half_noise_ceiling(u3, 0.1, seed=0)
-    assert figures["units"][3]["unit"] == 3
-    assert figures["units"][3]["noise_ceiling"] == expected
-    assert figures["units"][3]["fano_factor_windowed"] == rates.windowed_fano_factor(u3, bin_size=0.1)
+    assert s["units"][3]["unit"] == 3
+    assert s["units"][3]["noise_ceiling"] == evaluation.split_half_noise_ceiling(u3, 0.1, seed=0)
+    assert s["units"][3]["fano_factor_windowed"] == rates.windowed_fano_factor(u3, bin_size=0.1)
     # the embedded units are strongly stimulus-locked: the ceiling is high but below 1
-    assert all(0.8 < u["noise_ceiling"] < 1.0 for u in figures["units"])
+    assert all(0.8 < u["noise_ceiling"] < 1.0 for u in s["units"])
     # gamma(k=3) renewal trains are more regular than Poisson: windowed Fano < 1
-    assert all(u["fano_factor_windowed"] < 1.0 for u in figures["units"])
+    assert all(u["fano_factor_windowed"] < 1.0 for u in s["units"])
     assert np.isfinite(report["population"]["fano_factor"])
+
+
+def test_simulate_part_runs_one_definition_on_both_backends(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--parts", "simulate", "--out", str(out), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)["simulate"]
+    a = io.read(out / "lif_torch.spikes.txt")
+    b = io.read(out / "lif_brian2.spikes.txt")
+    assert a.n_trains == b.n_trains == s["n"]
+    # deterministic constant drive: the same spike count per neuron on both backends
+    np.testing.assert_array_equal(a.counts, b.counts)
+    assert s["identical_counts"] == s["n"]
+    # the ramp starts below rheobase (silent neurons) and ends well above it
+    assert a.counts[0] == 0 and a.counts[-1] > 10
+
+
+def test_unknown_part_is_a_one_line_error(tmp_path, capsys):
+    assert main(["demo", "--parts", "stats,dance", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "dance" in err and err.count("\n") == 1
