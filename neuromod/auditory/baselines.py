@@ -29,11 +29,14 @@ BASELINES = ("send_on_delta", "lif")
 
 
 @njit(cache=True, nogil=True)
-def _sod(y, delta, count_only, out_t, out_id):
+def _sod(y, delta, count_only, out_t, out_id, cap=-1):
+    """Send-on-delta; with ``count_only`` and ``cap >= 0`` stops counting past ``cap``."""
     K, N = y.shape
     n = 0
     for k in range(K):
         ref = 0.0
+        if count_only and cap >= 0 and n > cap:
+            return n
         for t in range(N):
             v = y[k, t]
             while v - ref >= delta:
@@ -125,26 +128,50 @@ def lif_rate_code(y, theta, fs, tau=0.005):
     return _spikes("lif", y, float(theta), float(np.exp(-1.0 / (fs * tau))), fs)
 
 
-def match_count(count, target, lo, hi, iters=60):
+def match_count(count, target, lo, hi, iters=60, guess=None):
     """Threshold in ``[lo, hi]`` whose ``count(threshold)`` is closest to ``target``.
 
-    Bisection on ``log(threshold)`` assuming ``count`` does not increase with the
-    threshold (true for both encoders up to rare one-spike steps); returns
-    ``(threshold, count)`` of the best threshold seen.
+    ``count`` must not increase with the threshold (true for both encoders up to rare
+    one-spike steps). Search on ``log(threshold)``, starting from the geometric
+    middle of ``[lo, hi]`` and never evaluating the ends (a tiny threshold can mean
+    an enormous count): once the target is bracketed, the next trial interpolates
+    ``log(count)`` linearly between the bracket ends (counts scale about as a power
+    of the threshold, so this converges in a few steps), with bisection whenever
+    interpolation stalls. ``guess`` (inside ``[lo, hi]``), if given, is the first trial.
+    Returns ``(threshold, count)`` of the best threshold seen.
     """
-    best = None
+    target = int(target)
     a, b = np.log(lo), np.log(hi)
+    ca, cb = None, None           # counts at the bracket ends, once evaluated
+    best = None
+    bisect_next = True
+    first = None if guess is None else float(np.clip(np.log(guess), a, b))
+    last = None
     for _ in range(iters):
-        m = 0.5 * (a + b)
-        c = count(np.exp(m))
-        if best is None or abs(c - target) < abs(best[1] - target):
-            best = (float(np.exp(m)), int(c))
-        if c == target:
-            break
-        if c > target:
-            a = m
+        if first is not None:
+            m, first = first, None
+        elif (ca is None) != (cb is None) and last is not None:
+            # one side known: step by a factor 2 from the last trial towards the target
+            m = last + np.log(2.0) if ca is not None else last - np.log(2.0)
+            m = min(max(m, a + 1e-9), b - 1e-9)
+        elif ca is not None and cb is not None and not bisect_next and ca > 0 and cb > 0:
+            la, lb, lt = np.log(ca), np.log(cb), np.log(max(target, 1))
+            m = a + (b - a) * (la - lt) / (la - lb)
+            m = min(max(m, a + 0.01 * (b - a)), b - 0.01 * (b - a))
         else:
-            b = m
+            m = 0.5 * (a + b)
+        c = int(count(np.exp(m)))
+        last = m
+        if best is None or abs(c - target) < abs(best[1] - target):
+            best = (float(np.exp(m)), c)
+        if c == target or b - a < 1e-12:
+            break
+        width = b - a
+        if c > target:
+            a, ca = m, c
+        else:
+            b, cb = m, c
+        bisect_next = (b - a) > 0.5 * width    # slow progress: bisect next time
     return best
 
 
@@ -184,15 +211,21 @@ def encode_baseline(kind, x, fs, n_spikes, channels=32, fmin=100.0, fmax=7000.0,
     y = np.ascontiguousarray(fb.filter(x, normalize="peak"))
     peak = float(np.abs(y).max())
     if kind == "send_on_delta":
+        cap = 4 * int(n_spikes) + 100   # counts far above the target need not be exact
+
         def count(d):
-            return _sod(y, d, True, _EMPTY_I, _EMPTY_I)
-        thr, got = match_count(count, int(n_spikes), peak * 1e-6, 2.0 * peak)
+            return _sod(y, d, True, _EMPTY_I, _EMPTY_I, cap)
+        # first guess: total variation / count (each spike marks a change of delta)
+        guess = float(np.abs(np.diff(y, axis=1)).sum()) / max(int(n_spikes), 1)
+        thr, got = match_count(count, int(n_spikes), peak * 1e-6, 2.0 * peak, guess=guess)
         st = send_on_delta(y, thr, sample_rate)
     else:
         decay = float(np.exp(-1.0 / (sample_rate * tau)))
 
         def count(th):
             return _lif(y, th, decay, True, _EMPTY_I, _EMPTY_I)
-        thr, got = match_count(count, int(n_spikes), peak * 1e-7, 2.0 * peak)
+        # first guess: integrated input / count (each spike empties theta, leak ignored)
+        guess = (1.0 - decay) * float(np.maximum(y, 0).sum()) / max(int(n_spikes), 1)
+        thr, got = match_count(count, int(n_spikes), peak * 1e-7, 2.0 * peak, guess=guess)
         st = lif_rate_code(y, thr, sample_rate, tau)
     return st, {"threshold": thr, "n_spikes": st.n_spikes, "target": int(n_spikes)}

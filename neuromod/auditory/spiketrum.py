@@ -223,6 +223,17 @@ class SpiketrumCode:
                 "spectrogram_corr": log_spectrogram_correlation(self.signal, xhat, fs)}
 
 
+def _kernel_spectra(dic, nfft):
+    """``conj(rfft(kernels, nfft))``, cached on the dictionary (a few sizes at most)."""
+    from scipy import fft as sfft
+    cache = dic.__dict__.setdefault("_spectra", {})
+    if nfft not in cache:
+        if len(cache) >= 4:
+            cache.pop(next(iter(cache)))
+        cache[nfft] = np.conj(sfft.rfft(dic.kernels, nfft, axis=1))
+    return cache[nfft]
+
+
 def _correlate(r, s, e, dic, n_group=8):
     """``c[k, i] = <r, g_k starting at s + i - d_k>`` (peak at ``s + i``) for ``i < e - s``.
 
@@ -234,15 +245,16 @@ def _correlate(r, s, e, dic, n_group=8):
     Lmax = dic.max_length
     n = e - s
     seg = r[s:e + dmax + Lmax]
-    nfft = sfft.next_fast_len(seg.size + Lmax, real=True)
+    # a few fixed FFT sizes (powers of two) so the kernel spectra can be cached
+    nfft = 1 << int(np.ceil(np.log2(seg.size + Lmax)))
     R = sfft.rfft(seg, nfft)
     from neuromod.auditory._mp import BLOCK
     K = dic.n_kernels
     c = np.zeros((K, -(-n // BLOCK) * BLOCK))   # rows padded with zeros to whole blocks
     for k0 in range(0, K, n_group):
         k1 = min(K, k0 + n_group)
-        G = sfft.rfft(dic.kernels[k0:k1], nfft, axis=1)
-        full = sfft.irfft(R[None, :] * np.conj(G), nfft, axis=1)
+        G = _kernel_spectra(dic, nfft)[k0:k1]
+        full = sfft.irfft(R[None, :] * G, nfft, axis=1)
         for k in range(k0, k1):
             o = dmax - int(dic.peaks[k])
             c[k, :n] = full[k - k0, o:o + n]
