@@ -96,6 +96,8 @@ def log_spectrogram_correlation(x, xhat, fs):
     x, xhat = _pair(x, xhat)
     a = log_spectrogram(x, fs).ravel()
     b = log_spectrogram(xhat, fs).ravel()
+    if np.ptp(a) == 0.0 or np.ptp(b) == 0.0:
+        return float("nan")     # a constant spectrogram (e.g. silence) has no correlation
     a = a - a.mean()
     b = b - b.mean()
     den = np.sqrt(np.sum(a * a) * np.sum(b * b))

@@ -51,6 +51,8 @@ def test_log_spectrogram_correlation_properties():
     # a different sound correlates less than a noisy copy of the same sound
     z = np.sin(2 * np.pi * 3000 * t) * np.hanning(8000) + 0.01 * rng.standard_normal(8000)
     assert log_spectrogram_correlation(x, z, fs) < log_spectrogram_correlation(x, y, fs)
+    # silence has a constant log-spectrogram: no correlation is defined
+    assert np.isnan(log_spectrogram_correlation(x, np.zeros_like(x), fs))
 
 
 def _wav_24bit(path, samples, fs):
