@@ -50,22 +50,21 @@ def default_output(path):
 
 def run(args):
     import time
-    from neuromod.auditory.audio import AudioError, read_wav
+    from neuromod.auditory.audio import AudioError, check_signal, read_wav
     from neuromod.auditory.spiketrum import encode, make_config
     from neuromod.auditory.spikefile import save_code
     from neuromod.cli.common import print_json
 
     cfg = make_config(rate=args.rate, channels=args.channels, fmin=args.fmin, fmax=args.fmax)
     x, fs, info = read_wav(args.input)
-    if x.size == 0:
-        raise AudioError(f"{args.input}: the WAV file has no samples")
+    x = check_signal(x, args.input)      # empty, NaN/inf or all-zero: one line naming the file
+    t0 = time.perf_counter()
     try:
-        t0 = time.perf_counter()
         code = encode(x, fs, rate=cfg["rate"], channels=cfg["channels"], fmin=cfg["fmin"],
                       fmax=cfg["fmax"])
-        wall = time.perf_counter() - t0
     except AudioError as exc:
-        raise AudioError(f"{args.input}: {exc}".replace(": signal:", ":")) from None
+        raise AudioError(f"{args.input}: {exc}") from None
+    wall = time.perf_counter() - t0
     if code.exhausted:
         raise AudioError(
             f"{args.input}: rate {args.rate:g} spikes/s is above what this sound can carry: no "
