@@ -15,7 +15,7 @@ import numpy as np
 
 from neuromod.errors import NeuromodError, FileFormatError
 
-__all__ = ["AudioError", "read_wav", "write_wav", "resample", "check_signal"]
+__all__ = ["AudioError", "read_wav", "write_wav", "resample", "check_signal", "atomic_path"]
 
 
 class AudioError(NeuromodError, ValueError):
@@ -105,12 +105,22 @@ def write_wav(path, x, fs):
     from scipy.io import wavfile
     x = np.asarray(x, dtype=np.float64).ravel()
     pcm = np.round(np.clip(x, -1.0, 32767.0 / 32768.0) * 32768.0).astype(np.int16)
+    atomic_path(path, lambda tmp: wavfile.write(tmp, int(round(fs)), pcm))
+
+
+def atomic_path(path, write):
+    """Call ``write(tmp)`` on a temporary file in ``path``'s directory, give it the
+    permissions a new file would get (0666 less the umask), then rename it to ``path``."""
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".wav")
+    suffix = os.path.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            wavfile.write(fh, int(round(fs)), pcm)
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

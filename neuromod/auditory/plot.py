@@ -70,19 +70,7 @@ def plot_spikegram(code, path=None, ax=None, title=None):
     return fig
 
 
-def save_figure(fig, path):
+def save_figure(fig, path, dpi=110):
     """Save ``fig`` atomically: to a temporary file in the same directory, then renamed."""
-    import os
-    import tempfile
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from neuromod.auditory.audio import atomic_path
+    atomic_path(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight"))

@@ -106,6 +106,10 @@ def test_write_wav_roundtrip_and_clip(tmp_path):
     assert fs == 16000 and y.dtype == np.int16
     np.testing.assert_array_equal(y, [0, 16384, -8192, 32767, -32768])
     assert list(tmp_path.iterdir()) == [tmp_path / "o.wav"]   # no temporary left behind
+    import os
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "o.wav").stat().st_mode & 0o777 == 0o666 & ~umask   # not mkstemp's 0600
 
 
 def test_resample_preserves_a_tone():
