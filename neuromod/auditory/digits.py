@@ -255,13 +255,17 @@ def accuracy(net, X, y):
 
 
 def run_digits(rate=1000.0, epochs=100, seeds=(0,), checkpoint_dir=None, encoders=ENCODERS,
-               noise_db=(10.0, 0.0), n_jobs=1, log=None):
+               noise_db=(10.0, 0.0), jitter_s=(0.001, 0.005), n_jobs=1, log=None):
     """The full comparison.
+
+    Besides clean and noisy sounds, the clean test spikes are jittered (Gaussian,
+    ``jitter_s`` standard deviations, seeded; :func:`~neuromod.auditory.robustness.
+    jitter_spikes`): conditions ``"jitter1ms"``, ``"jitter5ms"``.
 
     Returns
     -------
     dict
-        ``{encoder: {"train", "clean", "10dB", "0dB"}}`` accuracies (means over
+        ``{encoder: {"train", "clean", "10dB", "0dB", "jitter1ms", ...}}`` accuracies (means over
         ``seeds``; per-seed lists under ``"<condition>_per_seed"``) plus ``rate``,
         ``n_train``, ``n_test``, ``epochs``, ``spikes_per_file`` (mean, equal for every
         encoder by construction).
@@ -284,11 +288,16 @@ def run_digits(rate=1000.0, epochs=100, seeds=(0,), checkpoint_dir=None, encoder
             sp, J = encode_set(train, enc, rate, n_jobs=n_jobs)
             result.setdefault("spikes_per_file", float(np.mean([s.n_spikes for s in sp])))
             Xtr = pool_features(sp, enc, J)
+            from neuromod.auditory.robustness import jitter_spikes
             feats = {}
             for name, items in conditions.items():
                 sp_c, _ = encode_set(items, enc, rate, n_jobs=n_jobs)
                 feats[name] = pool_features(sp_c, enc, J)
-            accs = {"train": [], **{name: [] for name in conditions}}
+                if name == "clean":
+                    for sd in jitter_s:
+                        jit = [jitter_spikes(st, sd, seed=2000 + i) for i, st in enumerate(sp_c)]
+                        feats[f"jitter{sd * 1e3:g}ms"] = pool_features(jit, enc, J)
+            accs = {"train": [], **{name: [] for name in feats}}
             for seed in seeds:
                 ckpt = (None if checkpoint_dir is None
                         else os.path.join(checkpoint_dir, f"digits-{enc}-seed{seed}.pt"))
