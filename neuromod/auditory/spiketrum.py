@@ -63,6 +63,8 @@ DEFAULTS = {
 }
 
 MODEL = "spiketrum"
+#: Correlations of the signal kept between the gain pass and the encoding pass (bytes).
+CACHE_BYTES = 256 * 2 ** 20
 FORMAT_VERSION = 1
 
 
@@ -240,11 +242,15 @@ def _correlate(r, s, e, dic, n_group=8):
     ``r`` is the padded residual (``dmax`` zeros before sample 0); computed by FFT,
     ``n_group`` kernels at a time.
     """
+    dmax = int(dic.peaks.max())
+    return _correlate_seg(r[s:e + dmax + dic.max_length], e - s, dic, n_group)
+
+
+def _correlate_seg(seg, n, dic, n_group=8):
+    """:func:`_correlate` of the segment ``seg`` (its sample 0 = padded index ``s``)."""
     from scipy import fft as sfft
     dmax = int(dic.peaks.max())
     Lmax = dic.max_length
-    n = e - s
-    seg = r[s:e + dmax + Lmax]
     # a few fixed FFT sizes (powers of two) so the kernel spectra can be cached
     nfft = 1 << int(np.ceil(np.log2(seg.size + Lmax)))
     R = sfft.rfft(seg, nfft)
@@ -274,11 +280,17 @@ def _encode_signal(x, cfg, input_rate):
     chunk_n = max(1, int(round(cfg["chunk_s"] * fs)))
     bounds = [(s, min(N, s + chunk_n)) for s in range(0, N, chunk_n)]
     total = int(round(cfg["rate"] * N / fs))
-    # one gain per file: the largest initial correlation (chunk 0's correlations are kept)
-    c_first = _correlate(r, 0, bounds[0][1], dic)
-    gain = float(np.abs(c_first).max())
-    for s, e in bounds[1:]:
-        gain = max(gain, float(np.abs(_correlate(r, s, e, dic)).max()))
+    # One gain per file: the largest initial correlation. The correlations of the signal
+    # are kept (up to CACHE_BYTES); a later chunk then only subtracts the correlation of
+    # the earlier atoms' tails that reach into it, instead of re-correlating its residual.
+    x_pad = r.copy()
+    cache = {}
+    gain = 0.0
+    for i, (s, e) in enumerate(bounds):
+        c = _correlate(r, s, e, dic)
+        gain = max(gain, float(np.abs(c).max()))
+        if i == 0 or (i + 1) * c.nbytes <= CACHE_BYTES:
+            cache[i] = c
     if not gain > 0:
         raise AudioError("signal has no energy in the filterbank's band; nothing to encode")
     levels = magnitude_levels(gain, cfg["levels"], cfg["level_range_db"])
@@ -292,7 +304,14 @@ def _encode_signal(x, cfg, input_rate):
     emitted = 0
     exhausted = False
     for i, (s, e) in enumerate(bounds):
-        c = c_first if i == 0 else _correlate(r, s, e, dic)
+        if i in cache:
+            c = cache.pop(i)
+            if i > 0:   # earlier atoms overlap the padded indices [s, s + dmax + Lmax) only
+                n_fix = min(e - s, dmax + Lmax)
+                seg = x_pad[s:s + n_fix + dmax + Lmax] - r[s:s + n_fix + dmax + Lmax]
+                c[:, :n_fix] -= _correlate_seg(seg, n_fix, dic)[:, :n_fix]
+        else:
+            c = _correlate(r, s, e, dic)
         due = (total if i == len(bounds) - 1 else int(round(cfg["rate"] * e / fs))) - emitted
         if due <= 0:
             continue

@@ -214,3 +214,17 @@ def test_bad_inputs_are_one_line_errors(bad, kw, msg):
     with pytest.raises(AudioError, match=msg) as info:
         encode(bad, FS, **kw)
     assert "\n" not in str(info.value)
+
+
+def test_cached_signal_correlations_give_the_same_code(monkeypatch):
+    """Chunks after the first start from the signal's correlations minus those of the
+    earlier atoms' tails; re-correlating the residual must give the same spikes."""
+    import neuromod.auditory.spiketrum as S
+    x = coloured_noise(int(0.8 * FS), seed=12)
+    cached = encode(x, FS, rate=3000.0, chunk_s=0.1, **SMALL)
+    monkeypatch.setattr(S, "CACHE_BYTES", 0)      # only chunk 0 kept: residual re-correlated
+    fresh = encode(x, FS, rate=3000.0, chunk_s=0.1, **SMALL)
+    assert cached.spikes.equals(fresh.spikes)
+    np.testing.assert_allclose(cached.order["energy"], fresh.order["energy"], rtol=1e-10)
+    r = padded_residual(x, cached)
+    assert cached.residual_energy == pytest.approx(float(np.sum(r * r)), rel=1e-9)
