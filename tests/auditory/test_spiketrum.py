@@ -228,3 +228,18 @@ def test_cached_signal_correlations_give_the_same_code(monkeypatch):
     np.testing.assert_allclose(cached.order["energy"], fresh.order["energy"], rtol=1e-10)
     r = padded_residual(x, cached)
     assert cached.residual_energy == pytest.approx(float(np.sum(r * r)), rel=1e-9)
+
+
+def test_decoder_rejects_foreign_configurations_and_ids():
+    from neuromod.spikes import SpikeTrains
+    code = encode(coloured_noise(800, seed=13), FS, rate=1000.0, **SMALL)
+    with pytest.raises(AudioError, match="not a spiketrum configuration"):
+        decode(code.spikes, {**code.config, "model": "other"})
+    cfg = dict(code.config)
+    del cfg["gain"]
+    with pytest.raises(AudioError, match="lacks gain"):
+        decode(code.spikes, cfg)
+    n = 2 * SMALL["channels"] * code.config["levels"]
+    bad = SpikeTrains([0.01], [n], t_start=0.0, t_stop=0.05, n_trains=n + 1)
+    with pytest.raises(AudioError, match=f"neuron id {n} outside"):
+        decode(bad, code.config)
