@@ -20,6 +20,7 @@ from typing import Callable, Optional
 __all__ = ["Claim", "claim", "discover", "select", "run_claim", "run"]
 
 _REGISTRY = {}
+_PACKAGE = "neuromod.validation"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,13 @@ class Claim:
         Unit of the measured figure.
     func : callable
         ``func(quick) -> {"measured", "passed"[, "details"]}``.
+
+    Examples
+    --------
+    >>> c = Claim("demo-x", "statement", "> 1", None, "", lambda quick: {})
+    >>> c.family
+    'demo'
+
     """
     name: str
     statement: str
@@ -65,7 +73,10 @@ def claim(name, statement, expected, unit, tolerance=None):
     True
     """
     def deco(func):
-        if name in _REGISTRY and _REGISTRY[name].func is not func:
+        old = _REGISTRY.get(name)
+        if old is not None and (old.func.__code__.co_filename, old.func.__qualname__) != (
+                func.__code__.co_filename, func.__qualname__):
+            # (the same function imported under two module names is not a clash)
             raise ValueError(f"claim {name!r} registered twice")
         _REGISTRY[name] = Claim(name, statement, expected, tolerance, unit, func)
         return func
@@ -73,12 +84,21 @@ def claim(name, statement, expected, unit, tolerance=None):
 
 
 def discover():
-    """Import every ``*_claims`` module of this package; return ``{name: Claim}`` sorted."""
-    pkg = importlib.import_module(__name__.rsplit(".", 1)[0])
+    """Import every ``*_claims`` module of this package; return ``{name: Claim}`` sorted.
+
+    Examples
+    --------
+    >>> "spiketrum-exact" in discover()
+    True
+"""
+    pkg = importlib.import_module(_PACKAGE)
     for info in pkgutil.iter_modules(pkg.__path__):
         if info.name.endswith("_claims"):
-            importlib.import_module(f"{pkg.__name__}.{info.name}")
-    return dict(sorted(_REGISTRY.items()))
+            importlib.import_module(f"{_PACKAGE}.{info.name}")
+    # claim modules register with the installed name's registry (this file may also be
+    # imported under another name, e.g. by a doctest run from the source tree)
+    registry = importlib.import_module(f"{_PACKAGE}.registry")._REGISTRY
+    return dict(sorted(registry.items()))
 
 
 def select(names=None):
@@ -88,6 +108,11 @@ def select(names=None):
     ------
     KeyError
         Naming an unknown claim; the message lists the known ones.
+
+    Examples
+    --------
+    >>> [c.name for c in select(["spiketrum-exact"])]
+    ['spiketrum-exact']
     """
     claims = discover()
     if not names:
@@ -104,7 +129,11 @@ def select(names=None):
 
 def run_claim(c, quick=False):
     """Run one claim; return ``{name, claim, expected, tolerance, measured, unit, passed,
-    seconds}`` (plus ``details`` when the claim gives them)."""
+    seconds}`` (plus ``details`` when the claim gives them).
+
+    Examples
+    --------
+    See :func:`claim`."""
     t0 = time.perf_counter()
     out = c.func(quick)
     seconds = time.perf_counter() - t0
@@ -117,7 +146,12 @@ def run_claim(c, quick=False):
 
 
 def run(names=None, quick=False, on_result=None):
-    """Run the selected claims in name order; ``on_result(result)`` after each."""
+    """Run the selected claims in name order; ``on_result(result)`` after each.
+
+    Examples
+    --------
+    >>> run(["spiketrum-exact"], quick=True)[0]["passed"]   # doctest: +SKIP
+    True"""
     results = []
     for c in select(names):
         r = run_claim(c, quick=quick)

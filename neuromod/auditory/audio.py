@@ -110,7 +110,15 @@ def write_wav(path, x, fs):
 
 def atomic_path(path, write):
     """Call ``write(tmp)`` on a temporary file in ``path``'s directory, give it the
-    permissions a new file would get (0666 less the umask), then rename it to ``path``."""
+    permissions a new file would get (0666 less the umask), then rename it to ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "t.txt")
+    >>> atomic_path(p, lambda tmp: open(tmp, "w").write("hi")); open(p).read()
+    'hi'
+"""
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
     suffix = os.path.splitext(path)[1]

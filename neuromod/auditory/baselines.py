@@ -139,6 +139,11 @@ def match_count(count, target, lo, hi, iters=60, guess=None):
     of the threshold, so this converges in a few steps), with bisection whenever
     interpolation stalls. ``guess`` (inside ``[lo, hi]``), if given, is the first trial.
     Returns ``(threshold, count)`` of the best threshold seen.
+
+    Examples
+    --------
+    >>> match_count(lambda th: int(1000 / th), 250, 0.01, 100.0)[1]
+    250
     """
     target = int(target)
     a, b = np.log(lo), np.log(hi)

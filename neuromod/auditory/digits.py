@@ -37,7 +37,14 @@ ENCODERS = ("spiketrum", "send_on_delta", "lif")
 
 
 def load_digits(split):
-    """``[(x, fs, label, accent, variant), ...]`` of the shipped digit set ``'train'``/``'test'``."""
+    """``[(x, fs, label, accent, variant), ...]`` of the shipped digit set ``'train'``/``'test'``.
+
+    Examples
+    --------
+    >>> test = load_digits("test")
+    >>> len(test), sorted({it[3] for it in test})
+    (60, ['en-029', 'en-gb-x-rp'])
+"""
     from neuromod.auditory.audio import read_wav
     from neuromod.data import path
     out = []
@@ -80,6 +87,13 @@ def encode_set(items, encoder, rate, channels=32, n_jobs=1):
 
     Spiketrum emits ``round(rate * duration)`` spikes per file; a baseline's threshold
     is adapted per file to emit the same count.
+
+    Examples
+    --------
+    >>> items = load_digits("test")[:2]
+    >>> sp, J = encode_set(items, "lif", 500.0)
+    >>> [s.n_spikes for s in sp] == [round(500.0 * it[0].size / it[1]) for it in items]
+    True
     """
     from neuromod.auditory.spiketrum import DEFAULTS, encode_batch
     from neuromod.auditory.baselines import encode_baseline
@@ -195,6 +209,13 @@ def train_classifier(X, y, epochs=100, lr=5e-3, batch=60, seed=0, checkpoint=Non
     exists: training 10 epochs, stopping and resuming to 20 gives the same weights
     as 20 epochs at once.
 
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).poisson(1.0, (20, 4, 5)).astype(np.float32)
+    >>> net = train_classifier(X, np.arange(20) % 10, epochs=2, n_hidden=8)
+    >>> 0.0 <= accuracy(net, X, np.arange(20) % 10) <= 1.0
+    True
+
     Returns
     -------
     torch.nn.Module (in eval mode)
@@ -247,7 +268,9 @@ def _train(torch, X, y, epochs, lr, batch, seed, checkpoint, n_hidden, weight_de
 
 
 def accuracy(net, X, y):
-    """Fraction of ``X`` classified as ``y``."""
+    """Fraction of ``X`` classified as ``y``.
+
+    Examples: see :func:`train_classifier`."""
     import torch
     with torch.no_grad():
         logits, _ = net(torch.as_tensor(X, dtype=torch.float32))
@@ -269,6 +292,12 @@ def run_digits(rate=1000.0, epochs=100, seeds=(0,), checkpoint_dir=None, encoder
         ``seeds``; per-seed lists under ``"<condition>_per_seed"``) plus ``rate``,
         ``n_train``, ``n_test``, ``epochs``, ``spikes_per_file`` (mean, equal for every
         encoder by construction).
+
+    Examples
+    --------
+    >>> res = run_digits(seeds=(0,))   # about 35 s  # doctest: +SKIP
+    >>> res["spiketrum"]["clean"]       # doctest: +SKIP
+    0.9666666666666667
     """
     import torch
     train = load_digits("train")

@@ -260,7 +260,12 @@ def _iir(x, poles, num, n_sections, scale, out):
 
 def kernel_lengths(b, fs, order, threshold_db):
     """Samples until the gammatone envelope ``t**m e^{-a t}`` (``a = 2 pi b``) has fallen
-    ``threshold_db`` below its peak (which is at ``t = m / a``); at least ``peak + 1``."""
+    ``threshold_db`` below its peak (which is at ``t = m / a``); at least ``peak + 1``.
+
+    Examples
+    --------
+    >>> int(kernel_lengths(np.array([100.0]), 16000.0, 4, 60.0)[0])
+    375"""
     m = order - 1
     a = 2.0 * np.pi * np.asarray(b, dtype=np.float64)
     # solve u**m e^{-u} = 10**(-thr/20) * m**m e^{-m} for u > m (u = a t) by Newton.

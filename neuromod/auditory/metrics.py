@@ -70,7 +70,12 @@ def stft_power(x, fs, window_s=WINDOW_S, hop_s=HOP_S):
 
 
 def log_spectrogram(x, fs):
-    """``log(|STFT|**2 + 1e-10 max|STFT|**2)`` (see :func:`stft_power`)."""
+    """``log(|STFT|**2 + 1e-10 max|STFT|**2)`` (see :func:`stft_power`).
+
+    Examples
+    --------
+    >>> log_spectrogram(np.zeros(400), 16000).shape
+    (1, 201)"""
     p = stft_power(x, fs)
     return np.log(p + FLOOR * max(float(p.max()), np.finfo(float).tiny))
 

@@ -71,6 +71,15 @@ def plot_spikegram(code, path=None, ax=None, title=None):
 
 
 def save_figure(fig, path, dpi=110):
-    """Save ``fig`` atomically: to a temporary file in the same directory, then renamed."""
+    """Save ``fig`` atomically: to a temporary file in the same directory, then renamed.
+
+    Examples
+    --------
+    >>> import os, tempfile, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> p = os.path.join(tempfile.mkdtemp(), "f.png")
+    >>> save_figure(plt.figure(), p); os.path.exists(p)
+    True"""
     from neuromod.auditory.audio import atomic_path
     atomic_path(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight"))

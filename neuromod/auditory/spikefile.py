@@ -38,6 +38,10 @@ def load_code(path):
     ------
     AudioError
         If the file holds no spiketrum configuration.
+
+    Examples
+    --------
+    See :func:`save_code`.
     """
     from neuromod.io import read_npz
     spikes, extras = read_npz(path)

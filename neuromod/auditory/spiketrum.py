@@ -121,7 +121,12 @@ def make_config(**overrides):
 
 
 def dictionary_for(cfg):
-    """The (cached) :class:`KernelDictionary` of a configuration."""
+    """The (cached) :class:`KernelDictionary` of a configuration.
+
+    Examples
+    --------
+    >>> dictionary_for(make_config(channels=8)).n_kernels
+    8"""
     cf = erb_space(cfg["fmin"], cfg["fmax"], cfg["channels"])
     return KernelDictionary.build(cfg["sample_rate"], tuple(cf), cfg["order"], cfg["bandwidth"],
                                   cfg["threshold_db"])
@@ -190,6 +195,13 @@ class SpiketrumCode:
         True if the encoder stopped early because no atom could lower the energy.
     signal : numpy.ndarray
         The encoded signal at the internal rate.
+
+    Examples
+    --------
+    >>> code = encode(np.random.default_rng(0).standard_normal(1600), 16000, rate=1000,
+    ...               channels=8)
+    >>> code.n_spikes, code.exhausted, bool(np.all(np.diff(code.order["energy"]) < 0))
+    (100, False, True)
     """
     spikes: object
     config: dict
