@@ -50,6 +50,18 @@ def positive_float(text):
     return v
 
 
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    import argparse
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return v
+
+
 def finite_float(text):
     """argparse type: a finite float."""
     import argparse

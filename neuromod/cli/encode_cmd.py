@@ -1,5 +1,5 @@
 """``neuromod encode``: a WAV file -> spiketrum spikes (``.npz`` with the encoder configuration)."""
-from neuromod.cli.common import positive_float
+from neuromod.cli.common import positive_float, positive_int
 
 
 def add_parser(sub):
@@ -17,7 +17,7 @@ def add_parser(sub):
     p.add_argument("--rate", type=positive_float, default=4000.0, metavar="R",
                    help="spikes per second of audio, all neurons together (default 4000; the "
                         "file gets exactly round(R x duration) spikes; at most 16000)")
-    p.add_argument("--channels", type=_positive_int, default=32, metavar="K",
+    p.add_argument("--channels", type=positive_int, default=32, metavar="K",
                    help="number of gammatone kernels (default 32)")
     p.add_argument("--fmin", type=positive_float, default=100.0, metavar="HZ",
                    help="lowest kernel centre frequency in Hz (default 100)")
@@ -28,17 +28,6 @@ def add_parser(sub):
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", metavar="FILE.png", help="draw the spikegram over the spectrogram")
     return p
-
-
-def _positive_int(text):
-    import argparse
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return v
 
 
 def default_output(path):
