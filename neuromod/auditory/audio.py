@@ -8,14 +8,13 @@ the polyphase filter of :func:`scipy.signal.resample_poly` (Kaiser window, the
 ratio reduced to lowest terms).
 """
 import os
-import tempfile
 from fractions import Fraction
 
 import numpy as np
 
 from neuromod.errors import NeuromodError, FileFormatError
 
-__all__ = ["AudioError", "read_wav", "write_wav", "resample", "check_signal", "atomic_path"]
+__all__ = ["AudioError", "read_wav", "write_wav", "resample", "check_signal"]
 
 
 class AudioError(NeuromodError, ValueError):
@@ -105,35 +104,8 @@ def write_wav(path, x, fs):
     from scipy.io import wavfile
     x = np.asarray(x, dtype=np.float64).ravel()
     pcm = np.round(np.clip(x, -1.0, 32767.0 / 32768.0) * 32768.0).astype(np.int16)
-    atomic_path(path, lambda tmp: wavfile.write(tmp, int(round(fs)), pcm))
-
-
-def atomic_path(path, write):
-    """Call ``write(tmp)`` on a temporary file in ``path``'s directory, give it the
-    permissions a new file would get (0666 less the umask), then rename it to ``path``.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> p = os.path.join(tempfile.mkdtemp(), "t.txt")
-    >>> atomic_path(p, lambda tmp: open(tmp, "w").write("hi")); open(p).read()
-    'hi'
-"""
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from neuromod.io import atomic_write
+    atomic_write(path, lambda tmp: wavfile.write(tmp, int(round(fs)), pcm), binary_suffix=".wav")
 
 
 def resample(x, fs_in, fs_out):

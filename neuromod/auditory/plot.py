@@ -1,7 +1,7 @@
 """Spikegram over the spectrogram (matplotlib, imported on call)."""
 import numpy as np
 
-__all__ = ["plot_spikegram", "save_figure"]
+__all__ = ["plot_spikegram"]
 
 
 def plot_spikegram(code, path=None, ax=None, title=None):
@@ -65,21 +65,7 @@ def plot_spikegram(code, path=None, ax=None, title=None):
     ax.set_title(title or f"spiketrum: {code.n_spikes} spikes ({code.rate:.0f}/s), "
                           f"{cfg['channels']} kernels x 2 polarities x {cfg['levels']} levels")
     if path is not None:
-        save_figure(fig, path)
+        from neuromod.stats.plots import save_figure
+        save_figure(fig, path, bbox_inches="tight")
         plt.close(fig)
     return fig
-
-
-def save_figure(fig, path, dpi=110):
-    """Save ``fig`` atomically: to a temporary file in the same directory, then renamed.
-
-    Examples
-    --------
-    >>> import os, tempfile, matplotlib
-    >>> matplotlib.use("Agg")
-    >>> import matplotlib.pyplot as plt
-    >>> p = os.path.join(tempfile.mkdtemp(), "f.png")
-    >>> save_figure(plt.figure(), p); os.path.exists(p)
-    True"""
-    from neuromod.auditory.audio import atomic_path
-    atomic_path(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight"))

@@ -4,13 +4,15 @@ import numpy as np
 __all__ = ["stats_figure", "save_figure"]
 
 
-def save_figure(fig, path, dpi=110):
+def save_figure(fig, path, dpi=110, **savefig_kwargs):
     """Save ``fig`` to ``path`` atomically (:func:`neuromod.io.atomic_write`); the format
-    follows the extension of ``path`` (png, pdf, svg, ...)."""
+    follows the extension of ``path`` (png, pdf, svg, ...). Other keyword arguments go
+    to ``Figure.savefig``."""
     import os
     from neuromod.io import atomic_write
     ext = os.path.splitext(os.fspath(path))[1] or ".png"
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=ext.lstrip(".")),
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=ext.lstrip("."),
+                                               **savefig_kwargs),
                  binary_suffix=ext)
 
 
