@@ -8,7 +8,7 @@ import pytest
 import neuromod
 
 FOUNDATIONS = ("neuromod.spikes", "neuromod.io", "neuromod.stats", "neuromod.units",
-               "neuromod.errors", "neuromod.cli.common")
+               "neuromod.errors", "neuromod.cli.common", "neuromod.auditory", "neuromod.neurons")
 
 
 def _modules():
