@@ -46,6 +46,12 @@ def _scalar(path, arr, key, kind):
 
 def _load(path):
     check_exists(path)
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic == b"\x93NUM":
+        fail(path, "a single .npy array, not an .npz archive with 'times' and 'ids'")
+    if magic[:2] != b"PK":      # every .npz is a zip archive
+        fail(path, "not an .npz archive (a zip file of .npy arrays); is it another format?")
     try:
         npz = np.load(path, allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
