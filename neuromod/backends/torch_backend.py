@@ -618,6 +618,9 @@ class NeuronLayer(torch.nn.Module):
     device : str or torch.device, optional
     detach_reset : bool
         Stop gradients through the reset.
+    fused : bool
+        Use the fused CPU time loop (:mod:`neuromod.backends.fused`) where it applies;
+        it gives the same spikes and gradients as the step-by-step path.
 
     Examples
     --------
@@ -630,7 +633,8 @@ class NeuronLayer(torch.nn.Module):
     """
 
     def __init__(self, model, n, dt, drive=None, surrogate="fast_sigmoid", alpha=None,
-                 params=None, train=(), dtype=torch.float32, device=None, detach_reset=True):
+                 params=None, train=(), dtype=torch.float32, device=None, detach_reset=True,
+                 fused=True):
         super().__init__()
         from neuromod.backends.dims import as_si
         self.model = model
@@ -645,6 +649,8 @@ class NeuronLayer(torch.nn.Module):
         self.drive = drive
         self.surrogate = get_surrogate(surrogate, alpha)
         self.detach_reset = detach_reset
+        self.fused = fused
+        self._plan = False
         vals = model.resolve_parameters(self.n, params)
         self._names = list(self.tm.param_names)
         for k in self._names:
@@ -656,6 +662,21 @@ class NeuronLayer(torch.nn.Module):
         for k in train:
             if k not in vals:
                 raise ValueError(f"model {model.name!r} has no parameter {k!r}")
+
+    def _use_fused(self, x, S, record, return_state):
+        """The fused CPU kernels (:mod:`neuromod.backends.fused`) apply when the model
+        is integrated exactly, the surrogate is a built-in one, the reset detached,
+        tensors are on the CPU, no traces are recorded, and no gradient must flow
+        through the initial or final state."""
+        if not self.fused or record or x.device.type != "cpu":
+            return False
+        grad = torch.is_grad_enabled()
+        if grad and (return_state or any(t.requires_grad for t in S)):
+            return False
+        if self._plan is False:
+            from neuromod.backends.fused import plan
+            self._plan = plan(self.tm, self.drive, self.surrogate, self.detach_reset) or None
+        return self._plan is not None
 
     def params(self):
         """The current ``Params`` tuple (trainable entries stay in the graph)."""
@@ -690,6 +711,12 @@ class NeuronLayer(torch.nn.Module):
         C = self.tm.coefficients(P, self.dt)
         B, _, T = x.shape
         S = state if state is not None else self.tm.initial_state(B, self.n, P)
+        if self._use_fused(x, S, record, return_state):
+            from neuromod.backends.fused import run_fused
+            xt = x.to(P[0].dtype).permute(2, 0, 1)
+            spikes, S = run_fused(self._plan, xt, P, C, S)
+            spikes = spikes.permute(1, 2, 0)
+            return (spikes, {}, S) if return_state else spikes
         is_port = self.drive in self.model.ports
         has_in = [u == self.drive for u in self.tm.inputs]
         has_port = [p == self.drive for p in self.tm.ports]

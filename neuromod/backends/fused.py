@@ -1,0 +1,500 @@
+"""Fused CPU kernels for :class:`~neuromod.backends.torch_backend.NeuronLayer`: the whole
+time loop, forward and backward (BPTT), in one compiled numba loop.
+
+The eager Torch path runs ~10-20 small tensor operations per time step and records
+each for autograd; for a layer of neurons the dynamics are element-wise, so one
+pass per step over the neurons, keeping everything in registers, does the same work
+with far less memory traffic. This module does that for every model the exact
+integrator covers: from the model's structure it generates a numba kernel pair
+(forward, backward) with every loop over state variables unrolled and structural
+zeros dropped, and caches the compiled code on disk. The state update is the propagator
+``x' = E x + K + G u`` (``E_r``, ``K_r``, ``G_r`` while refractory), the threshold an
+affine form ``d = a . x' + b``, the reset statements ``x_i = r`` / ``x_i += r`` with
+parameter-only right-hand sides, and the drive either an input (through ``G``) or a
+port (``x += coef * w`` after the threshold, masked on refractory variables as in
+Brian2).
+
+Backward, per neuron and step in reverse (``lam`` = dLoss/dstate after the step;
+reset detached, as in the eager default)::
+
+    lam_port = lam with the '=' reset targets of spiking neurons zeroed
+    dL/dw_t  = sum_i lam_port_i coef_i           (port drive)
+    lam_mid  = lam_port + a * g_t phi'(z_t) / scale      (only where the neuron could spike)
+    dL/du_t  = G'^T lam_mid,   lam <- E'^T lam_mid
+
+with ``z = d/scale`` and ``phi'`` the surrogate's derivative; gradients of ``E``,
+``K``, ``G``, ``a``, ``b``, ``scale``, reset values and ``coef`` are accumulated
+likewise (outer products with the stored pre-step state) and handed to autograd,
+which carries them on to the parameters. The tests compare every gradient with
+the eager autograd path in float64.
+
+Applicability is decided by :func:`plan`; anything else (exponential Euler, custom
+surrogates, recorded traces, CUDA tensors, non-detached reset) uses the eager path.
+"""
+import math
+
+import numpy as np
+import torch
+from numba import njit
+
+from neuromod.backends.surrogate import ATan, FastSigmoid, Gaussian, Sigmoid, Triangle
+
+__all__ = ["plan", "run_fused"]
+
+_SURROGATE_IDS = {Sigmoid: 0, FastSigmoid: 1, ATan: 2, Gaussian: 3, Triangle: 4}
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _dphi(z, kind, alpha):
+    """Derivative of the surrogate proxy (the formulas of :mod:`.surrogate`)."""
+    if kind == 0:
+        s = 1.0 / (1.0 + math.exp(-alpha * z))
+        return alpha * s * (1.0 - s)
+    if kind == 1:
+        q = 1.0 + alpha * abs(z)
+        return alpha / (2.0 * q * q)
+    if kind == 2:
+        y = 0.5 * math.pi * alpha * z
+        return 0.5 * alpha / (1.0 + y * y)
+    if kind == 3:
+        y = alpha * z
+        return alpha * math.exp(-0.5 * y * y) / math.sqrt(2.0 * math.pi)
+    r = 1.0 - alpha * abs(z)
+    return alpha * r if r > 0.0 else 0.0
+def _parallel():
+    """Compile with numba's parallel loops (default; ~2x faster kernels even on one thread,
+    ~2x longer compilation). ``NEUROMOD_FUSED_PARALLEL=0`` selects plain loops."""
+    import os
+    return os.environ.get("NEUROMOD_FUSED_PARALLEL", "1") != "0"
+
+
+_BLOCK = 128   # columns (batch x neuron) per block: each step's rows stay contiguous
+
+def _source(pl):
+    """Numba source of the forward and backward kernels specialised to a plan."""
+    m = pl.m
+    L = []
+    a = L.append
+    a("import math")
+    a("import numpy as np")
+    a("from numba import njit, prange")
+    a("")
+    par = _parallel()
+    opts = "cache=True, nogil=True, error_model='numpy'" + (", parallel=True" if par else "")
+    head = "\n".join(["    T, BN = x.shape", "    N = bthr.shape[0]",
+                      f"    nblocks = (BN + {_BLOCK - 1}) // {_BLOCK}"])
+    loop = "\n".join([f"    for blk in {'prange' if par else 'range'}(nblocks):", f"        j0 = blk * {_BLOCK}",
+                      f"        j1 = min(BN, j0 + {_BLOCK})", "        nstart = j0 % N"])
+    inner = "\n".join(["            n = nstart - 1", "            for j in range(j0, j1):",
+                       "                n += 1", "                if n == N:",
+                       "                    n = 0"])
+    I = " " * 16
+
+    def upd(i, variant):
+        """Propagator row i: expression in s*, u."""
+        if variant == "r" and i in pl.frozen:
+            return f"s{i}"
+        rows = pl.rows_r if variant == "r" else pl.rows
+        EE = "Er" if variant == "r" else "E"
+        terms = [f"{EE}[{i}, {k}, n] * s{k}" for k in rows[i]]
+        if pl.has_K[variant][i]:
+            terms.append(f"{'Kr' if variant == 'r' else 'K'}[{i}, n]")
+        if not pl.drive_is_port and pl.has_G[variant][i]:
+            terms.append(f"{'Gr' if variant == 'r' else 'G'}[{i}, n] * u")
+        return " + ".join(terms) if terms else "0.0"
+
+    # ------------------------------------------------------------------ forward
+    a(f"@njit({opts})")
+    a("def forward(x, E, Er, K, Kr, G, Gr, A, bthr, scale, rval, coef, ref_steps, x0, r0,")
+    a("            spikes, z_out, flags, xprev, keep_prev):")
+    a(head)
+    a(loop)
+    a("        for t in range(T):")
+    a(inner)
+    for i in range(m):
+        a(f"{I}s{i} = x0[{i}, j]")
+    a(f"{I}if keep_prev:")
+    for i in range(m):
+        a(f"{I}    xprev[t, {i}, j] = s{i}")
+    a(f"{I}u = x[t, j]")
+    if pl.has_ref:
+        a(f"{I}r = r0[j] - 1")
+        a(f"{I}active = r <= 0")
+        a(f"{I}if active:")
+        for i in range(m):
+            a(f"{I}    n{i} = {upd(i, '')}")
+        a(f"{I}else:")
+        for i in range(m):
+            a(f"{I}    n{i} = {upd(i, 'r')}")
+    else:
+        a(f"{I}active = True")
+        for i in range(m):
+            a(f"{I}n{i} = {upd(i, '')}")
+    thr = " + ".join([f"A[{i}, n] * n{i}" for i in pl.thr_nz] + ["bthr[n]"])
+    a(f"{I}z = ({thr}) / scale[n]")
+    a(f"{I}z_out[t, j] = z")
+    a(f"{I}fired = active and z {'>' if pl.strict else '>='} 0.0")
+    a(f"{I}fl = 1 if active else 0")
+    a(f"{I}if fired:")
+    a(f"{I}    fl += 2")
+    if pl.has_ref:
+        a(f"{I}    r = ref_steps[n]")
+    a(f"{I}    active = False")
+    a(f"{I}flags[t, j] = fl")
+    a(f"{I}spikes[t, j] = 1.0 if fired else 0.0")
+    if pl.drive_is_port:
+        for i in pl.coef_nz:
+            if pl.cmask[i]:
+                a(f"{I}if active:")
+                a(f"{I}    n{i} += coef[{i}, n] * u")
+            else:
+                a(f"{I}n{i} += coef[{i}, n] * u")
+    if pl.resets:
+        a(f"{I}if fired:")
+        for q, (i, op) in enumerate(pl.reset_ops):
+            a(f"{I}    n{i} = rval[{q}, n]" if op == 0 else f"{I}    n{i} += rval[{q}, n]")
+    for i in range(m):
+        a(f"{I}x0[{i}, j] = n{i}")
+    if pl.has_ref:
+        a(f"{I}r0[j] = r")
+    a("")
+    # ------------------------------------------------------------------ backward
+    a(f"@njit({opts})")
+    a("def backward(gs, x, E, Er, K, Kr, G, Gr, A, bthr, scale, rval, coef, z_out, flags, xprev,")
+    a("             want, kind, alpha, gx, gE, gEr, gK, gKr, gG, gGr, gA, gb, gscale, grval,")
+    a("             gcoef):")
+    a(head)
+    a(loop)
+    a(f"        lams = np.zeros((j1 - j0, {m}), dtype=E.dtype)")
+    a("        for t in range(T - 1, -1, -1):")
+    a(inner)
+    a(f"{I}jj = j - j0")
+    for i in range(m):
+        a(f"{I}l{i} = lams[jj, {i}]")
+    a(f"{I}fl = flags[t, j]")
+    a(f"{I}active_pre = (fl & 1) != 0")
+    a(f"{I}fired = (fl & 2) != 0")
+    a(f"{I}u = x[t, j]")
+    if pl.resets:
+        a(f"{I}if fired:")
+        for q in range(len(pl.reset_ops) - 1, -1, -1):
+            i, op = pl.reset_ops[q]
+            a(f"{I}    if want:")
+            a(f"{I}        grval[{q}, j] += l{i}")
+            if op == 0:
+                a(f"{I}    l{i} = 0.0")
+    if pl.drive_is_port:
+        a(f"{I}active_post = active_pre and not fired")
+        a(f"{I}g = 0.0")
+        for i in pl.coef_nz:
+            ind = f"{I}    " if pl.cmask[i] else I
+            if pl.cmask[i]:
+                a(f"{I}if active_post:")
+            a(f"{ind}g += l{i} * coef[{i}, n]")
+            a(f"{ind}if want:")
+            a(f"{ind}    gcoef[{i}, j] += l{i} * u")
+        a(f"{I}gx[t, j] = g")
+    a(f"{I}if active_pre:")
+    a(f"{I}    z = z_out[t, j]")
+    # the surrogate derivatives of :func:`_dphi`, inline (a call per element is slower)
+    for line in ("if kind == 0:",
+                 "    _s = 1.0 / (1.0 + math.exp(-alpha * z))",
+                 "    _dp = alpha * _s * (1.0 - _s)",
+                 "elif kind == 1:",
+                 "    _q = 1.0 + alpha * abs(z)",
+                 "    _dp = alpha / (2.0 * _q * _q)",
+                 "elif kind == 2:",
+                 "    _y = 0.5 * math.pi * alpha * z",
+                 "    _dp = 0.5 * alpha / (1.0 + _y * _y)",
+                 "elif kind == 3:",
+                 "    _y = alpha * z",
+                 "    _dp = alpha * math.exp(-0.5 * _y * _y) / math.sqrt(2.0 * math.pi)",
+                 "else:",
+                 "    _q = 1.0 - alpha * abs(z)",
+                 "    _dp = alpha * _q if _q > 0.0 else 0.0"):
+        a(f"{I}    {line}")
+    a(f"{I}    gz = gs[t, j] * _dp")
+    a(f"{I}    if gz != 0.0:")
+    a(f"{I}        gd = gz / scale[n]")
+    for i in pl.thr_nz:
+        a(f"{I}        l{i} += gd * A[{i}, n]")
+    a(f"{I}        if want:")
+    a(f"{I}            gb[j] += gd")
+    a(f"{I}            gscale[j] -= gz * z / scale[n]")
+    for k in range(m):
+        a(f"{I}            s{k} = xprev[t, {k}, j]")
+    for i in pl.thr_nz:
+        a(f"{I}            gA[{i}, j] += gd * ({upd(i, '')})")
+    for variant in (("", "r") if pl.has_ref else ("",)):
+        ind = I + "    " if pl.has_ref else I
+        if pl.has_ref:
+            a(f"{I}{'if active_pre:' if variant == '' else 'else:'}")
+        EE, KK, GG = ("Er", "Kr", "Gr") if variant == "r" else ("E", "K", "G")
+        gE_, gK_, gG_ = ("gEr", "gKr", "gGr") if variant == "r" else ("gE", "gK", "gG")
+        rows = pl.rows_r if variant == "r" else pl.rows
+        a(f"{ind}if want:")
+        wrote = False
+        for i in range(m):
+            if variant == "r" and i in pl.frozen:
+                continue
+            for k in rows[i]:
+                a(f"{ind}    {gE_}[{i}, {k}, j] += l{i} * xprev[t, {k}, j]")
+                wrote = True
+            if pl.has_K[variant][i]:
+                a(f"{ind}    {gK_}[{i}, j] += l{i}")
+                wrote = True
+            if not pl.drive_is_port and pl.has_G[variant][i]:
+                a(f"{ind}    {gG_}[{i}, j] += l{i} * u")
+                wrote = True
+        if not wrote:
+            a(f"{ind}    pass")
+        if not pl.drive_is_port:
+            terms = [f"{GG}[{i}, n] * l{i}" for i in range(m)
+                     if pl.has_G[variant][i] and not (variant == "r" and i in pl.frozen)]
+            a(f"{ind}gx[t, j] = {' + '.join(terms) if terms else '0.0'}")
+        for k in range(m):
+            terms = []
+            for i in range(m):
+                if variant == "r" and i in pl.frozen:
+                    if i == k:
+                        terms.append(f"l{i}")
+                elif k in rows[i]:
+                    terms.append(f"{EE}[{i}, {k}, n] * l{i}")
+            a(f"{ind}m{k} = {' + '.join(terms) if terms else '0.0'}")
+        for k in range(m):
+            a(f"{ind}l{k} = m{k}")
+    for i in range(m):
+        a(f"{I}lams[jj, {i}] = l{i}")
+    return "\n".join(L) + "\n"
+
+
+_MODULES = {}
+
+
+def _kernels(pl):
+    """Compile (or load from numba's on-disk cache) the kernels of a plan.
+
+    The source is written to ``$NEUROMOD_CACHE/fused`` (default
+    ``~/.cache/neuromod/fused``) under a hash of its text, so that numba's
+    ``cache=True`` can keep the machine code between processes."""
+    import hashlib
+    import importlib.util
+    import os
+    import tempfile
+    src = _source(pl)
+    key = hashlib.sha1(src.encode()).hexdigest()[:16]
+    if key in _MODULES:
+        return _MODULES[key]
+    base = os.environ.get("NEUROMOD_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                            "neuromod")
+    folder = os.path.join(base, "fused")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"k_{key}.py")
+        if not os.path.exists(path):
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".py")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(src)
+            os.replace(tmp, path)
+    except OSError:
+        folder = tempfile.mkdtemp(prefix="neuromod-fused-")
+        path = os.path.join(folder, f"k_{key}.py")
+        with open(path, "w") as fh:
+            fh.write(src)
+    import sys
+    name = f"neuromod_fused_{key}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod      # numba's cache refers to the module by name
+    spec.loader.exec_module(mod)
+    _MODULES[key] = mod
+    return mod
+
+
+class Plan:
+    """Static structure of a model for the fused kernels (see :func:`plan`)."""
+
+    def __init__(self, tm, drive, surrogate):
+        an = tm.an
+        self.tm = tm
+        self.m = len(tm.states)
+        self.drive_is_port = drive in tm.ports
+        self.kin = tm.inputs.index(drive) if not self.drive_is_port else -1
+        self.kind = _SURROGATE_IDS[type(surrogate)]
+        self.alpha = surrogate.alpha
+        self.strict = an.threshold_strict
+        syms = [an.symbols[s] for s in tm.states]
+        self.thr_a = [an.threshold.diff(x) for x in syms]
+        self.thr_b = an.threshold.xreplace({x: 0 for x in syms})
+        self.resets = [(tm._idx[t], 0 if op == "=" else 1,
+                        ex if op != "-=" else -ex) for t, op, ex in an.reset]
+        self.coef = {}
+        if self.drive_is_port:
+            for target, c in an.ports[drive]:
+                i = tm._idx[target]
+                self.coef[i] = self.coef[i] + c if i in self.coef else c
+        self.cmask = np.array([s in an.refractory_states and tm.has_refractory
+                               for s in tm.states], dtype=np.bool_)
+        # structure for code generation
+        import sympy as sp
+        m = self.m
+        refr = {tm._idx[s] for s in an.refractory_states}
+        self.has_ref = tm.has_refractory
+        self.rows = [sorted(tm._reach[i]) for i in range(m)]
+        self.frozen = {i for i in refr if i in tm._ref_rows}
+        self.rows_r = [sorted(tm._reach[i]) for i in range(m)]
+        fields = set(tm.Coeffs._fields)
+        kin = self.kin
+        self.has_K = {"": [f"K_{i}" in fields for i in range(m)]}
+        self.has_G = {"": [kin >= 0 and f"G_{i}_{kin}" in fields for i in range(m)]}
+        self.has_K["r"] = [(f"Kr_{i}" in fields) if i in tm._ref_rows else self.has_K[""][i]
+                           for i in range(m)]
+        self.has_G["r"] = [(kin >= 0 and f"Gr_{i}_{kin}" in fields) if i in tm._ref_rows
+                           else self.has_G[""][i] for i in range(m)]
+        self.thr_nz = [i for i, a in enumerate(self.thr_a) if sp.simplify(a) != 0]
+        self.reset_ops = [(i, op) for i, op, _ in self.resets]
+        self.coef_nz = sorted(self.coef)
+
+
+def plan(tm, drive, surrogate, detach_reset):
+    """A :class:`Plan` when the fused kernels apply to this model and options, else None."""
+    an = tm.an
+    if tm.model.method != "exact" or not tm._linear_inputs or not detach_reset:
+        return None
+    if type(surrogate) not in _SURROGATE_IDS or an.threshold is None:
+        return None
+    syms = {an.symbols[s] for s in tm.states}
+    inputs = {an.symbols[u] for u in tm.inputs}
+    for x in syms:
+        if an.threshold.diff(x).free_symbols & (syms | inputs):
+            return None
+    if an.threshold.xreplace({x: 0 for x in syms}).free_symbols & inputs:
+        return None
+    for t, op, ex in an.reset:
+        if op not in ("=", "+=", "-=") or ex.free_symbols & (syms | inputs):
+            return None
+    return Plan(tm, drive, surrogate)
+
+
+def _full(val, N, dtype):
+    return torch.broadcast_to(val.to(dtype), (N,))
+
+
+def coefficient_tensors(pl, P, C, N, dtype):
+    """The kernel's coefficient tensors, built with differentiable torch operations."""
+    tm, m = pl.tm, pl.m
+    fields = set(C._fields)
+    zero = torch.zeros(N, dtype=dtype, device=P[0].device)
+    one = torch.ones(N, dtype=dtype, device=P[0].device)
+    refr = {tm._idx[s] for s in tm.an.refractory_states}
+
+    def entry(name):
+        return _full(getattr(C, name), N, dtype) if name in fields else zero
+
+    E, Er, K, Kr, G, Gr = [], [], [], [], [], []
+    for i in range(m):
+        E.append(torch.stack([entry(f"E_{i}_{k}") for k in range(m)]))
+        K.append(entry(f"K_{i}"))
+        G.append(entry(f"G_{i}_{pl.kin}") if pl.kin >= 0 else zero)
+        if i in tm._ref_rows and i in refr:
+            Er.append(torch.stack([one if k == i else zero for k in range(m)]))
+            Kr.append(zero)
+            Gr.append(zero)
+        elif i in tm._ref_rows:
+            Er.append(torch.stack([entry(f"Er_{i}_{k}") for k in range(m)]))
+            Kr.append(entry(f"Kr_{i}"))
+            Gr.append(entry(f"Gr_{i}_{pl.kin}") if pl.kin >= 0 else zero)
+        else:
+            Er.append(E[-1])
+            K_ = K[-1]
+            Kr.append(K_)
+            Gr.append(G[-1])
+    ev = tm._eval_params
+    A = torch.stack([_full(ev(a, P), N, dtype) for a in pl.thr_a])
+    b = _full(ev(pl.thr_b, P), N, dtype)
+    scale = _full(C.scale, N, dtype)
+    rval = torch.stack([_full(ev(ex, P), N, dtype) for _, _, ex in pl.resets]) if pl.resets \
+        else torch.zeros((0, N), dtype=dtype)
+    coef = torch.stack([_full(ev(pl.coef[i], P), N, dtype) if i in pl.coef else zero
+                        for i in range(m)])
+    return (torch.stack(E).contiguous(), torch.stack(Er).contiguous(), torch.stack(K),
+            torch.stack(Kr), torch.stack(G), torch.stack(Gr), A, b, scale, rval, coef)
+
+
+class _Fused(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, E, Er, K, Kr, G, Gr, A, b, scale, rval, coef, x0, r0, pl, want_params):
+        T, B, N = x.shape
+        BN = B * N
+        dt = x.dtype
+        xn = x.detach().reshape(T, BN).numpy()
+        args = [a.detach().contiguous().numpy() for a in (E, Er, K, Kr, G, Gr, A, b, scale, rval, coef)]
+        st = x0.detach().reshape(pl.m, BN).numpy().copy()
+        rr = r0.detach().reshape(BN).numpy().astype(np.int32).copy()
+        spikes = np.empty((T, BN), dtype=xn.dtype)
+        z = np.empty((T, BN), dtype=xn.dtype)
+        flags = np.empty((T, BN), dtype=np.uint8)
+        xprev = np.empty((T, pl.m, BN) if want_params else (1, pl.m, 1), dtype=xn.dtype)
+        ref = _ref_steps(pl, N)
+        k = _kernels(pl)
+        k.forward(xn, *args, ref, st, rr, spikes, z, flags, xprev, want_params)
+        ctx.pl, ctx.want = pl, want_params
+        ctx.shape = (T, B, N)
+        ctx.np = (xn, args, z, flags, xprev)
+        final_x = torch.from_numpy(st).reshape(pl.m, B, N)
+        final_r = torch.from_numpy(rr).reshape(B, N)
+        ctx.mark_non_differentiable(final_x, final_r)
+        return torch.from_numpy(spikes).reshape(T, B, N), final_x, final_r
+
+    @staticmethod
+    def backward(ctx, grad, _gx, _gr):
+        pl, want = ctx.pl, ctx.want
+        T, B, N = ctx.shape
+        BN = B * N
+        xn, args, z, flags, xprev = ctx.np
+        gs = grad.detach().contiguous().reshape(T, BN).numpy().astype(xn.dtype, copy=False)
+        m = pl.m
+        f = xn.dtype
+        gx = np.zeros((T, BN), dtype=f)
+        shp = (lambda *s: s) if want else (lambda *s: tuple(1 for _ in s))
+        gE, gEr = np.zeros(shp(m, m, BN), f), np.zeros(shp(m, m, BN), f)
+        gK, gKr = np.zeros(shp(m, BN), f), np.zeros(shp(m, BN), f)
+        gG, gGr = np.zeros(shp(m, BN), f), np.zeros(shp(m, BN), f)
+        gA, gb, gsc = np.zeros(shp(m, BN), f), np.zeros(shp(BN), f), np.zeros(shp(BN), f)
+        grv = np.zeros((max(len(pl.resets), 1), BN) if want else (1, 1), f)
+        gco = np.zeros(shp(m, BN), f)
+        _kernels(pl).backward(gs, xn, *args, z, flags, xprev, want, pl.kind, pl.alpha, gx, gE,
+                              gEr, gK, gKr, gG, gGr, gA, gb, gsc, grv, gco)
+        out = [torch.from_numpy(gx).reshape(T, B, N)]
+        if want:
+            def red(a, lead):
+                return torch.from_numpy(a.reshape(*lead, B, N).sum(axis=-2))
+            out += [red(gE, (m, m)), red(gEr, (m, m)), red(gK, (m,)), red(gKr, (m,)),
+                    red(gG, (m,)), red(gGr, (m,)), red(gA, (m,)), red(gb, ()), red(gsc, ()),
+                    red(grv[:len(pl.resets)], (len(pl.resets),)), red(gco, (m,))]
+        else:
+            out += [None] * 11
+        return tuple(out) + (None, None, None, None)
+
+
+def _ref_steps(pl, N):
+    return np.ascontiguousarray(np.broadcast_to(pl.ref_steps, (N,)).astype(np.int32))
+
+
+def run_fused(pl, x_tbn, P, C, S):
+    """Run the layer over ``x_tbn`` (time, batch, n); returns ``(spikes_tbn, final_state)``.
+
+    The final state carries no gradient (the caller uses this path only when none
+    is needed through it)."""
+    T, B, N = x_tbn.shape
+    dtype = x_tbn.dtype
+    pl.ref_steps = C.ref_steps.detach().cpu().numpy()
+    coeffs = coefficient_tensors(pl, P, C, N, dtype)
+    want = any(c.requires_grad for c in coeffs)
+    x0 = torch.stack([getattr(S, s).to(dtype) for s in pl.tm.states])
+    if _parallel():   # as many threads as torch is allowed
+        import numba
+        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    spikes, fx, fr = _Fused.apply(x_tbn.contiguous(), *coeffs, x0, S.refrac, pl, want)
+    final = pl.tm.State(*[fx[i].to(S[i].dtype) for i in range(pl.m)], fr.to(torch.int32))
+    return spikes, final
