@@ -272,16 +272,21 @@ _MODULES = {}
 
 
 def _kernels(pl):
-    """Compile (or load from numba's on-disk cache) the kernels of a plan.
+    """Compile (or load from numba's on-disk cache) the kernels of a plan."""
+    return _load_source(_source(pl))
+
+
+def _load_source(src):
+    """Import generated numba source as a module, compiled once per machine.
 
     The source is written to ``$NEUROMOD_CACHE/fused`` (default
     ``~/.cache/neuromod/fused``) under a hash of its text, so that numba's
-    ``cache=True`` can keep the machine code between processes."""
+    ``cache=True`` keeps the machine code between processes."""
     import hashlib
     import importlib.util
     import os
+    import sys
     import tempfile
-    src = _source(pl)
     key = hashlib.sha1(src.encode()).hexdigest()[:16]
     if key in _MODULES:
         return _MODULES[key]
@@ -301,7 +306,6 @@ def _kernels(pl):
         path = os.path.join(folder, f"k_{key}.py")
         with open(path, "w") as fh:
             fh.write(src)
-    import sys
     name = f"neuromod_fused_{key}"
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)

@@ -381,8 +381,16 @@ def _spike_table(st, dt, n_steps, device):
     return torch.as_tensor(counts > 0, device=device)
 
 
-def run_torch(net, duration, dt, record=None, seed=None, dtype=torch.float64, device=None):
-    """Simulate a :class:`Network` on the Torch backend (no gradients); see :meth:`Network.run`."""
+def run_torch(net, duration, dt, record=None, seed=None, dtype=torch.float64, device=None,
+              fused=True):
+    """Simulate a :class:`Network` on the Torch backend (no gradients); see :meth:`Network.run`.
+
+    On the CPU the fused kernels of :mod:`neuromod.backends.fastsim` run the loop
+    (``fused=False``: the step-by-step :class:`TorchNetwork`, as on CUDA)."""
+    if fused and (device is None or torch.device(device).type == "cpu"):
+        from neuromod.backends.fastsim import run_fast, supported
+        if all(supported(compile_model(p.model)) for p in net.populations.values()):
+            return run_fast(net, duration, dt, record, seed, dtype)
     t0 = time.perf_counter()
     n_steps = n_steps_for(duration, dt)
     mod = TorchNetwork(net, dt, dtype=dtype, device=device)
