@@ -20,8 +20,9 @@ B. Torch backend vs snnTorch and Norse: a linear layer 4,096 -> 4,096 and a LIF 
    ``dv/dt = (I - v)/tau : 1``, exact integration, threshold 1, reset 0,
    fast-sigmoid surrogate; snnTorch ``Leaky(beta=exp(-dt/tau), reset_mechanism='zero')``;
    Norse ``LIFBoxCell`` (tau_mem = 10 ms, dt = 1 ms).
-C. CUBA network forward-only: neuromod's Torch backend (float64 and float32, CPU)
-   vs Brian2's numpy and cython targets (cpp_standalone with ``--standalone``: one
+C. CUBA network forward-only: neuromod's Torch backend on the CPU (fused kernels,
+   float64 and float32; and the step-by-step tensor loop used on CUDA and for
+   gradients) vs Brian2's numpy and cython targets (cpp_standalone with ``--standalone``: one
    build per process, slow), as neuron updates per second (N x steps / run time).
 
 Run: .venv/bin/python benchmarks/bench_backends.py [--quick] [--no-cython] [--standalone]
@@ -218,10 +219,10 @@ def section_c(net, quick, cython, standalone):
     steps = int(round(dur / 1e-4))
     print(f"\nC. CUBA forward-only, {n} neurons, {dur} s: neuron updates per second (N x steps / run)")
     rows = []
-    for dtype in (torch.float64, torch.float32):
-        r = net.run(dur, 1e-4, backend="torch", dtype=dtype)
-        rows.append((f"neuromod torch {str(dtype)[6:]}", r.build_s, r.run_s,
-                     sum(s.n_spikes for s in r.spikes.values())))
+    for dtype, fused in ((torch.float64, True), (torch.float32, True), (torch.float64, False)):
+        r = net.run(dur, 1e-4, backend="torch", dtype=dtype, fused=fused)
+        label = f"neuromod torch {str(dtype)[6:]}" + ("" if fused else " eager")
+        rows.append((label, r.build_s, r.run_s, sum(s.n_spikes for s in r.spikes.values())))
     for target in ("numpy",) + (("cython",) if cython else ()):
         r = net.run(dur, 1e-4, backend="brian2", target=target)
         rows.append((f"brian2 {target}", r.build_s, r.run_s, sum(s.n_spikes for s in r.spikes.values())))

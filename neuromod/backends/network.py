@@ -273,8 +273,9 @@ class Network:
         seed : int, optional
             Seeds the random sources (Poisson groups) of the backend.
         **options
-            Backend options: ``target`` ('numpy', 'cython', 'cpp_standalone') for
-            Brian2; ``dtype``, ``device`` for Torch.
+            Backend options: ``target`` ('numpy', 'cython', 'cpp_standalone') and
+            ``integrator`` ('neuromod', 'brian2') for Brian2; ``dtype``, ``device``
+            and ``fused`` (CPU kernels, default True) for Torch.
 
         Returns
         -------
