@@ -84,3 +84,14 @@ def test_parallel_build_matches(monkeypatch):
     assert torch.equal(s0, s1) and torch.equal(gx0, gx1)
     for k in gp0:
         assert torch.equal(gp0[k], gp1[k])
+
+
+def test_fused_float32_spikes_equal_tensor_path():
+    """Same float32 operations in the same order: the same spikes (used by the benchmark)."""
+    torch.manual_seed(0)
+    x = 3e-9 * torch.rand(4, 50, 1500)
+    with torch.no_grad():
+        a = NeuronLayer(lif(), 50, 1e-4, drive="I_ext", fused=False)(x)
+        b = NeuronLayer(lif(), 50, 1e-4, drive="I_ext", fused=True)(x)
+    assert a.dtype == b.dtype == torch.float32 and a.sum() > 100
+    assert torch.equal(a, b)
