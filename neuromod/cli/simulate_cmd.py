@@ -3,7 +3,7 @@
 Imports only argparse at module level; the backends (and torch or brian2) load in
 ``run``.
 """
-from neuromod.cli.common import positive_float
+from neuromod.cli.common import positive_float, positive_int
 
 
 def add_parser(sub):
@@ -18,7 +18,7 @@ def add_parser(sub):
     p.add_argument("--list", action="store_true", help="list the models with their parameters")
     p.add_argument("--backend", choices=("torch", "brian2"), default="torch",
                    help="simulator (default torch)")
-    p.add_argument("--n", type=_positive_int, default=100, metavar="N",
+    p.add_argument("--n", type=positive_int, default=100, metavar="N",
                    help="number of neurons (default 100)")
     p.add_argument("--duration", type=positive_float, default=1.0, metavar="S",
                    help="simulated time in seconds (default 1)")
@@ -36,17 +36,6 @@ def add_parser(sub):
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", metavar="FILE.png", help="write a raster and the f-I curve")
     return p
-
-
-def _positive_int(text):
-    import argparse
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return v
 
 
 def _split_sets(items):
