@@ -2,6 +2,7 @@
 import json
 import math
 import sys
+from json.encoder import encode_basestring_ascii as _json_str
 
 import numpy as np
 
@@ -31,10 +32,107 @@ def jsonable(obj):
     return obj
 
 
+def dumps(obj):
+    """The JSON text of ``obj``: exactly ``json.dumps(jsonable(obj), allow_nan=False)``.
+
+    Each distinct value of a float array is formatted once (``float.__repr__``, as
+    :mod:`json` does), which about halves the time of symmetric matrices such as the
+    pairwise distances of ``neuromod stats``.
+
+    Examples
+    --------
+    >>> dumps({"m": np.array([[0.0, 0.5], [0.5, np.nan]]), "n": np.int64(3)})
+    '{"m": [[0.0, 0.5], [0.5, null]], "n": 3}'
+    """
+    out = []
+    _encode(obj, out)
+    return "".join(out)
+
+
+def _encode(obj, out):
+    """Append the JSON text of ``obj`` to the list ``out`` (the rules of :func:`jsonable`)."""
+    if isinstance(obj, dict):
+        items = {str(k): v for k, v in obj.items()}
+        if not items:
+            out.append("{}")
+            return
+        out.append("{")
+        first = True
+        for k, v in items.items():
+            if not first:
+                out.append(", ")
+            first = False
+            out.append(_json_str(k))
+            out.append(": ")
+            _encode(v, out)
+        out.append("}")
+    elif isinstance(obj, (list, tuple)):
+        if not obj:
+            out.append("[]")
+            return
+        out.append("[")
+        first = True
+        for v in obj:
+            if not first:
+                out.append(", ")
+            first = False
+            _encode(v, out)
+        out.append("]")
+    elif (isinstance(obj, np.ndarray) and obj.ndim and obj.dtype.kind == "f"
+          and obj.dtype.itemsize <= 8):
+        _encode_floats(_float_texts(obj), obj.ndim, out)
+    else:
+        leaf = jsonable(obj)
+        if leaf is None:
+            out.append("null")
+        elif leaf is True:
+            out.append("true")
+        elif leaf is False:
+            out.append("false")
+        elif type(leaf) is str:
+            out.append(_json_str(leaf))
+        elif type(leaf) is int:
+            out.append(int.__repr__(leaf))
+        elif type(leaf) is float:         # finite: jsonable turned the others into None
+            out.append(float.__repr__(leaf))
+        else:
+            out.append(json.dumps(leaf, allow_nan=False))
+
+
+def _float_texts(a):
+    """Nested lists (the shape of ``a``) of the JSON texts of a float array's values.
+
+    Each distinct value (by bit pattern: 0.0 and -0.0 differ) is formatted once with
+    ``float.__repr__``, the formatting of :mod:`json`; NaN and infinities are ``null``.
+    """
+    bits = np.ascontiguousarray(a, dtype=np.float64).view(np.uint64)
+    distinct, inverse = np.unique(bits.ravel(), return_inverse=True)
+    values = distinct.view(np.float64)
+    texts = np.array(list(map(float.__repr__, values.tolist())) + ["null"], dtype=object)
+    index = np.where(np.isfinite(values), np.arange(values.size), values.size)
+    return texts[index[inverse]].reshape(a.shape).tolist()
+
+
+def _encode_floats(texts, ndim, out):
+    """Append nested lists of JSON number texts (``ndim`` dimensions)."""
+    if ndim == 1:
+        out.append("[" + ", ".join(texts) + "]")
+        return
+    if not texts:
+        out.append("[]")
+        return
+    out.append("[")
+    for k, v in enumerate(texts):
+        if k:
+            out.append(", ")
+        _encode_floats(v, ndim - 1, out)
+    out.append("]")
+
+
 def print_json(obj, stream=None):
     """Write exactly one JSON object (strict: NaN written as null) and a newline."""
     stream = stream or sys.stdout
-    stream.write(json.dumps(jsonable(obj), allow_nan=False))
+    stream.write(dumps(obj))
     stream.write("\n")
 
 
