@@ -392,10 +392,13 @@ class NeuronModel:
 
     @property
     def analysis(self):
-        """The sympy analysis of the equations (computed once, see :func:`analyse`)."""
+        """The sympy analysis of the equations (computed once, see :func:`analyse`).
+
+        It is also kept on disk (:func:`cached_analysis`), so that later processes
+        skip the symbolic simplification."""
         a = self.__dict__.get("_analysis")
         if a is None:
-            a = self.__dict__["_analysis"] = analyse(self)
+            a = self.__dict__["_analysis"] = cached_analysis(self)
         return a
 
 
@@ -533,6 +536,82 @@ def analyse(model):
     scale = to_sympy(model.surrogate_scale, symbols)
     return Analysis(states, refr, symbols, rhs, subs, A, c, ee, thr, strict, reset, ports,
                     init, scale)
+
+
+def cache_folder(name):
+    """``$NEUROMOD_CACHE/<name>`` (default ``~/.cache/neuromod/<name>``), created if
+    needed; ``None`` when it cannot be created."""
+    import os
+    base = os.environ.get("NEUROMOD_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                            "neuromod")
+    folder = os.path.join(base, name)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return None
+    return folder
+
+
+def _analysis_key(model):
+    """Hash of what :func:`analyse` depends on: the equations and statements (not the
+    parameter values), the sympy and Python versions and the source of the modules
+    that derive the analysis."""
+    import hashlib
+    import json
+    import sys
+
+    import sympy
+
+    from neuromod.backends import dims, equations
+    d = model.to_dict()
+    d.pop("description", None)
+    d["parameters"] = [[k, v["unit"]] for k, v in d["parameters"].items()]
+    h = hashlib.sha1(json.dumps(d, sort_keys=True).encode())
+    h.update(f"{sympy.__version__} {sys.version_info[:2]}".encode())
+    for mod in (sys.modules[__name__], equations, dims):
+        with open(mod.__file__, "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()[:24]
+
+
+def cached_analysis(model):
+    """:func:`analyse`, kept on disk between processes (``$NEUROMOD_CACHE/analysis``).
+
+    The analysis (sympy expressions) is pickled under a hash of everything it
+    depends on (:func:`_analysis_key`), so a changed model, sympy or neuromod
+    computes a new one. A missing, unreadable or unwritable cache only costs the
+    recomputation.
+    """
+    import os
+    import pickle
+    import tempfile
+    folder = cache_folder("analysis")
+    path = None
+    if folder is not None and __name__ == "neuromod.backends.model":
+        try:
+            path = os.path.join(folder, f"{_analysis_key(model)}.pkl")
+            with open(path, "rb") as fh:
+                a = pickle.load(fh)
+            if isinstance(a, Analysis):
+                return a
+        except FileNotFoundError:
+            pass
+        except Exception:  # noqa: BLE001 -- a stale or broken cache file is recomputed
+            pass
+    a = analyse(model)
+    if path is not None:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    pickle.dump(a, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except Exception:  # noqa: BLE001 -- e.g. read-only cache: keep the result in memory
+            pass
+    return a
 
 
 def refractory_steps(refractory_s, dt):
