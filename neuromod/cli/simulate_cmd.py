@@ -38,6 +38,24 @@ def add_parser(sub):
     return p
 
 
+def _import_brian2_without_pylab():
+    """Import brian2 without its ``from pylab import *`` (matplotlib.pyplot, ~1.5 s).
+
+    The command uses none of the pylab names, and brian2 supports a missing pylab
+    (it then imports the numpy names alone). The block is lifted right after, so a
+    later ``import pylab`` (``--plot``) works; the library itself leaves brian2's
+    import alone."""
+    import sys
+    if "brian2" in sys.modules or "pylab" in sys.modules:
+        return
+    sys.modules["pylab"] = None        # makes 'from pylab import *' raise ImportError
+    try:
+        import brian2  # noqa: F401
+    finally:
+        if "pylab" in sys.modules and sys.modules["pylab"] is None:
+            del sys.modules["pylab"]
+
+
 def _split_sets(items):
     out = []
     for item in items:
@@ -120,6 +138,8 @@ def run(args):
 
     from neuromod.backends.network import simulate
     options = {"target": args.target} if args.backend == "brian2" else {}
+    if args.backend == "brian2":
+        _import_brian2_without_pylab()
     t0 = time.perf_counter()
     res = simulate(model, args.n, args.duration, args.dt, backend=args.backend,
                    inputs={"I_ext": currents}, seed=args.seed, **options)
