@@ -9,18 +9,22 @@ Pipeline (:func:`run_digits`)
        (:mod:`neuromod.auditory.baselines`: send-on-delta and gammatone + LIF), each
        with its threshold adapted per file to emit the same number of spikes.
     3. Spikes are pooled per pair of adjacent cochlear channels (polarity and level
-       merged, so every encoder feeds the same 16 input lines) and counted in 20
-       duration-normalised time bins (:func:`pool_features`): input ``(16, 20)``.
-    4. A small spiking network is trained on the clean training set, per encoder
-       (:func:`SpikingDigitNet`): 16 input lines -> 64 leaky integrate-and-fire neurons,
-       one step per time bin, ``v[t] = beta v[t-1] + W_in x[t] + b - theta S[t-1]``
-       (reset by subtraction, ``beta = 0.8``, ``theta = 1``), ``S[t] = H(v[t] - theta)``;
-       a linear read-out of the hidden spike raster gives the 10 logits. The
-       Heaviside's derivative is replaced by the fast-sigmoid surrogate
-       ``1 / (1 + alpha |v - theta|)**2`` (Zenke & Ganguli 2018). Adam, cross-entropy,
-       weight decay 1e-3, fixed seeds; checkpoints every epoch and resumes
-       (:func:`train_classifier`). A minimal LIF model written here, not the
-       :mod:`neuromod.backends` Torch backend (not yet available when this was built).
+       merged, so every encoder feeds the same 16 input lines) and counted in time
+       bins (:func:`pool_features`): input ``(16, n_bins)``.
+    4. A small spiking network on the Torch backend is trained on the clean training
+       set, per encoder (:func:`SpikingDigitNet`): 16 input lines -> 64 LIF neurons
+       (:func:`classifier_neuron`, a :class:`~neuromod.backends.model.NeuronModel` in a
+       :class:`~neuromod.backends.torch_backend.NeuronLayer`), one step per time bin,
+       ``v[t] = beta v[t-1] + W_in x[t] + b``, spike ``S[t] = H(v[t] - theta)``, reset by
+       subtraction (``beta = 0.8``, ``theta = 1``); a linear read-out of the hidden
+       spikes gives the 10 logits. The Heaviside's derivative is replaced by the
+       fast-sigmoid surrogate ``1 / (1 + alpha |v - theta|)**2`` (Zenke & Ganguli 2018).
+       Adam, cross-entropy, weight decay 1e-3, fixed seeds; checkpoints every epoch and
+       resumes (:func:`train_classifier`).
+       The time code (duration-normalised or absolute bins, how many) and the read-out
+       (hidden raster or spike counts) are chosen by :func:`select_design` by
+       leave-one-accent-out cross-validation on the TRAINING accents only
+       (:data:`DESIGN`, recorded in ``validation/digits_design.json``).
     5. Accuracy on the held-out accents, clean and in additive white Gaussian noise at
        10 dB and 0 dB SNR (noise power = signal power / 10**(SNR/10) per utterance,
        seeded), each noisy file re-encoded by every encoder at the same spike count.
@@ -30,8 +34,9 @@ import os
 
 import numpy as np
 
-__all__ = ["load_digits", "add_noise", "encode_set", "pool_features", "SpikingDigitNet",
-           "train_classifier", "accuracy", "run_digits", "ENCODERS"]
+__all__ = ["load_digits", "add_noise", "encode_set", "pool_features", "features",
+           "classifier_neuron", "SpikingDigitNet", "train_classifier", "accuracy",
+           "select_design", "run_digits", "ENCODERS", "CANDIDATES", "DESIGN"]
 
 ENCODERS = ("spiketrum", "send_on_delta", "lif")
 
@@ -112,12 +117,14 @@ def encode_set(items, encoder, rate, channels=32, n_jobs=1):
         return list(pool.map(one, items)), n_levels
 
 
-def pool_features(spikes, encoder, n_levels, channels=32, n_bins=20, group=2):
-    """Spike counts per (channel group, duration-normalised time bin).
+def pool_features(spikes, encoder, n_levels, channels=32, n_bins=20, group=2, bin_s=None):
+    """Spike counts per (channel group, time bin).
 
-    Spike ``i`` of an utterance of duration ``D`` falls in bin
-    ``floor(n_bins t_i / D)`` (isolated words differ in speed; normalising time makes the
-    bins phonetic rather than absolute), channel group ``k // group`` (adjacent cochlear
+    Duration-normalised bins (``bin_s=None``): spike ``i`` of an utterance of duration
+    ``D`` falls in bin ``floor(n_bins t_i / D)`` (isolated words differ in speed;
+    normalising time makes the bins phonetic rather than absolute). Absolute bins
+    (``bin_s`` in seconds): bin ``floor(t_i / bin_s)`` from the utterance's start, spikes
+    after ``n_bins * bin_s`` dropped. Channel group ``k // group`` (adjacent cochlear
     channels pooled).
 
     Returns
@@ -130,23 +137,58 @@ def pool_features(spikes, encoder, n_levels, channels=32, n_bins=20, group=2):
     >>> st = SpikeTrains([0.05, 0.95], [0, 3], t_start=0.0, t_stop=1.0, n_trains=4)
     >>> pool_features([st], "lif", 1, channels=4, n_bins=2, group=2)[0].tolist()
     [[1.0, 0.0], [0.0, 1.0]]
+    >>> pool_features([st], "lif", 1, channels=4, n_bins=2, group=2, bin_s=0.025)[0].tolist()
+    [[0.0, 0.0], [0.0, 0.0]]
     """
     X = np.zeros((len(spikes), channels // group, n_bins), dtype=np.float32)
     for i, st in enumerate(spikes):
         ch = _channel_of(encoder, st.ids, n_levels) // group
-        b = np.minimum(np.floor((st.times - st.t_start) / st.duration * n_bins).astype(np.int64),
-                       n_bins - 1)
+        rel = st.times - st.t_start
+        if bin_s is None:
+            b = np.minimum(np.floor(rel / st.duration * n_bins).astype(np.int64), n_bins - 1)
+        else:
+            b = np.floor(rel / float(bin_s)).astype(np.int64)
+            keep = b < n_bins
+            ch, b = ch[keep], b[keep]
         np.add.at(X[i], (ch, b), 1.0)
     return X
 
 
-def SpikingDigitNet(n_in=16, n_hidden=64, n_out=10, n_steps=20, beta=0.8, theta=1.0, alpha=10.0):
-    """The LIF classifier of the module docstring, as a ``torch.nn.Module``.
+def classifier_neuron():
+    """The hidden neuron of :func:`SpikingDigitNet`, written once as a
+    :class:`~neuromod.backends.model.NeuronModel` (dimensionless membrane)::
 
-    One step per time bin: ``v[t] = beta v[t-1] + W_in x[t] + b - theta S[t-1]`` (reset by
-    subtraction, the reset path detached), ``S[t] = H(v[t] - theta)`` with the fast-sigmoid
-    surrogate derivative ``1 / (1 + alpha |v - theta|)**2``; the read-out is linear in the
-    hidden spike raster, ``logits = W_out vec(S[:, 0..T-1]) + c``.
+        dv/dt = (I - v) / tau          I: input held over the step
+        v > theta  ->  spike, v -= theta (reset by subtraction)
+
+    Integrated exactly: ``v[t] = beta v[t-1] + (1 - beta) I[t]`` with
+    ``beta = exp(-dt / tau)``, threshold and reset after the update.
+
+    Examples
+    --------
+    >>> classifier_neuron().reset
+    'v -= theta'
+    """
+    from neuromod.backends.model import NeuronModel
+    return NeuronModel(
+        "digit-lif", "dv/dt = (I - v)/tau : 1\nI : 1",
+        {"tau": "4.48*ms", "theta": "1"}, threshold="v > theta", reset="v -= theta",
+        inputs=("I",), init={"v": "0"}, method="exact", surrogate_scale="theta",
+        description="dimensionless LIF with reset by subtraction (digit classifier)")
+
+
+def SpikingDigitNet(n_in=16, n_hidden=64, n_out=10, n_steps=20, beta=0.8, readout="raster",
+                    alpha=10.0, dt=1e-3):
+    """The spiking digit classifier, a ``torch.nn.Module`` on the Torch backend.
+
+    ``input (n_in lines) -> Linear -> n_hidden LIF neurons`` (:func:`classifier_neuron`
+    in a :class:`~neuromod.backends.torch_backend.NeuronLayer`, one step of ``dt`` per
+    time bin, ``tau = -dt / ln(beta)`` so the per-bin decay is exactly ``beta``; the
+    Heaviside's derivative replaced by the fast-sigmoid surrogate
+    ``1 / (1 + alpha |v - theta|)**2``, Zenke & Ganguli 2018; reset path detached)
+    driven by ``I = W x / (1 - beta)`` so that a bin's input moves the membrane by
+    ``W x``: ``v[t] = beta v[t-1] + W x[t] + b``, ``-> linear read-out`` of the hidden spikes: ``'raster'`` reads the whole raster
+    ``vec(S[:, 0..T-1])``, ``'count'`` the spike count of each hidden neuron.
 
     ``forward(x)`` takes ``(batch, n_in, n_steps)`` spike counts and returns
     ``(logits (batch, n_out), hidden spike count per sample (batch,))``.
@@ -159,48 +201,44 @@ def SpikingDigitNet(n_in=16, n_hidden=64, n_out=10, n_steps=20, beta=0.8, theta=
     >>> tuple(logits.shape)
     (2, 3)
     """
+    import math
+
     import torch
     from torch import nn
 
-    class _Spike(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, v):
-            ctx.save_for_backward(v)
-            return (v >= 0).to(v.dtype)
+    from neuromod.backends.torch_backend import NeuronLayer
 
-        @staticmethod
-        def backward(ctx, g):
-            (v,) = ctx.saved_tensors
-            return g / (1.0 + alpha * v.abs()) ** 2
+    if readout not in ("raster", "count"):
+        raise ValueError(f"readout must be 'raster' or 'count', got {readout!r}")
+    if not 0.0 < beta < 1.0:
+        raise ValueError(f"beta must be in (0, 1), got {beta}")
+    tau = -float(dt) / math.log(beta)
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
             self.w_in = nn.Linear(n_in, n_hidden)
-            self.w_out = nn.Linear(n_hidden * n_steps, n_out)
-            self.beta = float(beta)
-            self.theta = float(theta)
+            self.hidden = NeuronLayer(classifier_neuron(), n_hidden, dt=dt, drive="I",
+                                      surrogate="fast_sigmoid", alpha=alpha,
+                                      params={"tau": tau})
+            self.w_out = nn.Linear(n_hidden * (n_steps if readout == "raster" else 1), n_out)
+            self.gain = 1.0 / (1.0 - beta)
 
         def forward(self, x):
             B, _, T = x.shape
             if T != n_steps:
                 raise ValueError(f"expected {n_steps} time steps, got {T}")
-            cur = self.w_in(x.transpose(1, 2))            # (B, T, H)
-            v = torch.zeros(B, n_hidden, dtype=x.dtype)
-            s = torch.zeros_like(v)
-            raster = []
-            for t in range(T):
-                v = self.beta * v + cur[:, t] - self.theta * s.detach()
-                s = _Spike.apply(v - self.theta)
-                raster.append(s)
-            r = torch.stack(raster, 2)                    # (B, H, T)
-            return self.w_out(r.reshape(B, -1)), r.sum((1, 2))
+            # I = W x / (1 - beta): the membrane jumps by W x per bin, v <- beta v + W x
+            cur = self.w_in(x.transpose(1, 2)).transpose(1, 2) * self.gain   # (B, H, T)
+            r = self.hidden(cur)                                    # (B, H, T) spikes
+            feat = r.reshape(B, -1) if readout == "raster" else r.sum(2)
+            return self.w_out(feat), r.sum((1, 2))
 
     return Net()
 
 
 def train_classifier(X, y, epochs=100, lr=5e-3, batch=60, seed=0, checkpoint=None,
-                     n_hidden=64, weight_decay=1e-3, log=None):
+                     n_hidden=64, weight_decay=1e-3, readout="raster", beta=0.8, log=None):
     """Train :func:`SpikingDigitNet` on features ``X`` (n, K, T) and labels ``y``
     (Adam, cross-entropy, shuffled mini-batches; every random draw seeded).
 
@@ -224,16 +262,19 @@ def train_classifier(X, y, epochs=100, lr=5e-3, batch=60, seed=0, checkpoint=Non
     threads = torch.get_num_threads()
     torch.set_num_threads(1)   # tiny network: one thread is fastest and reproducible
     try:
-        return _train(torch, X, y, epochs, lr, batch, seed, checkpoint, n_hidden, weight_decay, log)
+        return _train(torch, X, y, epochs, lr, batch, seed, checkpoint, n_hidden, weight_decay,
+                      readout, beta, log)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(torch, X, y, epochs, lr, batch, seed, checkpoint, n_hidden, weight_decay, log):
+def _train(torch, X, y, epochs, lr, batch, seed, checkpoint, n_hidden, weight_decay, readout,
+           beta, log):
     torch.manual_seed(seed)
     Xt = torch.as_tensor(X, dtype=torch.float32)
     yt = torch.as_tensor(np.asarray(y), dtype=torch.long)
-    net = SpikingDigitNet(X.shape[1], n_hidden, 10, n_steps=X.shape[2])
+    net = SpikingDigitNet(X.shape[1], n_hidden, 10, n_steps=X.shape[2], readout=readout,
+                          beta=beta)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     start = 0
@@ -277,10 +318,94 @@ def accuracy(net, X, y):
     return float((logits.argmax(1).numpy() == np.asarray(y)).mean())
 
 
-def run_digits(rate=1000.0, epochs=100, seeds=(0,), checkpoint_dir=None, encoders=ENCODERS,
-               noise_db=(10.0, 0.0), jitter_s=(0.001, 0.005), n_jobs=1, log=None):
-    """The full comparison.
+#: Classifier designs compared by :func:`select_design` (time code x read-out), in
+#: order of preference on ties. ``bin_s=None``: ``n_bins`` duration-normalised bins;
+#: otherwise ``n_bins`` absolute bins of ``bin_s`` seconds (0.8 s window).
+CANDIDATES = tuple(
+    {"n_bins": n, "bin_s": b, "readout": r}
+    for r in ("raster", "count")
+    for n, b in ((20, None), (10, None), (40, None), (32, 0.025)))
 
+#: The design used by :func:`run_digits`: chosen by :func:`select_design` on the
+#: training accents alone (leave-one-accent-out; record in
+#: ``validation/digits_design.json``, made by ``validation/select_digits_design.py``).
+DESIGN = {"n_bins": 40, "bin_s": None, "readout": "raster", "n_hidden": 64, "beta": 0.8,
+          "epochs": 100}
+
+
+def _design(design):
+    d = dict(DESIGN)
+    d.update(design or {})
+    return d
+
+
+def features(spikes, encoder, n_levels, design=None):
+    """:func:`pool_features` with a design's time code (``n_bins``, ``bin_s``)."""
+    d = _design(design)
+    return pool_features(spikes, encoder, n_levels, n_bins=int(d["n_bins"]), bin_s=d["bin_s"])
+
+
+def _fit(X, y, design, seed, checkpoint=None):
+    d = _design(design)
+    return train_classifier(X, y, epochs=int(d["epochs"]), seed=seed, checkpoint=checkpoint,
+                            n_hidden=int(d["n_hidden"]), readout=d["readout"], beta=d["beta"])
+
+
+def select_design(candidates=CANDIDATES, encoders=ENCODERS, rate=1000.0, seed=0, n_jobs=1,
+                  progress=None):
+    """Choose the classifier design on the TRAINING accents only.
+
+    Leave-one-accent-out cross-validation: for each of the six training accents, train
+    on the other five (``seed``) and score the held-out one; a candidate's score is
+    its mean accuracy over folds and over ``encoders`` (one design for every encoder,
+    so no encoder gets a classifier tuned to it). The held-out test accents are never
+    read. Ties go to the earlier candidate.
+
+    Returns
+    -------
+    dict
+        ``{"chosen": design, "table": [{**candidate, "<encoder>": cv accuracy, ...,
+        "mean": ...}, ...], "folds": [accents], "rate", "seed"}``.
+
+    Examples
+    --------
+    >>> rec = select_design(candidates=CANDIDATES[:2])   # about 2 min  # doctest: +SKIP
+    >>> rec["chosen"]["readout"]                         # doctest: +SKIP
+    'raster'
+    """
+    train = load_digits("train")
+    y = np.array([it[2] for it in train])
+    accents = np.array([it[3] for it in train])
+    folds = sorted(set(accents.tolist()))
+    spikes = {}
+    for enc in encoders:
+        spikes[enc] = encode_set(train, enc, rate, n_jobs=n_jobs)
+    table = []
+    for cand in candidates:
+        row = dict(cand)
+        for enc in encoders:
+            sp, J = spikes[enc]
+            X = features(sp, enc, J, cand)
+            accs = []
+            for acc_name in folds:
+                tr, va = accents != acc_name, accents == acc_name
+                net = _fit(X[tr], y[tr], cand, seed)
+                accs.append(accuracy(net, X[va], y[va]))
+                if progress is not None:
+                    progress()
+            row[enc] = float(np.mean(accs))
+        row["mean"] = float(np.mean([row[enc] for enc in encoders]))
+        table.append(row)
+    best = max(range(len(table)), key=lambda i: (table[i]["mean"], -i))
+    return {"chosen": _design(candidates[best]), "table": table, "folds": folds,
+            "rate": rate, "seed": seed, "encoders": list(encoders)}
+
+
+def run_digits(rate=1000.0, epochs=None, seeds=(0,), checkpoint_dir=None, encoders=ENCODERS,
+               noise_db=(10.0, 0.0), jitter_s=(0.001, 0.005), n_jobs=1, design=None, log=None):
+    """The full comparison, with the classifier :data:`DESIGN` (or ``design``).
+
+    Trained on the six training accents, scored on the two held-out accents.
     Besides clean and noisy sounds, the clean test spikes are jittered (Gaussian,
     ``jitter_s`` standard deviations, seeded; :func:`~neuromod.auditory.robustness.
     jitter_spikes`): conditions ``"jitter1ms"``, ``"jitter5ms"``.
@@ -290,16 +415,20 @@ def run_digits(rate=1000.0, epochs=100, seeds=(0,), checkpoint_dir=None, encoder
     dict
         ``{encoder: {"train", "clean", "10dB", "0dB", "jitter1ms", ...}}`` accuracies (means over
         ``seeds``; per-seed lists under ``"<condition>_per_seed"``) plus ``rate``,
-        ``n_train``, ``n_test``, ``epochs``, ``spikes_per_file`` (mean, equal for every
-        encoder by construction).
+        ``n_train``, ``n_test``, ``epochs``, ``design``, ``spikes_per_file`` (mean, equal
+        for every encoder by construction).
 
     Examples
     --------
-    >>> res = run_digits(seeds=(0,))   # about 35 s  # doctest: +SKIP
+    >>> res = run_digits(seeds=(0,))   # about 40 s  # doctest: +SKIP
     >>> res["spiketrum"]["clean"]       # doctest: +SKIP
-    0.9666666666666667
+    0.95
     """
     import torch
+    from neuromod.auditory.robustness import jitter_spikes
+    d = _design(design)
+    if epochs is not None:
+        d["epochs"] = int(epochs)
     train = load_digits("train")
     test = load_digits("test")
     y_train = np.array([it[2] for it in train])
@@ -308,29 +437,28 @@ def run_digits(rate=1000.0, epochs=100, seeds=(0,), checkpoint_dir=None, encoder
     for db in noise_db:
         conditions[f"{db:g}dB"] = [(add_noise(it[0], db, seed=1000 + i), it[1]) + tuple(it[2:])
                                    for i, it in enumerate(test)]
-    result = {"rate": rate, "n_train": len(train), "n_test": len(test), "epochs": epochs,
-              "seeds": list(seeds)}
+    result = {"rate": rate, "n_train": len(train), "n_test": len(test), "epochs": d["epochs"],
+              "seeds": list(seeds), "design": d}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)   # tiny network: one thread is fastest and reproducible
     try:
         for enc in encoders:
             sp, J = encode_set(train, enc, rate, n_jobs=n_jobs)
             result.setdefault("spikes_per_file", float(np.mean([s.n_spikes for s in sp])))
-            Xtr = pool_features(sp, enc, J)
-            from neuromod.auditory.robustness import jitter_spikes
+            Xtr = features(sp, enc, J, d)
             feats = {}
             for name, items in conditions.items():
                 sp_c, _ = encode_set(items, enc, rate, n_jobs=n_jobs)
-                feats[name] = pool_features(sp_c, enc, J)
+                feats[name] = features(sp_c, enc, J, d)
                 if name == "clean":
                     for sd in jitter_s:
                         jit = [jitter_spikes(st, sd, seed=2000 + i) for i, st in enumerate(sp_c)]
-                        feats[f"jitter{sd * 1e3:g}ms"] = pool_features(jit, enc, J)
+                        feats[f"jitter{sd * 1e3:g}ms"] = features(jit, enc, J, d)
             accs = {"train": [], **{name: [] for name in feats}}
             for seed in seeds:
                 ckpt = (None if checkpoint_dir is None
                         else os.path.join(checkpoint_dir, f"digits-{enc}-seed{seed}.pt"))
-                net = train_classifier(Xtr, y_train, epochs=epochs, seed=seed, checkpoint=ckpt)
+                net = _fit(Xtr, y_train, d, seed, checkpoint=ckpt)
                 accs["train"].append(accuracy(net, Xtr, y_train))
                 for name, X in feats.items():
                     accs[name].append(accuracy(net, X, y_test))
