@@ -49,7 +49,7 @@ from neuromod.backends.network import SimulationResult, n_steps_for
 from neuromod.errors import NeuromodError
 
 __all__ = ["run_brian2", "build_brian2", "quantity", "connectivity_from_brian2",
-           "network_from_brian2_synapses"]
+           "network_from_brian2_synapses", "propagator_values"]
 
 TARGETS = ("numpy", "cython", "cpp_standalone")
 
@@ -71,33 +71,29 @@ def _rename(code, names, suffix):
 def _propagator_updater(pop, vals, dt):
     """Brian2 state updater (a callable returning abstract code) applying the
     Torch backend's exact propagator, and the coefficient values it needs."""
-    import torch
-    from neuromod.backends.torch_backend import compile_model
-    tm = compile_model(pop.model)
-    P = tm.params(pop.n, vals, dtype=torch.float64)
-    C = tm.coefficients(P, dt)
-    coeffs = {}
-    for f in C._fields:
-        if f[0] in "EKGF":
-            coeffs["nmprop_" + f] = getattr(C, f).detach().cpu().numpy().astype(np.float64)
-    m = len(tm.states)
-    an = tm.an
-    refr = {tm._idx[s] for s in an.refractory_states}
+    from neuromod.backends.model import propagator_structure
+    model = pop.model
+    ps = propagator_structure(model)
+    coeffs = {"nmprop_" + f: v for f, v in propagator_values(model, pop.n, vals, dt).items()}
+    fields = set(ps.fields)
+    states = list(model.states)
+    an = model.analysis
+    refr = {states.index(s) for s in an.refractory_states}
     lines = []
-    for i, s in enumerate(tm.states):
+    for i, s in enumerate(states):
         exprs = []
-        for variant in ("", "r") if i in tm._ref_rows and i not in refr else ("",):
+        for variant in ("", "r") if i in ps.ref_rows and i not in refr else ("",):
             # a refractory variable keeps its value through Brian2's conditional write
-            terms = [f"nmprop_E{variant}_{i}_{j}*{tm.states[j]}" for j in sorted(tm._reach[i])]
-            if tm._linear_inputs:
-                if f"K{variant}_{i}" in C._fields:
+            terms = [f"nmprop_E{variant}_{i}_{j}*{states[j]}" for j in sorted(ps.reach[i])]
+            if ps.linear_inputs:
+                if f"K{variant}_{i}" in fields:
                     terms.append(f"nmprop_K{variant}_{i}")
-                for k, u in enumerate(tm.inputs):
-                    if f"G{variant}_{i}_{k}" in C._fields:
+                for k, u in enumerate(model.inputs):
+                    if f"G{variant}_{i}_{k}" in fields:
                         terms.append(f"nmprop_G{variant}_{i}_{k}*{u}")
             else:
-                for j in sorted(tm._reach[i]):
-                    sj = tm.states[j]
+                for j in sorted(ps.reach[i]):
+                    sj = states[j]
                     if sj in an.c and not (variant == "r" and j in refr):
                         terms.append(f"nmprop_F{variant}_{i}_{j}*({an.c[sj]})")
             exprs.append(" + ".join(terms))
@@ -106,13 +102,82 @@ def _propagator_updater(pop, vals, dt):
         else:
             lines.append(f"_{s} = int(not_refractory)*({exprs[0]}) + "
                          f"(1 - int(not_refractory))*({exprs[1]})")
-    lines += [f"{s} = _{s}" for s in tm.states]
+    lines += [f"{s} = _{s}" for s in states]
     code = "\n".join(lines)
 
     def neuromod_exact(equations, variables=None, method_options=None):
         return code
 
     return neuromod_exact, coeffs
+
+
+def propagator_values(model, n, vals, dt):
+    """The exact propagator's coefficients (float64 arrays, see
+    :func:`~neuromod.backends.model.propagator_structure`) for parameter values
+    ``vals`` (SI, as :meth:`NeuronModel.resolve_parameters` gives) and step ``dt``.
+
+    They are computed by the Torch backend (:meth:`TorchModel.coefficients`), so both
+    backends integrate with the same numbers. When every parameter is one value for
+    all neurons, the result is also kept on disk (``$NEUROMOD_CACHE/propagator``,
+    keyed by the model, the values, ``dt`` and the versions of torch and of the code),
+    so that later runs with the same values do not import torch.
+    """
+    import os
+    path = None
+    if all(np.ndim(v) == 0 for v in vals.values()):
+        from neuromod.backends.model import cache_folder
+        folder = cache_folder("propagator")
+        if folder is not None:
+            try:
+                path = os.path.join(folder, f"{_propagator_key(model, vals, dt)}.npz")
+                with np.load(path, allow_pickle=False) as z:
+                    return {k: z[k] for k in z.files}
+            except Exception:  # noqa: BLE001 -- missing, stale or broken: compute it
+                pass
+    import torch
+
+    from neuromod.backends.torch_backend import compile_model
+    tm = compile_model(model)
+    P = tm.params(n, vals, dtype=torch.float64)
+    C = tm.coefficients(P, dt)
+    out = {f: getattr(C, f).detach().cpu().numpy().astype(np.float64)
+           for f in C._fields if f[0] in "EKGF"}
+    if path is not None and all(v.ndim == 0 for v in out.values()):
+        import tempfile
+        try:
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".npz")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    np.savez(fh, **out)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except Exception:  # noqa: BLE001 -- e.g. read-only cache: nothing is kept
+            pass
+    return out
+
+
+def _propagator_key(model, vals, dt):
+    """Hash of what :func:`propagator_values` depends on (torch's version read from
+    its files, without importing it)."""
+    import hashlib
+    import importlib.util
+    import json
+    import os
+    import platform
+    import sys
+    h = hashlib.sha1(json.dumps(model.to_dict(), sort_keys=True).encode())
+    h.update(json.dumps(sorted((k, float(v).hex()) for k, v in vals.items())).encode())
+    h.update(f"{float(dt).hex()} {np.__version__} {platform.machine()} {sys.version_info[:2]}".encode())
+    here = os.path.dirname(os.path.abspath(__file__))
+    torch_dir = os.path.dirname(importlib.util.find_spec("torch").origin)
+    for path in (os.path.join(torch_dir, "version.py"),
+                 *(os.path.join(here, f) for f in ("torch_backend.py", "model.py", "equations.py",
+                                                   "dims.py"))):
+        with open(path, "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()[:24]
 
 
 def build_brian2(net, duration, dt, record=None, seed=None, target="numpy", integrator="neuromod"):

@@ -538,6 +538,102 @@ def analyse(model):
                     init, scale)
 
 
+def _reach(states, A):
+    """reach[i] = set of j reachable from i in the dependency graph (i included)."""
+    idx = {s: k for k, s in enumerate(states)}
+    adj = {k: set() for k in range(len(states))}
+    for (si, sj) in A:
+        adj[idx[si]].add(idx[sj])
+    out = {}
+    for i in range(len(states)):
+        seen, stack = {i}, [i]
+        while stack:
+            for j in adj[stack.pop()]:
+                if j not in seen:
+                    seen.add(j)
+                    stack.append(j)
+        out[i] = seen
+    return out
+
+
+@dataclass
+class PropagatorStructure:
+    """Which coefficients the exact propagator of a model has (see
+    :func:`propagator_structure`); indices are positions in ``states``.
+
+    Attributes
+    ----------
+    has_refractory : bool
+    reach : dict of int to set of int
+        Variables each row of ``E = e^{A dt}`` can be non-zero in.
+    ref_rows : set of int
+        Rows whose refractory variant differs (refractory rows and rows reaching them).
+    c0 : dict of int to sympy.Expr
+        Non-zero constant parts of ``c`` (inputs at 0).
+    g : dict of (int, int) to sympy.Expr
+        Non-zero ``d c_i / d u_k``.
+    linear_inputs : bool
+        ``c`` is linear in the inputs (then ``K``/``G`` coefficients, else ``F``).
+    fields : list of str
+        Names of the coefficients: ``E{variant}_{i}_{j}``, ``K{variant}_{i}``,
+        ``G{variant}_{i}_{k}`` or ``F{variant}_{i}_{j}``, variant ``''`` or ``'r'``.
+    """
+    has_refractory: bool
+    reach: dict
+    ref_rows: set
+    c0: dict
+    g: dict
+    linear_inputs: bool
+    fields: list
+
+
+def propagator_structure(model):
+    """The :class:`PropagatorStructure` of a ``method='exact'`` model (sympy, no torch).
+
+    Shared by the Torch backend (:class:`~neuromod.backends.torch_backend.TorchModel`)
+    and the Brian2 backend's exact state updater.
+    """
+    import sympy as sp
+    an = model.analysis
+    states = list(an.states)
+    m = len(states)
+    idx = {s: k for k, s in enumerate(states)}
+    has_refractory = bool(an.refractory_states) or model.refractory != 0.0
+    reach = _reach(states, an.A)
+    refr_idx = {idx[s] for s in an.refractory_states}
+    ref_rows = {i for i in range(m) if reach[i] & refr_idx} if has_refractory else set()
+    inp_syms = [an.symbols[u] for u in model.inputs]
+    c0, g, linear = {}, {}, True
+    for s, c in an.c.items():
+        i = idx[s]
+        c0_i = c.xreplace({u: 0 for u in inp_syms})
+        if c0_i != 0:
+            c0[i] = c0_i
+        for k, u in enumerate(inp_syms):
+            g_ik = sp.diff(c, u)
+            if g_ik.free_symbols & set(inp_syms):
+                linear = False
+            if g_ik != 0:
+                g[(i, k)] = g_ik
+    fields = []
+    for variant in ("", "r") if ref_rows else ("",):
+        for i in range(m):
+            if variant and i not in ref_rows:
+                continue
+            for j in sorted(reach[i]):
+                fields.append(f"E{variant}_{i}_{j}")
+            if linear:
+                if any(j in c0 for j in reach[i]):
+                    fields.append(f"K{variant}_{i}")
+                for k in range(len(model.inputs)):
+                    if any((j, k) in g for j in reach[i]):
+                        fields.append(f"G{variant}_{i}_{k}")
+            else:
+                for j in sorted(reach[i]):
+                    fields.append(f"F{variant}_{i}_{j}")
+    return PropagatorStructure(has_refractory, reach, ref_rows, c0, g, linear, fields)
+
+
 def cache_folder(name):
     """``$NEUROMOD_CACHE/<name>`` (default ``~/.cache/neuromod/<name>``), created if
     needed; ``None`` when it cannot be created."""
@@ -565,7 +661,7 @@ def _analysis_key(model):
     from neuromod.backends import dims, equations
     d = model.to_dict()
     d.pop("description", None)
-    d["parameters"] = [[k, v["unit"]] for k, v in d["parameters"].items()]
+    d["parameters"] = sorted([k, v["unit"]] for k, v in d["parameters"].items())
     h = hashlib.sha1(json.dumps(d, sort_keys=True).encode())
     h.update(f"{sympy.__version__} {sys.version_info[:2]}".encode())
     for mod in (sys.modules[__name__], equations, dims):

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from neuromod.backends.equations import torch_code
-from neuromod.backends.model import NeuronModel, refractory_steps
+from neuromod.backends.model import NeuronModel, propagator_structure, refractory_steps
 from neuromod.backends.surrogate import get_surrogate
 
 __all__ = ["TorchModel", "compile_model", "NeuronLayer", "as_tensor"]
@@ -57,24 +57,6 @@ def as_tensor(x, dtype, device):
     if isinstance(x, torch.Tensor):
         return x.to(dtype=dtype, device=device)
     return torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=dtype, device=device)
-
-
-def _reach(states, A):
-    """reach[i] = set of j reachable from i in the dependency graph (i included)."""
-    idx = {s: k for k, s in enumerate(states)}
-    adj = {k: set() for k in range(len(states))}
-    for (si, sj) in A:
-        adj[idx[si]].add(idx[sj])
-    out = {}
-    for i in range(len(states)):
-        seen, stack = {i}, [i]
-        while stack:
-            for j in adj[stack.pop()]:
-                if j not in seen:
-                    seen.add(j)
-                    stack.append(j)
-        out[i] = seen
-    return out
 
 
 class TorchModel:
@@ -104,46 +86,18 @@ class TorchModel:
         names.update({u: f"u_{u}" for u in self.inputs})
         self._names = names
         self._sp = sp
-        m = len(self.states)
-        idx = {s: k for k, s in enumerate(self.states)}
-        self._idx = idx
+        self._idx = {s: k for k, s in enumerate(self.states)}
         # ----------------------------------------------------------- coefficient plan
         coeff_fields = ["ref_steps", "scale"]
         self._coeff_code = {}    # field -> python expression in params (p_*) / dt
         if model.method == "exact":
-            self._reach = _reach(self.states, an.A)
-            refr_idx = {idx[s] for s in an.refractory_states}
+            ps = propagator_structure(model)
+            self._reach = ps.reach
             # rows whose refractory variant differs: refractory rows, and rows reaching them
-            self._ref_rows = {i for i in range(m) if self._reach[i] & refr_idx} if self.has_refractory else set()
+            self._ref_rows = ps.ref_rows
             # linear in the inputs?
-            inp_syms = [an.symbols[u] for u in self.inputs]
-            self._c0, self._g, self._linear_inputs = {}, {}, True
-            for s, c in an.c.items():
-                i = idx[s]
-                c0 = c.xreplace({u: 0 for u in inp_syms})
-                if c0 != 0:
-                    self._c0[i] = c0
-                for k, u in enumerate(inp_syms):
-                    g = sp.diff(c, u)
-                    if g.free_symbols & set(inp_syms):
-                        self._linear_inputs = False
-                    if g != 0:
-                        self._g[(i, k)] = g
-            for variant in ("", "r") if self._ref_rows else ("",):
-                for i in range(m):
-                    if variant and i not in self._ref_rows:
-                        continue
-                    for j in sorted(self._reach[i]):
-                        coeff_fields.append(f"E{variant}_{i}_{j}")
-                    if self._linear_inputs:
-                        if any(j in self._c0 for j in self._reach[i]):
-                            coeff_fields.append(f"K{variant}_{i}")
-                        for k in range(len(self.inputs)):
-                            if any((j, k) in self._g for j in self._reach[i]):
-                                coeff_fields.append(f"G{variant}_{i}_{k}")
-                    else:
-                        for j in sorted(self._reach[i]):
-                            coeff_fields.append(f"F{variant}_{i}_{j}")
+            self._c0, self._g, self._linear_inputs = ps.c0, ps.g, ps.linear_inputs
+            coeff_fields += ps.fields
         self.Coeffs = collections.namedtuple(f"{_ident(model.name)}Coeffs", coeff_fields)
         self._step_cache = {}
 
