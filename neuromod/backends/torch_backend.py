@@ -161,18 +161,18 @@ class TorchModel:
             m = len(self.states)
             f64 = torch.float64
             entries = {}
-            shape = ()
+            shape = ()       # np.broadcast_shapes: torch's imports torch.fx (~0.1 s)
             for (si, sj), a in an.A.items():
                 val = self._eval_params(a, P, f64)
                 entries[(self._idx[si], self._idx[sj])] = val
-                shape = torch.broadcast_shapes(shape, val.shape)
+                shape = np.broadcast_shapes(shape, tuple(val.shape))
             cvals = {}
             for i, c0 in self._c0.items():
                 cvals[("c0", i)] = self._eval_params(c0, P, f64)
-                shape = torch.broadcast_shapes(shape, cvals[("c0", i)].shape)
+                shape = np.broadcast_shapes(shape, tuple(cvals[("c0", i)].shape))
             for (i, k), g in self._g.items():
                 cvals[("g", i, k)] = self._eval_params(g, P, f64)
-                shape = torch.broadcast_shapes(shape, cvals[("g", i, k)].shape)
+                shape = np.broadcast_shapes(shape, tuple(cvals[("g", i, k)].shape))
             variants = ("", "r") if self._ref_rows else ("",)
             refr = {self._idx[s] for s in an.refractory_states}
             for variant in variants:
