@@ -249,6 +249,24 @@ def mp_run(c, n_valid, xc, xc_off, xc_lo, xc_len, levels, budget, energy0, r, ke
 
 
 @njit(cache=True, nogil=True)
+def store_rows(c, full, offs, k0, i, m):
+    """``c[k0 + j, i:i + m] = full[j, offs[k0 + j]:offs[k0 + j] + m]`` for every row ``j``
+    of ``full`` (rounded to ``c``'s type); returns the largest ``|value|`` before rounding."""
+    peak = 0.0
+    for j in range(full.shape[0]):
+        o = offs[k0 + j]
+        src = full[j, o:o + m]
+        dst = c[k0 + j, i:i + m]
+        for t in range(m):
+            v = src[t]
+            a = abs(v)
+            if a > peak:
+                peak = a
+            dst[t] = v
+    return peak
+
+
+@njit(cache=True, nogil=True)
 def add_atoms(y, kernels, lengths, starts, ks, amps):
     """``y[starts[i] + j] += amps[i] * kernels[ks[i], j]`` for ``j < lengths[ks[i]]``
     (atoms that fall partly outside ``y`` are clipped)."""

@@ -240,12 +240,16 @@ class SpiketrumCode:
                 "spectrogram_corr": log_spectrogram_correlation(self.signal, xhat, fs)}
 
 
+#: FFT length of the blocked (overlap-save) initial correlation.
+FFT_BLOCK = 8192
+
+
 def _kernel_spectra(dic, nfft):
     """``conj(rfft(kernels, nfft))``, cached on the dictionary (a few sizes at most)."""
     from scipy import fft as sfft
     cache = dic.__dict__.setdefault("_spectra", {})
     if nfft not in cache:
-        if len(cache) >= 4:
+        if len(cache) >= 6:
             cache.pop(next(iter(cache)))
         cache[nfft] = np.conj(sfft.rfft(dic.kernels, nfft, axis=1))
     return cache[nfft]
@@ -262,28 +266,32 @@ def _correlate(r, s, e, dic, dtype=np.float64):
 
 
 def _correlate_seg(seg, n, dic, dtype=np.float64, n_group=8):
-    """:func:`_correlate` of the segment ``seg`` (its sample 0 = padded index ``s``):
-    ``(c, max |c|)``, ``c`` of type ``dtype`` with rows padded with zeros to whole
-    blocks, the maximum taken before rounding to ``dtype``."""
+    """:func:`_correlate` of the segment ``seg`` (its sample 0 = padded index ``s``;
+    at least ``n + dmax + L_max`` samples): ``(c, max |c|)``, ``c`` of type ``dtype``
+    with rows padded with zeros to whole blocks, the maximum taken before rounding.
+
+    Overlap-save: FFTs of :data:`FFT_BLOCK` samples (a power of two; smaller for short
+    segments), each giving ``FFT_BLOCK - dmax - L_max + 1`` outputs per kernel, so the
+    transforms stay in the cache and the kernel spectra are computed once per size.
+    """
     from scipy import fft as sfft
+    from neuromod.auditory._mp import BLOCK, store_rows
     dmax = int(dic.peaks.max())
-    Lmax = dic.max_length
-    # a few fixed FFT sizes (powers of two) so the kernel spectra can be cached
-    nfft = 1 << int(np.ceil(np.log2(seg.size + Lmax)))
-    R = sfft.rfft(seg, nfft)
-    from neuromod.auditory._mp import BLOCK
+    span = dmax + dic.max_length - 1     # extra input samples behind an output block
+    nfft = min(FFT_BLOCK, 1 << int(np.ceil(np.log2(n + span))))
+    M = nfft - span                      # outputs per transform
     K = dic.n_kernels
+    G = _kernel_spectra(dic, nfft)
+    offs = dmax - dic.peaks              # c[k, i] = full_k[offs[k] + i]
     c = np.zeros((K, -(-n // BLOCK) * BLOCK), dtype=dtype)
     peak = 0.0
-    for k0 in range(0, K, n_group):
-        k1 = min(K, k0 + n_group)
-        G = _kernel_spectra(dic, nfft)[k0:k1]
-        full = sfft.irfft(R[None, :] * G, nfft, axis=1)
-        for k in range(k0, k1):
-            o = dmax - int(dic.peaks[k])
-            v = full[k - k0, o:o + n]
-            peak = max(peak, float(np.abs(v).max()))
-            c[k, :n] = v
+    for i in range(0, n, M):
+        m = min(M, n - i)
+        X = sfft.rfft(seg[i:i + nfft], nfft)
+        for k0 in range(0, K, n_group):
+            k1 = min(K, k0 + n_group)
+            full = sfft.irfft(X[None, :] * G[k0:k1], nfft, axis=1, overwrite_x=True)
+            peak = max(peak, store_rows(c, full, offs, k0, i, m))
     return c, peak
 
 
