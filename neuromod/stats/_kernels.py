@@ -520,19 +520,21 @@ def spike_matrix(times, offsets, t_start, t_end, mrts, ri):
 
 
 # --------------------------------------------------------------------------- SPIKE-synchronization
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _interpolate(a, b, t):
-    """PySpike ``Interpolate``: thresholded interpolation (``min(a, b)`` when ``t = 0``)."""
-    if t < a and a < b:
-        return a
-    if t < b and b <= a:
-        return b
-    if t > b:
-        return b
-    return t
+    """PySpike ``Interpolate``: thresholded interpolation (``min(a, b)`` when ``t = 0``).
+
+    The cases of PySpike's ``if`` chain (``t < a < b``: ``a``; ``t < b <= a``: ``b``;
+    ``t > b``: ``b``; else ``t``), written as selects in reverse order of priority:
+    the data-dependent branches were the kernel's main cost."""
+    r = t
+    r = b if t > b else r
+    r = b if (t < b) & (b <= a) else r
+    r = a if (t < a) & (a < b) else r
+    return r
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _get_tau(sp1, sp2, i, j, max_tau, mrts):
     """PySpike ``get_tau``: the coincidence window of spikes ``sp1[i]`` and ``sp2[j]``
     (half the smallest neighbouring ISI; ``max_tau`` stands in for missing ones)."""
@@ -553,13 +555,14 @@ def _get_tau(sp1, sp2, i, j, max_tau, mrts):
     mP1 = mP1 / 2.0
     mP2 = mP2 / 2.0
     mrts = mrts / 4.0
-    if i < 0 or j < 0 or sp1[i] <= sp2[j]:
-        a = _interpolate(mP1, mF1, mrts)
-        b = _interpolate(mF2, mP2, mrts)
-    else:
-        a = _interpolate(mF1, mP1, mrts)
-        b = _interpolate(mP2, mF2, mrts)
-    return min(a, b)
+    # PySpike: if i < 0 or j < 0 or sp1[i] <= sp2[j]:  a = Interpolate(mP1, mF1),
+    # b = Interpolate(mF2, mP2); else the arguments swapped. Selects, as above.
+    first = (i < 0) | (j < 0)
+    if not first:
+        first = sp1[i] <= sp2[j]
+    a = _interpolate(mP1 if first else mF1, mF1 if first else mP1, mrts)
+    b = _interpolate(mF2 if first else mP2, mP2 if first else mF2, mrts)
+    return b if b < a else a
 
 
 @njit(**_OPTS)
