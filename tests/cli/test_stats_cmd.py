@@ -166,3 +166,21 @@ def test_console_script_end_to_end(spike_file):
     r = json.loads(out.stdout)
     assert r["n_trains"] == 6
     assert "NaN" not in out.stdout
+
+
+def test_json_text_is_that_of_the_json_module():
+    from neuromod.cli.common import dumps, jsonable
+    m = np.random.default_rng(2).random((6, 6))
+    m = m + m.T
+    m[1, 2], m[2, 3], m[3, 4] = np.nan, -0.0, np.inf
+    cases = [
+        {"m": m, "m32": m.astype(np.float32), "empty": np.zeros((2, 0)), "cube": np.ones((2, 2, 2)),
+         "ints": np.arange(3), "bools": np.array([True, False]), "zero_d": np.array(np.nan)},
+        {1: "a", "1": "b", None: [np.int64(3), np.float32(0.5), np.bool_(True), (1, 2)]},
+        {"s": "h\u00e9llo \u2603 \"q\"\n", "f": [float("nan"), -0.0, 1e-300, 5e-324, 1e300]},
+        [], {}, 3, "x", None, np.array([[1.5, 2.5], [2.5, -0.0]]),
+    ]
+    for obj in cases:
+        assert dumps(obj) == json.dumps(jsonable(obj), allow_nan=False)
+    with pytest.raises(TypeError):
+        dumps({"x": object()})

@@ -285,3 +285,43 @@ def test_thread_split_gives_the_same_matrix(monkeypatch, n):
     np.testing.assert_allclose(many[0], one[0], rtol=1e-13, atol=1e-13)
     np.testing.assert_array_equal(many[1], one[1])
     np.testing.assert_allclose(one[0], elephant_vr(st, 0.02), rtol=1e-6, atol=0)
+
+
+def _vp_plain(x, y, q):
+    """The plain programme, cell by cell in row order (the kernel's reference)."""
+    row = [float(j) for j in range(len(y) + 1)]
+    for i in range(1, len(x) + 1):
+        diag, row[0] = row[0], float(i)
+        for j in range(1, len(y) + 1):
+            d = abs(x[i - 1] - y[j - 1])
+            c = diag + (0.0 if d == 0.0 else q * d)
+            c = min(c, row[j] + 1.0, row[j - 1] + 1.0)
+            diag, row[j] = row[j], c
+    return row[len(y)] if len(x) and len(y) else float(max(len(x), len(y)))
+
+
+@pytest.mark.parametrize("q", [0.3, 3.0, 30.0, 100.0, 1e4, np.inf])
+def test_victor_purpura_equals_the_plain_programme_bit_for_bit(q):
+    # the kernel sweeps two rows at once and skips the shift term where a shift costs
+    # >= 3; on sorted trains (with coincident spikes, odd and even lengths) every
+    # distance equals the plain programme exactly
+    for st in (random_trains(40, n=7, max_count=25), random_trains(41, n=7, max_count=25, grid=30),
+               edge_trains()):
+        trains = st.to_list()
+        d = victor_purpura_distance(st, q)
+        for i, j in itertools.combinations(range(st.n_trains), 2):
+            assert d[i, j] == _vp_plain(trains[i], trains[j], q), (i, j)
+
+
+def test_victor_purpura_pair_kernel_without_windows():
+    # unsorted trains take the path without windows; on sorted ones both paths agree
+    from neuromod.stats import _kernels
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        x = np.round(rng.uniform(0, 1, rng.integers(0, 9)), 2)
+        y = np.round(rng.uniform(0, 1, rng.integers(0, 9)), 2)
+        row = np.empty(y.size + 1)
+        for q in (2.0, 50.0, np.inf):
+            assert _kernels.vp_pair(x, y, q, row, False) == _vp_plain(x, y, q)
+            xs, ys = np.sort(x), np.sort(y)
+            assert _kernels.vp_pair(xs, ys, q, row, True) == _vp_plain(xs, ys, q)

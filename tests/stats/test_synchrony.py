@@ -193,3 +193,63 @@ def test_odd_populations_and_thread_split(monkeypatch, n):
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_WORK", 0)
     for f, m in zip(funcs, one):
         np.testing.assert_array_equal(f(st), m)
+
+
+def _sync_plain(s1, s2, t_start, t_end, max_tau, mrts):
+    """PySpike's ``coincidence_value_cython`` and ``get_tau`` as branches, in Python."""
+    def interp(a, b, t):
+        if t < a and a < b:
+            return a
+        if t < b and b <= a:
+            return b
+        if t > b:
+            return b
+        return t
+
+    def tau(i, j):
+        mF1 = mP1 = mF2 = mP2 = true_max
+        if -1 < i < len(s1) - 1:
+            mF1 = s1[i + 1] - s1[i]
+        if -1 < j < len(s2) - 1:
+            mF2 = s2[j + 1] - s2[j]
+        if i > 0:
+            mP1 = s1[i] - s1[i - 1]
+        if j > 0:
+            mP2 = s2[j] - s2[j - 1]
+        mF1, mF2, mP1, mP2, m = mF1 / 2.0, mF2 / 2.0, mP1 / 2.0, mP2 / 2.0, mrts / 4.0
+        if i < 0 or j < 0 or s1[i] <= s2[j]:
+            return min(interp(mP1, mF1, m), interp(mF2, mP2, m))
+        return min(interp(mF1, mP1, m), interp(mP2, mF2, m))
+
+    N1, N2 = len(s1), len(s2)
+    true_max = t_end - t_start
+    if max_tau > 0:
+        true_max = min(true_max, 2 * max_tau)
+    i = j = -1
+    coinc = 0
+    while i + j < N1 + N2 - 2:
+        if i < N1 - 1 and (j == N2 - 1 or s1[i + 1] < s2[j + 1]):
+            i += 1
+            if j > -1 and s1[i] - s2[j] < tau(i, j):
+                coinc += 2
+        elif j < N2 - 1 and (i == N1 - 1 or s1[i + 1] > s2[j + 1]):
+            j += 1
+            if i > -1 and s2[j] - s1[i] < tau(i, j):
+                coinc += 2
+        else:
+            i += 1
+            j += 1
+            coinc += 2
+    return 1.0 if N1 + N2 == 0 else coinc / (N1 + N2)
+
+
+@pytest.mark.parametrize("max_tau,mrts", [(None, 0.0), (0.02, 0.0), (None, 0.15), (0.05, 0.4)])
+def test_spike_sync_equals_pyspikes_branches_bit_for_bit(max_tau, mrts):
+    # the kernel chooses the coincidence window with selects: same decisions, same values
+    for st in (CASES[0], CASES[2], CASES[3], CASES[4]):
+        trains = [np.unique(t) for t in st.to_list()]
+        s = spike_sync(st, max_tau=max_tau, mrts=mrts)
+        for i in range(st.n_trains):
+            for j in range(i + 1, st.n_trains):
+                assert s[i, j] == _sync_plain(trains[i], trains[j], st.t_start, st.t_stop,
+                                              max_tau or 0.0, mrts), (i, j)
