@@ -23,9 +23,14 @@ Population code (purely spiking; no analog value per spike)
     with every spike.
 
 Speed
-    Initial correlations by FFT; after each spike only the correlations the atom
-    overlaps are updated, from precomputed kernel cross-correlations
-    (:mod:`neuromod.auditory._mp`, numba). Files longer than ``chunk_s`` are coded
+    Initial correlations by FFT (overlap-save); after each spike only the
+    correlations the atom overlaps are updated, from precomputed kernel
+    cross-correlations (:mod:`neuromod.auditory._mp`, numba). The correlations are
+    stored as float32 by default (``precision="float64"`` keeps float64); they only
+    select the atom, whose correlation is then recomputed exactly from the float64
+    residual, so quantisation, energies and the stopping rule are exact either way.
+    Float32 can differ from an exact pursuit only where two candidates agree to
+    about 1e-6 of the gain, and is about twice as fast. Files longer than ``chunk_s`` are coded
     chunk by chunk on one global residual: chunk ``i`` places atoms whose peak lies
     in its core ``[s_i, e_i)`` (their tails run into the next chunk's samples and are
     subtracted from the residual it starts from), and spends the spikes still due
