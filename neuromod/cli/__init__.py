@@ -57,6 +57,8 @@ def main(argv=None):
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    from neuromod.cli.common import freeze_at_exit
+    freeze_at_exit()     # every command: skip the interpreter's final collections
     try:
         return int(args._run(args) or 0)
     except (NeuromodError, OSError) as exc:

@@ -101,11 +101,9 @@ def run(args):
     import numpy as np
 
     from neuromod.backends.dims import as_si
-    from neuromod.cli.common import freeze_at_exit
     from neuromod.errors import NeuromodError
     from neuromod.neurons import MODELS, rheobase
 
-    freeze_at_exit()
     if args.list:
         return _list(args)
     if not args.model:

@@ -49,11 +49,8 @@ def _non_negative(text):
 
 def run(args):
     from neuromod import io
-    from neuromod.cli.common import freeze_at_exit
     from neuromod.errors import NeuromodError
     from neuromod.stats.summary import parse_measures, summarize
-
-    freeze_at_exit()
 
     st = io.read(args.input, format=args.format, sort=args.sort,
                  t_start=args.t_start, t_stop=args.t_stop)
