@@ -64,6 +64,35 @@ def read_text_bytes(path):
     return data
 
 
+def scan(data, kind, *args):
+    """Scan the bytes of a text (``kind="text"``) or CSV (``"csv"``) spike file.
+
+    Files below :data:`neuromod.io._pyparse.SMALL_FILE_BYTES` go through the
+    pure-Python scanner, larger ones through the compiled one (numba is imported
+    only then); ``args`` follow the bytes in the scanner's signature. Returns the
+    scanner's arrays with the times it handed back already converted by
+    :func:`convert_fallback`.
+    """
+    from neuromod.io import _pyparse
+    name = "scan_" + kind
+    if len(data) < _pyparse.SMALL_FILE_BYTES:
+        scanned = getattr(_pyparse, name)(data, *args)
+    else:
+        from neuromod.io import _parse
+        scanned = getattr(_parse, name)(np.frombuffer(data, dtype=np.uint8), *args,
+                                        _parse.POW5_HI, _parse.POW5_LO)
+    bits = scanned[0] if kind == "text" else scanned[1]
+    convert_fallback(data, bits, scanned[4])
+    return scanned
+
+
+def convert_fallback(data, bits, fallback):
+    """``float()`` for the few tokens the compiled scanner hands back (> 19 digits):
+    ``fallback`` rows are (index into ``bits``, start, end) of the token in ``data``."""
+    for k, s, e in fallback.tolist():
+        bits[k] = np.float64(float(data[s:e])).view(np.uint64)
+
+
 def invalid_token_message(token):
     t = token.decode("utf-8", "replace")
     shown = t if len(t) <= 40 else t[:37] + "..."
@@ -124,6 +153,11 @@ def is_window_directive(body):
 
 def is_annotation_directive(body):
     return _ANN_RE.match(body) is not None
+
+
+def is_directive(body):
+    """Whether a comment is a window or annotation directive (header comments only)."""
+    return is_window_directive(body) or is_annotation_directive(body)
 
 
 def parse_window_directive(path, body, where, keys, found):
@@ -244,6 +278,62 @@ def decode_annotation(path, payload, where):
     return name, arr
 
 
+class HeaderComments:
+    """The window and annotation directives of a text or CSV file's header comments.
+
+    ``keys`` are the window keys the format allows. :meth:`add` takes the comments
+    in file order; :meth:`finish` builds the container with the file's window and
+    annotations.
+    """
+
+    def __init__(self, path, keys):
+        self.path = path
+        self.keys = keys
+        self.window = {}
+        self.window_where = None
+        self.annotations = {}          # name -> (array, where)
+
+    def add(self, body, where):
+        """Take one comment (``body``: the text after ``#``); plain comments are ignored."""
+        if is_window_directive(body):
+            if self.window:
+                fail(self.path, "a second window comment", where)
+            parse_window_directive(self.path, body, where, self.keys, self.window)
+            self.window_where = where
+        elif is_annotation_directive(body):
+            name, arr = decode_annotation(self.path, body.split(":", 1)[1], where)
+            if name in self.annotations:
+                fail(self.path, f"annotation {name!r} given twice", where)
+            self.annotations[name] = (arr, where)
+
+    def finish(self, times, ids, n_trains, **kwargs):
+        """Check that every annotation has ``n_trains`` values, then :func:`finish`
+        with the file's window and annotations (``kwargs`` as there)."""
+        for name, (arr, where) in self.annotations.items():
+            if arr.size != n_trains:
+                fail(self.path, f"annotation {name!r} has {arr.size} values for {n_trains} trains",
+                     where)
+        return finish(self.path, times, ids, n_trains,
+                      file_t_start=self.window.get("t_start"),
+                      file_t_stop=self.window.get("t_stop"), window_where=self.window_where,
+                      annotations={k: v[0] for k, v in self.annotations.items()}, **kwargs)
+
+
+def annotation_comments(st):
+    """The ``# annotation: ...`` header lines of a text or CSV file for ``st``."""
+    return ["# annotation: " + encode_annotation(name, values)
+            for name, values in annotations_to_write(st).items()]
+
+
+def write_text_file(path, text):
+    """Write ``text`` to ``path`` as UTF-8 with ``\\n`` line ends, atomically."""
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+
+    atomic_write(path, write)
+
+
 def annotations_to_write(st):
     """The annotations worth writing: ``unit``/``trial`` are left out when they are the
     container's integer defaults (``arange(n)`` and zeros), which reading recreates."""
@@ -357,4 +447,5 @@ def one_line(exc):
 __all__ = ["fail", "check_exists", "read_text_bytes", "atomic_write", "finish", "num",
            "encode_annotation", "decode_annotation", "annotations_to_write",
            "parse_window_directive", "is_window_directive", "is_annotation_directive",
-           "comment_body", "invalid_token_message", "one_line"]
+           "is_directive", "comment_body", "invalid_token_message", "one_line", "scan",
+           "convert_fallback", "HeaderComments", "annotation_comments", "write_text_file"]

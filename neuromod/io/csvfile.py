@@ -14,11 +14,9 @@ Format (see ``docs/io.md``)
 """
 import numpy as np
 
-from neuromod.io import _pyparse
 from neuromod.io._common import (
-    annotations_to_write, atomic_write, comment_body, decode_annotation, encode_annotation,
-    fail, finish, invalid_token_message, is_annotation_directive, is_window_directive, num,
-    parse_window_directive, read_text_bytes)
+    HeaderComments, annotation_comments, comment_body, fail, invalid_token_message,
+    is_directive, num, read_text_bytes, scan, write_text_file)
 
 __all__ = ["read_csv", "write_csv"]
 
@@ -27,9 +25,9 @@ _KEYS = ("t_start", "t_stop", "n_trains")
 
 def _header(path, data):
     """Walk the lines before the column header: (body offset, header line, id_first,
-    window dict, window line, annotations {name: (array, where)})."""
+    :class:`HeaderComments`)."""
     pos, line = 0, 0
-    window, window_where, annotations = {}, None, {}
+    header = HeaderComments(path, _KEYS)
     n = len(data)
     while pos < n:
         end = data.find(b"\n", pos)
@@ -41,23 +39,13 @@ def _header(path, data):
         if not text:
             continue
         if text.startswith("#"):
-            body = comment_body(text)
-            if is_window_directive(body):
-                if window:
-                    fail(path, "a second window comment", where)
-                parse_window_directive(path, body, where, _KEYS, window)
-                window_where = where
-            elif is_annotation_directive(body):
-                name, arr = decode_annotation(path, body.split(":", 1)[1], where)
-                if name in annotations:
-                    fail(path, f"annotation {name!r} given twice", where)
-                annotations[name] = (arr, where)
+            header.add(comment_body(text), where)
             continue
         fields = [f.strip().strip('"').lower() for f in text.split(",")]
         if sorted(fields) != ["id", "time"]:
             shown = text if len(text) <= 40 else text[:37] + "..."
             fail(path, f"expected the column header 'id,time', found {shown!r}", where)
-        return pos, line, fields[0] == "id", window, window_where, annotations
+        return pos, line, fields[0] == "id", header
     fail(path, "no column header 'id,time' (and no spikes)")
 
 
@@ -93,14 +81,8 @@ def read_csv(path, *, sort=False, t_start=None, t_stop=None):
     (3, [1, 2, 0])
     """
     data = read_text_bytes(path)
-    start, head_line, id_first, window, window_where, annotations = _header(path, data)
-    if len(data) < _pyparse.SMALL_FILE_BYTES:
-        scanned = _pyparse.scan_csv(data, start, head_line, id_first)
-    else:
-        from neuromod.io import _parse
-        scanned = _parse.scan_csv(np.frombuffer(data, dtype=np.uint8), start, head_line,
-                                  id_first, _parse.POW5_HI, _parse.POW5_LO)
-    ids, bits, row_line, comments, fallback, error = scanned
+    start, head_line, id_first, header = _header(path, data)
+    ids, bits, row_line, comments, _, error = scan(data, "csv", start, head_line, id_first)
     code, eline, s, e = error.tolist()
     if code:
         where = f"line {eline}"
@@ -114,39 +96,28 @@ def read_csv(path, *, sort=False, t_start=None, t_stop=None):
             fail(path, f"expected 2 fields (id,time), found {n_fields}", where)
         fail(path, "empty field; expected id,time", where)
     for line, s, e in comments.tolist():
-        body = comment_body(data[s:e].decode("utf-8"))
-        if is_window_directive(body) or is_annotation_directive(body):
+        if is_directive(comment_body(data[s:e].decode("utf-8"))):
             fail(path, "header comment after the column header; put it before 'id,time'",
                  f"line {line}")
-    for k, s, e in fallback.tolist():
-        bits[k] = np.float64(float(data[s:e])).view(np.uint64)
     if ids.size and ids.min() < 0:
         k = int(np.flatnonzero(ids < 0)[0])
         fail(path, f"id {ids[k]} is negative; ids are 0..N-1", f"line {row_line[k]}")
-    if "n_trains" in window:
-        n_trains = window["n_trains"]
+    if "n_trains" in header.window:
+        n_trains = header.window["n_trains"]
         if ids.size and ids.max() >= n_trains:
             k = int(np.flatnonzero(ids >= n_trains)[0])
             fail(path, f"id {ids[k]} outside 0..{n_trains - 1} (n_trains={n_trains} in "
-                       f"{window_where})", f"line {row_line[k]}")
+                       f"{header.window_where})", f"line {row_line[k]}")
     else:
         n_trains = int(ids.max()) + 1 if ids.size else 0
-    for name, (arr, where) in annotations.items():
-        if arr.size != n_trains:
-            fail(path, f"annotation {name!r} has {arr.size} values for {n_trains} trains", where)
-    return finish(path, bits.view(np.float64), ids, n_trains,
-                  file_t_start=window.get("t_start"), file_t_stop=window.get("t_stop"),
-                  window_where=window_where,
-                  annotations={k: v[0] for k, v in annotations.items()},
-                  t_start=t_start, t_stop=t_stop, sort=sort,
-                  locate=lambda k: f"line {row_line[k]}")
+    return header.finish(bits.view(np.float64), ids, n_trains, t_start=t_start, t_stop=t_stop,
+                         sort=sort, locate=lambda k: f"line {row_line[k]}")
 
 
 def format_csv(st):
     """The CSV contents of ``st`` (str): window comment, annotations, header, rows."""
     head = [f"# t_start={num(st.t_start)} t_stop={num(st.t_stop)} n_trains={st.n_trains}"]
-    for name, values in annotations_to_write(st).items():
-        head.append("# annotation: " + encode_annotation(name, values))
+    head += annotation_comments(st)
     head.append("id,time")
     rows = map("{},{!r}".format, st.ids.tolist(), st.times.tolist())
     return "\n".join(head) + "\n" + "".join(r + "\n" for r in rows)
@@ -168,10 +139,4 @@ def write_csv(st, path):
     2,0.2
     <BLANKLINE>
     """
-    text = format_csv(st)
-
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-
-    atomic_write(path, write)
+    write_text_file(path, format_csv(st))

@@ -16,19 +16,11 @@ Format (see ``docs/io.md``)
 """
 import numpy as np
 
-from neuromod.io import _pyparse
 from neuromod.io._common import (
-    atomic_write, comment_body, decode_annotation, encode_annotation, fail, finish,
-    annotations_to_write, invalid_token_message, is_annotation_directive,
-    is_window_directive, num, parse_window_directive, read_text_bytes)
+    HeaderComments, annotation_comments, comment_body, fail, invalid_token_message,
+    is_directive, num, read_text_bytes, scan, write_text_file)
 
 __all__ = ["read_text", "write_text"]
-
-
-def _convert_fallback(data, bits, fallback):
-    """float() for the few tokens the compiled parser hands back (> 19 digits)."""
-    for k, s, e in fallback.tolist():
-        bits[k] = np.float64(float(data[s:e])).view(np.uint64)
 
 
 def read_text(path, *, sort=False, t_start=None, t_stop=None):
@@ -63,40 +55,19 @@ def read_text(path, *, sort=False, t_start=None, t_stop=None):
     (3, [2, 0, 1], 1.0)
     """
     data = read_text_bytes(path)
-    if len(data) < _pyparse.SMALL_FILE_BYTES:
-        scanned = _pyparse.scan_text(data)
-    else:
-        from neuromod.io import _parse
-        scanned = _parse.scan_text(np.frombuffer(data, dtype=np.uint8),
-                                   _parse.POW5_HI, _parse.POW5_LO)
-    bits, counts, train_line, comments, fallback, error = scanned
+    bits, counts, train_line, comments, _, error = scan(data, "text")
     if error[0]:
         fail(path, invalid_token_message(data[error[2]:error[3]]), f"line {error[1]}")
-    if fallback.size:
-        _convert_fallback(data, bits, fallback)
     n_trains = counts.size
     first_train_line = int(train_line[0]) if n_trains else None
-    window, window_line, annotations = {}, None, {}
+    header = HeaderComments(path, ("t_start", "t_stop"))
     for line, s, e in comments.tolist():
         body = comment_body(data[s:e].decode("utf-8"))
         where = f"line {line}"
-        directive = is_window_directive(body) or is_annotation_directive(body)
-        if directive and first_train_line is not None and line > first_train_line:
+        if is_directive(body) and first_train_line is not None and line > first_train_line:
             fail(path, "header comment after the first train; put window and annotation "
                        "comments before the first line of spike times", where)
-        if is_window_directive(body):
-            if window:
-                fail(path, "a second window comment", where)
-            parse_window_directive(path, body, where, ("t_start", "t_stop"), window)
-            window_line = where
-        elif is_annotation_directive(body):
-            name, arr = decode_annotation(path, body.split(":", 1)[1], where)
-            if name in annotations:
-                fail(path, f"annotation {name!r} given twice", where)
-            annotations[name] = (arr, where)
-    for name, (arr, where) in annotations.items():
-        if arr.size != n_trains:
-            fail(path, f"annotation {name!r} has {arr.size} values for {n_trains} trains", where)
+        header.add(body, where)
     times = bits.view(np.float64)
     ids = np.repeat(np.arange(n_trains, dtype=np.int64), counts)
     offsets = np.concatenate(([0], np.cumsum(counts)))
@@ -107,20 +78,15 @@ def read_text(path, *, sort=False, t_start=None, t_stop=None):
     def train_where(i):
         return f"line {train_line[i]}" if 0 <= i < n_trains else f"train {i}"
 
-    return finish(path, times, ids, n_trains,
-                  file_t_start=window.get("t_start"), file_t_stop=window.get("t_stop"),
-                  window_where=window_line,
-                  annotations={k: v[0] for k, v in annotations.items()},
-                  t_start=t_start, t_stop=t_stop, sort=sort, locate=locate,
-                  train_where=train_where)
+    return header.finish(times, ids, n_trains, t_start=t_start, t_stop=t_stop, sort=sort,
+                         locate=locate, train_where=train_where)
 
 
 def format_text(st):
     """The text-file contents of ``st`` (str)."""
     head = ["# neuromod spike trains: one train per line, spike times in seconds",
             f"# t_start={num(st.t_start)} t_stop={num(st.t_stop)}"]
-    for name, values in annotations_to_write(st).items():
-        head.append("# annotation: " + encode_annotation(name, values))
+    head += annotation_comments(st)
     tokens = list(map(repr, st.times.tolist()))
     bounds = st.offsets.tolist()
     lines = [" ".join(tokens[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
@@ -139,10 +105,4 @@ def write_text(st, path):
     >>> print(open(p).read().splitlines()[-2:])
     ['0.1 0.5', '']
     """
-    text = format_text(st)
-
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-
-    atomic_write(path, write)
+    write_text_file(path, format_text(st))
