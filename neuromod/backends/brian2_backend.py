@@ -31,6 +31,14 @@ Every object gets the same explicit ``dt`` and lives in one explicit
 generation target defaults to ``'numpy'`` (no compiler needed, fast to start);
 ``'cython'`` and ``'cpp_standalone'`` are available for long runs.
 
+``target='cpp_standalone'`` writes the whole simulation as a C++ project, compiles
+it and runs the binary (see :func:`standalone_device`). The project goes to a new
+temporary directory, removed after the results are read (or to ``directory=``,
+kept); the current working directory is never written to. Afterwards the device
+that was active before (Brian2's runtime device) is restored, so later numpy,
+cython or standalone runs in the same process need no ``reset_device`` or
+``device.reinit`` call. A standalone run needs a C++ compiler and ``make``.
+
 Examples
 --------
 >>> from neuromod.backends.network import simulate
@@ -39,7 +47,11 @@ Examples
 >>> r.spikes["neurons"].counts.tolist()
 [0, 2]
 """
+import contextlib
+import os
 import re
+import shutil
+import tempfile
 import time
 
 import numpy as np
@@ -48,8 +60,8 @@ from neuromod.backends.equations import parse_statements
 from neuromod.backends.network import SimulationResult, n_steps_for
 from neuromod.errors import NeuromodError
 
-__all__ = ["run_brian2", "build_brian2", "quantity", "connectivity_from_brian2",
-           "network_from_brian2_synapses", "propagator_values"]
+__all__ = ["run_brian2", "build_brian2", "standalone_device", "quantity",
+           "connectivity_from_brian2", "network_from_brian2_synapses", "propagator_values"]
 
 TARGETS = ("numpy", "cython", "cpp_standalone")
 
@@ -183,6 +195,10 @@ def _propagator_key(model, vals, dt):
 def build_brian2(net, duration, dt, record=None, seed=None, target="numpy", integrator="neuromod"):
     """Build the Brian2 objects of a :class:`~neuromod.backends.network.Network`.
 
+    For ``target='cpp_standalone'`` this must happen inside :func:`standalone_device`
+    (the objects belong to the standalone device, and ``b2net.run`` compiles and runs
+    the project).
+
     Returns
     -------
     b2net : brian2.Network
@@ -192,9 +208,14 @@ def build_brian2(net, duration, dt, record=None, seed=None, target="numpy", inte
     import brian2 as b2
     if target not in TARGETS:
         raise NeuromodError(f"Brian2 target must be one of {TARGETS}, got {target!r}")
-    if target == "cpp_standalone":
-        b2.set_device("cpp_standalone", build_on_run=True)
-    else:
+    from brian2.devices.device import get_device
+    standalone = get_device() is _standalone()
+    if target == "cpp_standalone" and not standalone:
+        raise NeuromodError("build_brian2(target='cpp_standalone') must be called inside "
+                            "`with standalone_device():` (run_brian2 does this)")
+    if target != "cpp_standalone":
+        if standalone:
+            raise NeuromodError(f"target {target!r}: the cpp_standalone device is active")
         b2.prefs.codegen.target = target
     if seed is not None:
         b2.seed(int(seed))
@@ -319,22 +340,137 @@ def _initial_values(pop, vals):
     return out
 
 
-def run_brian2(net, duration, dt, record=None, seed=None, target="numpy", integrator="neuromod"):
+def _standalone():
+    """Brian2's C++ standalone device object."""
+    from brian2.devices.device import all_devices
+    return all_devices["cpp_standalone"]
+
+
+def _check_toolchain():
+    """NeuromodError when ``make`` or the C++ compiler of Brian2's makefile is missing."""
+    import shlex
+    import sys
+
+    from brian2 import prefs
+    if sys.platform == "win32":   # MSVC: nmake and cl come from its environment
+        return
+    make = prefs.devices.cpp_standalone.make_cmd_unix
+    tools = [shlex.split(make)[0] if make.strip() else "make",
+             (shlex.split(os.environ.get("CXX", "")) or ["g++"])[0]]
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        raise NeuromodError(f"Brian2 target 'cpp_standalone' needs a C++ compiler and make "
+                            f"({', '.join(missing)} not found); use target='numpy', which "
+                            f"needs no compiler (or 'cython' once a compiler is installed)")
+
+
+@contextlib.contextmanager
+def standalone_device(directory=None):
+    """Activate Brian2's ``cpp_standalone`` device for one build-and-run.
+
+    Inside the block, Brian2 objects belong to the standalone device and the first
+    ``Network.run`` generates the C++ project in ``directory``, compiles it and runs
+    it (``build_on_run=True``, the binary's output not shown). Read the results
+    (monitors, state variables) inside the block: on leaving it the device is
+    cleared (``device.reinit()``), the previously active device (normally the
+    runtime device) is restored with its options, and a temporary project
+    directory is deleted. Each block starts from a cleared device, so several
+    blocks in one process each build and run their own project.
+
+    Parameters
+    ----------
+    directory : str or path, optional
+        Where to write and compile the project, kept afterwards (reusing it lets
+        ``make`` recompile only the files that changed; two processes must not share
+        one). Default: a new temporary directory, removed on leaving the block.
+
+    Raises
+    ------
+    NeuromodError
+        When ``make`` or the C++ compiler is not found (checked before anything is
+        built).
+    """
+    from brian2.core.network import Network as B2Network
+    from brian2.devices.device import get_device, reset_device, set_device
+    _check_toolchain()
+    dev = _standalone()
+    if get_device() is dev:
+        raise NeuromodError("the cpp_standalone device is already active (set_device "
+                            "elsewhere, or nested standalone_device blocks)")
+    tmp = None
+    if directory is None:
+        directory = tmp = tempfile.mkdtemp(prefix="neuromod-brian2-")
+    else:
+        directory = os.path.abspath(os.fspath(directory))
+    try:
+        dev.reinit()   # forget any earlier project, or one left by a failed run
+        set_device(dev, build_on_run=True, directory=directory, with_output=False)
+        try:
+            yield dev
+        finally:
+            try:
+                dev.reinit()
+            finally:
+                reset_device()
+                B2Network._globally_running = False   # left set if the binary did not start
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_brian2(net, duration, dt, record=None, seed=None, target="numpy", integrator="neuromod",
+               directory=None):
     """Simulate a :class:`Network` with Brian2; see :meth:`Network.run`.
 
-    ``build_s`` is the time to build the objects plus code generation/compilation
-    (measured with a zero-length run); ``run_s`` the time of the run itself.
+    Timing (``SimulationResult.build_s`` and ``run_s``; ``build_s + run_s`` is the wall
+    time until the results are available):
+
+    * numpy and cython: ``build_s`` is the time to build the objects plus code
+      generation/compilation (measured with a zero-length run); ``run_s`` the time
+      of the run itself.
+    * cpp_standalone: ``run_s`` is the time of the simulation loop as the compiled
+      binary measures it (process CPU time; wall time with OpenMP threads);
+      ``build_s`` everything else: building the objects, code generation, compiling
+      the project (most of it, tens of seconds; less when ``directory`` holds an
+      earlier build of the same network), and the binary's start-up, loading of its
+      arrays and writing of its results.
+
+    ``directory`` (cpp_standalone only) keeps the C++ project there instead of in a
+    temporary directory; see :func:`standalone_device`.
     """
+    if target == "cpp_standalone":
+        with standalone_device(directory) as dev:
+            return _run(net, duration, dt, record, seed, target, integrator, dev)
+    if directory is not None:
+        raise NeuromodError("directory= is an option of target='cpp_standalone' only")
+    return _run(net, duration, dt, record, seed, target, integrator, None)
+
+
+def _run(net, duration, dt, record, seed, target, integrator, dev):
     import brian2 as b2
     from neuromod.spikes import SpikeTrains
     t0 = time.perf_counter()
     b2net, groups, monitors = build_brian2(net, duration, dt, record, seed, target, integrator)
-    if target != "cpp_standalone":
+    if dev is None:
         b2net.run(0 * b2.second, namespace={})   # code generation / compilation
-    build = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    b2net.run(duration * b2.second, namespace={})
-    run_s = time.perf_counter() - t1
+        build = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        b2net.run(duration * b2.second, namespace={})
+        run_s = time.perf_counter() - t1
+    else:
+        dev._last_run_time = None
+        try:
+            b2net.run(duration * b2.second, namespace={})   # generate, compile, run
+        except RuntimeError as exc:
+            msg = str(exc).split(". ")[0].rstrip(".")
+            raise NeuromodError(f"Brian2 cpp_standalone: {msg} (see the output above); use "
+                                f"target='numpy' or target='cython' instead") from exc
+        total = time.perf_counter() - t0
+        run_s = dev._last_run_time
+        if run_s is None:   # no run information written: the binary's wall time
+            run_s = dev.timers["run_binary"]
+        run_s = min(float(run_s), total)
+        build = total - run_s
     spikes, traces = {}, {}
     n_steps = n_steps_for(duration, dt)
     for name, (sm, stm) in monitors.items():
