@@ -273,9 +273,12 @@ class Network:
         seed : int, optional
             Seeds the random sources (Poisson groups) of the backend.
         **options
-            Backend options: ``target`` ('numpy', 'cython', 'cpp_standalone') and
-            ``integrator`` ('neuromod', 'brian2') for Brian2; ``dtype``, ``device``
-            and ``fused`` (CPU kernels, default True) for Torch.
+            Backend options: ``target`` ('numpy', 'cython', 'cpp_standalone'),
+            ``integrator`` ('neuromod', 'brian2') and, for cpp_standalone,
+            ``directory`` (where to build the C++ project, kept; default a
+            temporary directory, removed) for Brian2 (see
+            :func:`~neuromod.backends.brian2_backend.run_brian2`); ``dtype``,
+            ``device`` and ``fused`` (CPU kernels, default True) for Torch.
 
         Returns
         -------
