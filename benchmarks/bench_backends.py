@@ -242,7 +242,9 @@ def _standalone(n, dur, quick):
             f"print(json.dumps([r.build_s, r.run_s, sum(s.n_spikes for s in r.spikes.values())]))")
     with tempfile.TemporaryDirectory() as d:
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=d)
-    if p.returncode != 0:
+    if p.returncode != 0:   # e.g. no C++ compiler: neuromod's one-line error
+        why = (p.stderr.strip().splitlines() or ["?"])[-1]
+        print(f"   brian2 cpp_standalone failed: {why}")
         return ("brian2 cpp_standalone (failed)", float("nan"), float("nan"), 0)
     b, t, s = json.loads(p.stdout.strip().splitlines()[-1])
     return ("brian2 cpp_standalone", b, t, s)
