@@ -22,8 +22,8 @@ B. Torch backend vs snnTorch and Norse: a linear layer 4,096 -> 4,096 and a LIF 
    Norse ``LIFBoxCell`` (tau_mem = 10 ms, dt = 1 ms).
 C. CUBA network forward-only: neuromod's Torch backend on the CPU (fused kernels,
    float64 and float32; and the step-by-step tensor loop used on CUDA and for
-   gradients) vs Brian2's numpy and cython targets (cpp_standalone with ``--standalone``: one
-   build per process, slow), as neuron updates per second (N x steps / run time).
+   gradients) vs Brian2's numpy and cython targets (cpp_standalone with ``--standalone``: run in
+   a fresh process, its build time, compilation included, reported separately), as neuron updates per second (N x steps / run time).
 
 Run: .venv/bin/python benchmarks/bench_backends.py [--quick] [--no-cython] [--standalone]
 """

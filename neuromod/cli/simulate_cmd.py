@@ -28,8 +28,9 @@ def add_parser(sub):
                    help="parameter value in Brian2 syntax (tau_m=20*ms, I_min=0.9*nA) or SI "
                         "number; several may follow one --set")
     p.add_argument("--seed", type=int, metavar="K", help="random seed (for stochastic inputs)")
-    p.add_argument("--target", choices=("numpy", "cython"), default="numpy",
-                   help="Brian2 code-generation target (default numpy)")
+    p.add_argument("--target", choices=("numpy", "cython", "cpp_standalone"), default="numpy",
+                   help="Brian2 code-generation target (default numpy; cython and "
+                        "cpp_standalone compile C/C++ code first)")
     p.add_argument("--out", metavar="FILE",
                    help="write the spike trains (format from the extension: .txt .csv .npz "
                         ".nix .nwb; text otherwise)")
