@@ -278,6 +278,68 @@ def parse_floats(buf, starts, ends, pow5_hi, pow5_lo):
     return status, bits
 
 
+# --------------------------------------------------------------------- lines
+# Both scanners walk the file line by line with these.
+@njit(cache=True, inline="always")
+def _line_end(buf, pos):
+    """Index of the line feed that ends the line starting at ``pos`` (``buf.size`` when
+    the last line has none)."""
+    end = pos
+    while end < buf.size and buf[end] != 10:
+        end += 1
+    return end
+
+
+@njit(cache=True, inline="always")
+def _skip_blanks(buf, j, end):
+    """First index in ``j..end`` that is not a blank (``end`` when there is none)."""
+    while j < end and _is_space(buf[j]):
+        j += 1
+    return j
+
+
+@njit(cache=True, inline="always")
+def _trim_blanks(buf, j, end):
+    """``end`` moved back over trailing blanks, not before ``j``."""
+    while end > j and _is_space(buf[end - 1]):
+        end -= 1
+    return end
+
+
+@njit(cache=True, inline="always")
+def _is_comment(buf, j, end):
+    """Whether the line whose first non-blank index is ``j`` is a ``#`` comment."""
+    return j < end and buf[j] == 35
+
+
+@njit(cache=True, inline="always")
+def _put_row(table, row, a, b, c):
+    table[row, 0] = a
+    table[row, 1] = b
+    table[row, 2] = c
+
+
+@njit(cache=True, inline="always")
+def _set_error(error, code, line, s, e):
+    error[0] = code
+    error[1] = line
+    error[2] = s
+    error[3] = e
+
+
+@njit(cache=True)
+def _hand_back(fallback, n_fb, k, s, e):
+    """Record token ``k`` (``buf[s:e]``) for ``float()``, growing the table when it is
+    full: (table, count). Called, not inlined: inlined, it slows the text scanner's
+    token loop by ~8%, although it runs only for the rare hand-backs."""
+    if n_fb == fallback.shape[0]:
+        grown = np.empty((2 * n_fb + 1, 3), dtype=np.int64)
+        grown[:n_fb] = fallback
+        fallback = grown
+    _put_row(fallback, n_fb, k, s, e)
+    return fallback, n_fb + 1
+
+
 # --------------------------------------------------------------------- text
 @njit(cache=True)
 def scan_text(buf, pow5_hi, pow5_lo):
@@ -304,13 +366,9 @@ def scan_text(buf, pow5_hi, pow5_lo):
     n_com = 0
     pos = 0
     while pos < n:
-        end = pos
-        while end < n and buf[end] != 10:
-            end += 1
-        j = pos
-        while j < end and _is_space(buf[j]):
-            j += 1
-        if j < end and buf[j] == 35:         # '#'
+        end = _line_end(buf, pos)
+        j = _skip_blanks(buf, pos, end)
+        if _is_comment(buf, j, end):
             n_com += 1
         else:
             n_data += 1
@@ -326,7 +384,7 @@ def scan_text(buf, pow5_hi, pow5_lo):
     counts = np.zeros(n_data, dtype=np.int64)
     train_line = np.empty(n_data, dtype=np.int64)
     comments = np.empty((n_com, 3), dtype=np.int64)
-    fallback = np.empty((n_tok, 3), dtype=np.int64) if n_tok < 1024 else np.empty((1024, 3), dtype=np.int64)
+    fallback = np.empty((min(n_tok, 1024), 3), dtype=np.int64)
     n_fb = 0
     error = np.zeros(4, dtype=np.int64)
     # pass 2: convert
@@ -337,23 +395,16 @@ def scan_text(buf, pow5_hi, pow5_lo):
     c_i = 0
     while pos < n:
         line += 1
-        end = pos
-        while end < n and buf[end] != 10:
-            end += 1
-        j = pos
-        while j < end and _is_space(buf[j]):
-            j += 1
-        if j < end and buf[j] == 35:
-            comments[c_i, 0] = line
-            comments[c_i, 1] = pos
-            comments[c_i, 2] = end
+        end = _line_end(buf, pos)
+        j = _skip_blanks(buf, pos, end)
+        if _is_comment(buf, j, end):
+            _put_row(comments, c_i, line, pos, end)
             c_i += 1
         else:
             train_line[t] = line
             cnt = 0
             while j < end:
-                while j < end and _is_space(buf[j]):
-                    j += 1
+                j = _skip_blanks(buf, j, end)
                 if j >= end:
                     break
                 s = j
@@ -361,20 +412,10 @@ def scan_text(buf, pow5_hi, pow5_lo):
                     j += 1
                 st, b = _parse_float(buf, s, j, pow5_hi, pow5_lo)
                 if st == INVALID:
-                    error[0] = 1
-                    error[1] = line
-                    error[2] = s
-                    error[3] = j
+                    _set_error(error, 1, line, s, j)
                     return bits, counts, train_line, comments, fallback[:n_fb], error
                 if st == FALLBACK:
-                    if n_fb == fallback.shape[0]:
-                        grown = np.empty((2 * n_fb, 3), dtype=np.int64)
-                        grown[:n_fb] = fallback
-                        fallback = grown
-                    fallback[n_fb, 0] = k
-                    fallback[n_fb, 1] = s
-                    fallback[n_fb, 2] = j
-                    n_fb += 1
+                    fallback, n_fb = _hand_back(fallback, n_fb, k, s, j)
                 bits[k] = b
                 k += 1
                 cnt += 1
@@ -429,17 +470,12 @@ def scan_csv(buf, start, line0, id_first, pow5_hi, pow5_lo):
     n_com = 0
     pos = start
     while pos < n:
-        end = pos
-        while end < n and buf[end] != 10:
-            end += 1
-        j = pos
-        while j < end and _is_space(buf[j]):
-            j += 1
-        if j < end:
-            if buf[j] == 35:
-                n_com += 1
-            else:
-                n_rows += 1
+        end = _line_end(buf, pos)
+        j = _skip_blanks(buf, pos, end)
+        if _is_comment(buf, j, end):
+            n_com += 1
+        elif j < end:
+            n_rows += 1
         pos = end + 1
     ids = np.empty(n_rows, dtype=np.int64)
     bits = np.empty(n_rows, dtype=np.uint64)
@@ -454,19 +490,13 @@ def scan_csv(buf, start, line0, id_first, pow5_hi, pow5_lo):
     c_i = 0
     while pos < n:
         line += 1
-        end = pos
-        while end < n and buf[end] != 10:
-            end += 1
-        j = pos
-        while j < end and _is_space(buf[j]):
-            j += 1
+        end = _line_end(buf, pos)
+        j = _skip_blanks(buf, pos, end)
         if j >= end:
             pos = end + 1
             continue
-        if buf[j] == 35:
-            comments[c_i, 0] = line
-            comments[c_i, 1] = pos
-            comments[c_i, 2] = end
+        if _is_comment(buf, j, end):
+            _put_row(comments, c_i, line, pos, end)
             c_i += 1
             pos = end + 1
             continue
@@ -479,27 +509,15 @@ def scan_csv(buf, start, line0, id_first, pow5_hi, pow5_lo):
                 if comma < 0:
                     comma = m
         if n_comma != 1:
-            error[0] = 3
-            error[1] = line
-            error[2] = pos
-            error[3] = end
+            _set_error(error, 3, line, pos, end)
             break
         # field spans, trimmed
         a0 = j
-        a1 = comma
-        while a1 > a0 and _is_space(buf[a1 - 1]):
-            a1 -= 1
-        b0 = comma + 1
-        b1 = end
-        while b0 < b1 and _is_space(buf[b0]):
-            b0 += 1
-        while b1 > b0 and _is_space(buf[b1 - 1]):
-            b1 -= 1
+        a1 = _trim_blanks(buf, a0, comma)
+        b0 = _skip_blanks(buf, comma + 1, end)
+        b1 = _trim_blanks(buf, b0, end)
         if a1 == a0 or b1 == b0:
-            error[0] = 4
-            error[1] = line
-            error[2] = pos
-            error[3] = end
+            _set_error(error, 4, line, pos, end)
             break
         if id_first:
             i0, i1, t0, t1 = a0, a1, b0, b1
@@ -507,27 +525,14 @@ def scan_csv(buf, start, line0, id_first, pow5_hi, pow5_lo):
             i0, i1, t0, t1 = b0, b1, a0, a1
         ok, v = _parse_int(buf, i0, i1)
         if not ok:
-            error[0] = 2
-            error[1] = line
-            error[2] = i0
-            error[3] = i1
+            _set_error(error, 2, line, i0, i1)
             break
         st, b = _parse_float(buf, t0, t1, pow5_hi, pow5_lo)
         if st == INVALID:
-            error[0] = 1
-            error[1] = line
-            error[2] = t0
-            error[3] = t1
+            _set_error(error, 1, line, t0, t1)
             break
         if st == FALLBACK:
-            if n_fb == fallback.shape[0]:
-                grown = np.empty((2 * n_fb + 1, 3), dtype=np.int64)
-                grown[:n_fb] = fallback
-                fallback = grown
-            fallback[n_fb, 0] = r
-            fallback[n_fb, 1] = t0
-            fallback[n_fb, 2] = t1
-            n_fb += 1
+            fallback, n_fb = _hand_back(fallback, n_fb, r, t0, t1)
         ids[r] = v
         bits[r] = b
         row_line[r] = line
