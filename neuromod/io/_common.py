@@ -193,22 +193,29 @@ def parse_window_directive(path, body, where, keys, found):
     return found
 
 
-def encode_annotation(name, values):
-    """One-line JSON payload of ``# annotation: ...`` for a per-train annotation."""
+def annotation_items(name, values, target="this format", allow_none=False):
+    """A per-train annotation as a list of Python scalars, checked to be writable to
+    a format that holds bool, int, float and str values (``target`` names it in the
+    message; ``allow_none`` also accepts None in object arrays): (items, dtype), the
+    dtype as a numpy dtype string, ``"|O"`` for object arrays."""
     arr = np.asarray(values)
     if arr.dtype.kind == "O":
         items = arr.tolist()
-        if not all(v is None or isinstance(v, (bool, int, float, str)) for v in items):
+        if not all((allow_none and v is None) or isinstance(v, (bool, int, float, str))
+                   for v in items):
             raise FileFormatError(
-                f"annotation {name!r}: only bool, int, float and str values can be written to this format")
-        dtype = "|O"
-    elif arr.dtype.kind in SCALAR_KINDS:
-        items = arr.tolist()
-        dtype = arr.dtype.str
-    else:
-        raise FileFormatError(
-            f"annotation {name!r} has dtype {arr.dtype}; only bool, int, float and str annotations "
-            "can be written to this format")
+                f"annotation {name!r}: only bool, int, float and str values can be written to {target}")
+        return items, "|O"
+    if arr.dtype.kind in SCALAR_KINDS:
+        return arr.tolist(), arr.dtype.str
+    raise FileFormatError(
+        f"annotation {name!r} has dtype {arr.dtype}; only bool, int, float and str annotations "
+        f"can be written to {target}")
+
+
+def encode_annotation(name, values):
+    """One-line JSON payload of ``# annotation: ...`` for a per-train annotation."""
+    items, dtype = annotation_items(name, values, allow_none=True)
     return json.dumps({"name": str(name), "dtype": dtype, "values": items},
                       ensure_ascii=False, allow_nan=True)
 
@@ -445,7 +452,7 @@ def one_line(exc):
 
 
 __all__ = ["fail", "check_exists", "read_text_bytes", "atomic_write", "finish", "num",
-           "encode_annotation", "decode_annotation", "annotations_to_write",
+           "annotation_items", "encode_annotation", "decode_annotation", "annotations_to_write",
            "parse_window_directive", "is_window_directive", "is_annotation_directive",
            "is_directive", "comment_body", "invalid_token_message", "one_line", "scan",
            "convert_fallback", "HeaderComments", "annotation_comments", "write_text_file"]

@@ -41,7 +41,7 @@ import warnings
 import numpy as np
 
 from neuromod.errors import FileFormatError, NeuromodError
-from neuromod.io._common import SCALAR_KINDS, atomic_write, check_exists, fail, finish, one_line
+from neuromod.io._common import annotation_items, atomic_write, check_exists, fail, finish, one_line
 
 __all__ = ["read_nix", "write_nix", "read_nwb", "write_nwb", "NWB_NAME_PREFIX"]
 
@@ -50,28 +50,12 @@ NWB_NAME_PREFIX = "neuromod:"
 _NEO_BOOKKEEPING = ("nix_name", "nwb_group")
 
 
-def _annotation_lists(st, fmt):
-    """Per-train annotation values as Python scalars, checked writable."""
-    out = {}
-    for key, values in st.annotations.items():
-        arr = np.asarray(values)
-        items = arr.tolist()
-        if arr.dtype.kind == "O":
-            if not all(isinstance(v, (bool, int, float, str)) for v in items):
-                raise FileFormatError(
-                    f"annotation {key!r}: only bool, int, float and str values can be written to {fmt}")
-        elif arr.dtype.kind not in SCALAR_KINDS:
-            raise FileFormatError(
-                f"annotation {key!r} has dtype {arr.dtype}; only bool, int, float and str "
-                f"annotations can be written to {fmt}")
-        out[str(key)] = items
-    return out
-
-
 def _neo_block(st, fmt):
+    """One Neo block holding ``st`` as written to ``fmt`` ("NIX" or "NWB")."""
     import neo
     import quantities as pq
-    ann = _annotation_lists(st, fmt)
+    ann = {str(key): annotation_items(key, values, fmt)[0]
+           for key, values in st.annotations.items()}
     block = neo.Block(name="neuromod")
     seg = neo.Segment(name="neuromod")
     block.segments.append(seg)
@@ -87,7 +71,53 @@ def _neo_block(st, fmt):
             train.annotate(**values)
         train.segment = seg
         seg.spiketrains.append(train)
+    if fmt == "NIX":
+        block.annotate(neuromod_t_start=float(st.t_start), neuromod_t_stop=float(st.t_stop),
+                       neuromod_n_trains=int(st.n_trains))
     return block
+
+
+# Neo's IO class for each format, and how a block is saved to and loaded from it:
+# NixIO is a context manager; NWBIO is closed by hand and warns freely (pynwb, hdmf).
+def _neo_io(fmt):
+    import neo.io
+    return neo.io.NixIO if fmt == "NIX" else neo.io.NWBIO
+
+
+def _save_nix(io_class, tmp, block):
+    with io_class(tmp, mode="ow") as io:
+        io.write_block(block)
+
+
+def _save_nwb(io_class, tmp, block):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        io = io_class(tmp, mode="w",
+                      session_start_time=datetime.datetime.now(datetime.timezone.utc),
+                      identifier=str(uuid.uuid4()),
+                      session_description="spike trains written by neuromod")
+        io.write_all_blocks([block], validate=False)
+
+
+def _load_nix(io_class, path):
+    with io_class(path, mode="ro") as io:
+        return io.read_all_blocks()
+
+
+def _load_nwb(io_class, path):
+    io = io_class(path, mode="r")
+    try:
+        return io.read_all_blocks()
+    finally:
+        io.close()
+
+
+def _write_neo(st, path, fmt):
+    """Write ``st`` as one Neo block through Neo's IO for ``fmt`` (atomically)."""
+    io_class = _neo_io(fmt)
+    block = _neo_block(st, fmt)
+    save = _save_nix if fmt == "NIX" else _save_nwb
+    atomic_write(path, lambda tmp: save(io_class, tmp, block), "." + fmt.lower())
 
 
 def write_nix(st, path):
@@ -103,16 +133,7 @@ def write_nix(st, path):
     >>> read_nix(p).equals(st)
     True
     """
-    from neo.io import NixIO
-    block = _neo_block(st, "NIX")
-    block.annotate(neuromod_t_start=float(st.t_start), neuromod_t_stop=float(st.t_stop),
-                   neuromod_n_trains=int(st.n_trains))
-
-    def write(tmp):
-        with NixIO(tmp, mode="ow") as io:
-            io.write_block(block)
-
-    atomic_write(path, write, ".nix")
+    _write_neo(st, path, "NIX")
 
 
 def write_nwb(st, path):
@@ -135,19 +156,7 @@ def write_nwb(st, path):
         raise FileFormatError(
             f"{path}: NWB files written through Neo cannot hold zero trains (the window "
             "would be lost); use .npz, .txt, .csv or .nix")
-    from neo.io import NWBIO
-    block = _neo_block(st, "NWB")
-
-    def write(tmp):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            io = NWBIO(tmp, mode="w",
-                       session_start_time=datetime.datetime.now(datetime.timezone.utc),
-                       identifier=str(uuid.uuid4()),
-                       session_description="spike trains written by neuromod")
-            io.write_all_blocks([block], validate=False)
-
-    atomic_write(path, write, ".nwb")
+    _write_neo(st, path, "NWB")
 
 
 def _read_blocks(path, fmt):
@@ -155,17 +164,8 @@ def _read_blocks(path, fmt):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if fmt == "NIX":
-                from neo.io import NixIO
-                with NixIO(str(path), mode="ro") as io:
-                    blocks = io.read_all_blocks()
-            else:
-                from neo.io import NWBIO
-                io = NWBIO(str(path), mode="r")
-                try:
-                    blocks = io.read_all_blocks()
-                finally:
-                    io.close()
+            load = _load_nix if fmt == "NIX" else _load_nwb
+            blocks = load(_neo_io(fmt), str(path))
     except NeuromodError:
         raise
     except Exception as exc:   # h5py/nixio/pynwb raise many types for foreign files
