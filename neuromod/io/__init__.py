@@ -55,26 +55,21 @@ FORMATS = {
 _ALIASES = {"text": "txt"}
 
 
-def _readers():
-    return {"txt": ("neuromod.io.textfile", "read_text"),
-            "csv": ("neuromod.io.csvfile", "read_csv"),
-            "npz": ("neuromod.io.npzfile", "read_npz"),
-            "nix": ("neuromod.io.neofile", "read_nix"),
-            "nwb": ("neuromod.io.neofile", "read_nwb")}
+#: Format name -> (module, reader, writer); the module is imported on first use.
+_FUNCTIONS = {
+    "txt": ("neuromod.io.textfile", "read_text", "write_text"),
+    "csv": ("neuromod.io.csvfile", "read_csv", "write_csv"),
+    "npz": ("neuromod.io.npzfile", "read_npz", "write_npz"),
+    "nix": ("neuromod.io.neofile", "read_nix", "write_nix"),
+    "nwb": ("neuromod.io.neofile", "read_nwb", "write_nwb"),
+}
 
 
-def _writers():
-    return {"txt": ("neuromod.io.textfile", "write_text"),
-            "csv": ("neuromod.io.csvfile", "write_csv"),
-            "npz": ("neuromod.io.npzfile", "write_npz"),
-            "nix": ("neuromod.io.neofile", "write_nix"),
-            "nwb": ("neuromod.io.neofile", "write_nwb")}
-
-
-def _function(table, fmt):
+def _function(fmt, role):
+    """The ``role`` ("read" or "write") function of format ``fmt``."""
     import importlib
-    module, name = table[fmt]
-    return getattr(importlib.import_module(module), name)
+    module, reader, writer = _FUNCTIONS[fmt]
+    return getattr(importlib.import_module(module), reader if role == "read" else writer)
 
 
 def format_from_path(path, format=None):
@@ -163,7 +158,7 @@ def read(path, format=None, *, sort=False, t_start=None, t_stop=None):
     [1, 0, 1]
     """
     fmt = format_from_path(path, format)
-    fn = _function(_readers(), fmt)
+    fn = _function(fmt, "read")
     if fmt == "npz":
         return fn(path, sort=sort, t_start=t_start, t_stop=t_stop)[0]
     return fn(path, sort=sort, t_start=t_start, t_stop=t_stop)
@@ -221,7 +216,7 @@ def write(spike_trains, path, format=None, *, extras=None):
     """
     fmt = format_from_path(path, format)
     st = spike_trains if isinstance(spike_trains, SpikeTrains) else as_spike_trains(spike_trains)
-    fn = _function(_writers(), fmt)
+    fn = _function(fmt, "write")
     if fmt == "npz":
         return fn(st, path, extras=extras)
     if extras:

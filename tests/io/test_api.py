@@ -64,3 +64,8 @@ def test_import_stays_light():
             "'elephant', 'matplotlib', 'quantities') if m in sys.modules]; print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_every_format_has_a_reader_and_a_writer():
+    for fmt in nio.FORMATS:
+        assert callable(nio._function(fmt, "read")) and callable(nio._function(fmt, "write"))
