@@ -1,12 +1,13 @@
-""".npz spike files: extras (arrays and JSON dicts), files written by others, and
-bad input naming the file and the train or key."""
+""".npz spike files: extras (arrays and JSON dicts), files written by others, pickles
+and other archives. The bad inputs, each with the one-line message naming the file
+and the train or key, are in ``test_contract.py``."""
 import os
 import re
 
 import numpy as np
 import pytest
 
-from neuromod.errors import FileFormatError, SpikeDataError
+from neuromod.errors import FileFormatError
 from neuromod.io import read, read_npz, write
 from neuromod.io.npzfile import JSON_EXTRAS_KEY
 from neuromod.spikes import SpikeTrains
@@ -73,42 +74,6 @@ def test_extras_only_for_npz(tmp_path, st):
     with pytest.raises(FileFormatError, match="extras can only be stored in .npz"):
         write(st, tmp_path / "x.txt", extras={"a": 1})
     assert os.listdir(tmp_path) == []
-
-
-def _savez(path, **arrays):
-    with open(path, "wb") as fh:
-        np.savez(fh, **arrays)
-
-
-BAD = [
-    (dict(ids=np.array([0])), r"no 'times' array"),
-    (dict(times=np.array([0.1])), r"no 'ids' array"),
-    (dict(times=np.array([0.1, 0.2]), ids=np.array([0])), r"'times' and 'ids' differ in length \(2 vs 1\)"),
-    (dict(times=np.array([0.1]), ids=np.array([0.0])), r"'ids' must be a 1-D integer array"),
-    (dict(times=np.array(["a"]), ids=np.array([0])), r"'times' must be a 1-D float array"),
-    (dict(times=np.array([0.1, np.nan]), ids=np.array([0, 1])), r"train 1: spike time nan is not finite"),
-    (dict(times=np.array([0.1, 2.0]), ids=np.array([0, 1]), t_start=0.0, t_stop=1.0),
-     r"train 1: spike at 2.0 s outside the file's window \[0.0, 1.0\] s"),
-    (dict(times=np.array([0.3, 0.2]), ids=np.array([2, 2])), r"train 2: spike times not sorted within train 2"),
-    (dict(times=np.array([0.1]), ids=np.array([3]), n_trains=2), r"ids\[0\] = 3 outside 0..1"),
-    (dict(times=np.array([0.1]), ids=np.array([-1])), r"ids\[0\] = -1 is negative"),
-    (dict(times=np.array([0.1]), ids=np.array([0]), t_start=1.0, t_stop=0.5), r"t_stop \(0.5 s\) must be greater than t_start \(1.0 s\)"),
-    (dict(times=np.array([0.1]), ids=np.array([0]), t_stop=np.array([1.0, 2.0])), r"'t_stop' must be a single number"),
-    (dict(times=np.array([0.1]), ids=np.array([0]), ann_unit=np.array([1, 2])), r"annotation 'ann_unit' has shape \(2,\); expected \(1,\)"),
-    (dict(times=np.array([0.1]), ids=np.array([0]), cfg=np.array("{bad"), **{JSON_EXTRAS_KEY: np.array(["cfg"])}),
-     r"JSON extra 'cfg' is not valid JSON"),
-]
-
-
-@pytest.mark.parametrize("arrays, pattern", BAD)
-def test_bad_input_names_file_and_train_or_key(tmp_path, arrays, pattern):
-    path = tmp_path / "bad.npz"
-    _savez(path, **arrays)
-    with pytest.raises((FileFormatError, SpikeDataError)) as info:
-        read(path)
-    msg = str(info.value)
-    assert msg.startswith(f"{path}: "), msg
-    assert re.search(pattern, msg), msg
 
 
 def test_pickled_objects_are_never_loaded(tmp_path):

@@ -4,27 +4,19 @@ import numpy as np
 import pytest
 
 from neuromod.io import _parse, _pyparse
+from neuromod.io._common import convert_fallback
 
 NAMES_TEXT = ("bits", "counts", "train_line", "comments", "fallback", "error")
 NAMES_CSV = ("ids", "bits", "row_line", "comments", "fallback", "error")
 
 
-def _compiled_text(data):
-    out = list(_parse.scan_text(np.frombuffer(data, np.uint8), _parse.POW5_HI, _parse.POW5_LO))
-    bits, fb = out[0], out[4]
-    for k, s, e in fb.tolist():          # what the reader does with hand-backs
-        bits[k] = np.float64(float(data[s:e])).view(np.uint64)
-    out[4] = fb[:0]
-    return out
-
-
-def _compiled_csv(data, start, line0, id_first):
-    out = list(_parse.scan_csv(np.frombuffer(data, np.uint8), start, line0, id_first,
-                               _parse.POW5_HI, _parse.POW5_LO))
-    bits, fb = out[1], out[4]
-    for k, s, e in fb.tolist():
-        bits[k] = np.float64(float(data[s:e])).view(np.uint64)
-    out[4] = fb[:0]
+def _compiled(kind, data, *args):
+    """The compiled scanner's arrays once the reader has converted its hand-backs
+    with float() (the pure-Python scanner hands nothing back)."""
+    out = list(getattr(_parse, "scan_" + kind)(np.frombuffer(data, np.uint8), *args,
+                                               _parse.POW5_HI, _parse.POW5_LO))
+    convert_fallback(data, out[0] if kind == "text" else out[1], out[4])
+    out[4] = out[4][:0]
     return out
 
 
@@ -66,7 +58,7 @@ def test_text_scanners_agree(seed):
                 seps = [rng.choice([" ", "\t", "  ", "\x0c"]) for _ in range(n)]
                 lines.append("".join(s + _random_token(rng) for s in seps) + rng.choice(["", " ", "\r"]))
         data = ("\n".join(lines) + rng.choice(["", "\n"])).encode()
-        _same(_pyparse.scan_text(data), _compiled_text(data), NAMES_TEXT)
+        _same(_pyparse.scan_text(data), _compiled("text", data), NAMES_TEXT)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -90,4 +82,4 @@ def test_csv_scanners_agree(seed):
         start = data.index(b"id,time\n") + len(b"id,time\n")
         for id_first in (True, False):
             _same(_pyparse.scan_csv(data, start, 2, id_first),
-                  _compiled_csv(data, start, 2, id_first), NAMES_CSV)
+                  _compiled("csv", data, start, 2, id_first), NAMES_CSV)

@@ -1,5 +1,5 @@
-"""Text spike files: the parsing rules, and one test per bad input checking that the
-message names the file and the line."""
+"""Text spike files: the parsing rules. The bad inputs, each with the one-line
+message naming the file and the line, are in ``test_contract.py``."""
 import re
 
 import numpy as np
@@ -109,58 +109,7 @@ def test_written_file_is_readable_text(tmp_path):
     assert lines[3:] == ["0.1 0.25", "", "1.0"]
 
 
-# ----------------------------------------------------------------- bad inputs
-BAD = [
-    ("0.1 0.2\n0.3 abc\n", r"line 2: 'abc' is not a number", FileFormatError),
-    ("0.1\n# c\n0.2 1,5\n", r"line 3: '1,5' is not a number", FileFormatError),
-    ("0.1\n0.2 nan\n", r"line 2: spike time nan is not finite", FileFormatError),
-    ("0.1\n\n-inf\n", r"line 3: spike time -inf is not finite", FileFormatError),
-    ("0.1 1e400\n", r"line 1: spike time inf is not finite", SpikeDataError),
-    ("# t_start=0 t_stop=1\n0.5\n0.2 1.5\n", r"line 3: spike at 1.5 s outside the file's window \[0.0, 1.0\] s", SpikeDataError),
-    ("# t_start=0.5\n0.7\n0.2\n", r"line 3: spike at 0.2 s outside", SpikeDataError),
-    ("# t_start=2 t_stop=1\n0.5\n", r"line 1: t_stop \(1.0 s\) must be greater than t_start \(2.0 s\)", SpikeDataError),
-    ("0.1\n0.3 0.2\n", r"line 2: spike times not sorted within line 2 \(0.2 s after 0.3 s\)", SpikeDataError),
-    ("0.1\n# t_start=0 t_stop=1\n", r"line 2: header comment after the first train", FileFormatError),
-    ("# t_start=0\n# t_stop=1\n0.5\n", r"line 2: a second window comment", FileFormatError),
-    ("# t_start=abc\n0.5\n", r"line 1: t_start='abc' is not a number", FileFormatError),
-    ("# t_start=0 speed=1\n0.5\n", r"line 1: unknown key 'speed'", FileFormatError),
-    ("# t_stop=nan\n0.5\n", r"line 1: t_stop=nan is not finite", FileFormatError),
-    ('# annotation: {"name": "unit", "values": [1, 2, 3]}\n0.1\n0.2\n',
-     r"line 1: annotation 'unit' has 3 values for 2 trains", FileFormatError),
-    ('# annotation: {"name": "unit", values: [1]}\n0.1\n', r"line 1: annotation comment is not valid JSON", FileFormatError),
-    ('# annotation: {"name": "unit", "dtype": "<i8", "values": [1.5]}\n0.1\n',
-     r"line 1: annotation 'unit': value 1.5 does not fit dtype '<i8'", FileFormatError),
-    ("# only a comment\n", r"no spikes and no t_stop in the file; give t_stop", SpikeDataError),
-    ("0.1\r0.2\r", r"line 1: carriage return without line feed", FileFormatError),
-    ("", r"empty file", FileFormatError),
-]
-
-
-@pytest.mark.parametrize("content, pattern, cls", BAD)
-def test_bad_input_names_file_and_line(tmp_path, content, pattern, cls):
-    path = tmp_path / "bad.txt"
-    path.write_bytes(content.encode())
-    with pytest.raises(cls) as info:
-        read(path)
-    msg = str(info.value)
-    assert msg.startswith(f"{path}: "), msg
-    assert re.search(pattern, msg), msg
-    assert "\n" not in msg
-
-
-def test_binary_files_named_txt(tmp_path):
-    rng = np.random.default_rng(0)
-    wav = (b"RIFF\x24\x08\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00"
-           + rng.integers(0, 256, 2000, dtype=np.uint8).tobytes())
-    for name, data in (("tone.txt", wav),
-                       ("noise.txt", rng.integers(128, 256, 4000, dtype=np.uint8).tobytes())):
-        path = tmp_path / name
-        path.write_bytes(data)
-        with pytest.raises(FileFormatError, match=r"binary|not UTF-8") as info:
-            read(path)
-        assert str(info.value).startswith(str(path))
-
-
+# ----------------------------------------------------------------- messages
 def test_long_tokens_are_shortened_in_messages(tmp_path):
     path = tmp_path / "long.txt"
     path.write_text("0.1 " + "x" * 500 + "\n")
