@@ -3,7 +3,7 @@
 Loading numba and the cached kernels costs ~0.3-1 s in a fresh process, far more
 than parsing a small file in Python (~1 us per spike). Files below
 :data:`SMALL_FILE_BYTES` are scanned here; results are identical to the kernels'
-(same arrays, same error codes and spans), which ``tests/io/test_small_files.py``
+(same arrays, same error codes and spans), which ``tests/io/test_scanners.py``
 checks on random and malformed files. Conversion is Python's ``float()`` on
 tokens first checked against the same strict decimal grammar.
 """
