@@ -67,7 +67,8 @@ def run(args):
         print(f"spiketrum coding of {os.path.basename(a['input'])} ({a['duration_s']:.2f} s): "
               f"{a['n_spikes']} spikes ({a['rate_hz']:.0f}/s, {a['channels']} channels), "
               f"SNR {a['snr_db']:.1f} dB, log-spectrogram correlation "
-              f"{a['spectrogram_corr']:.3f}, encoded at {a['realtime_factor']:.1f}x real time")
+              f"{a['spectrogram_corr']:.3f}, encoded in {a['encode_s']:.2f} s including the "
+              f"one-off dictionary build")
     print("outputs:")
     for p in figures["outputs"]:
         print(f"  {os.path.abspath(p)}")
