@@ -181,14 +181,19 @@ def SpikingDigitNet(n_in=16, n_hidden=64, n_out=10, n_steps=20, beta=0.8, readou
                     alpha=10.0, dt=1e-3):
     """The spiking digit classifier, a ``torch.nn.Module`` on the Torch backend.
 
-    ``input (n_in lines) -> Linear -> n_hidden LIF neurons`` (:func:`classifier_neuron`
-    in a :class:`~neuromod.backends.torch_backend.NeuronLayer`, one step of ``dt`` per
-    time bin, ``tau = -dt / ln(beta)`` so the per-bin decay is exactly ``beta``; the
-    Heaviside's derivative replaced by the fast-sigmoid surrogate
-    ``1 / (1 + alpha |v - theta|)**2``, Zenke & Ganguli 2018; reset path detached)
-    driven by ``I = W x / (1 - beta)`` so that a bin's input moves the membrane by
-    ``W x``: ``v[t] = beta v[t-1] + W x[t] + b``, ``-> linear read-out`` of the hidden spikes: ``'raster'`` reads the whole raster
-    ``vec(S[:, 0..T-1])``, ``'count'`` the spike count of each hidden neuron.
+    ``n_in`` input lines -> ``Linear`` -> ``n_hidden`` LIF neurons -> linear read-out.
+    The hidden neurons are :func:`classifier_neuron` in a
+    :class:`~neuromod.backends.torch_backend.NeuronLayer`, one step of ``dt`` per time
+    bin with ``tau = -dt / ln(beta)`` (so the per-bin decay is exactly ``beta``), driven
+    by ``I = (W x + b) / (1 - beta)`` so that a bin's input moves the membrane by
+    ``W x + b``::
+
+        v[t] = beta v[t-1] + W x[t] + b;   S[t] = H(v[t] - theta);   v[t] -= theta S[t]
+
+    The Heaviside's derivative is replaced by the fast-sigmoid surrogate
+    ``1 / (1 + alpha |v - theta|)**2`` (Zenke & Ganguli 2018); the reset path is
+    detached. The read-out is linear in the hidden spikes: ``'raster'`` reads the whole
+    raster ``vec(S[:, 0..T-1])``, ``'count'`` the spike count of each hidden neuron.
 
     ``forward(x)`` takes ``(batch, n_in, n_steps)`` spike counts and returns
     ``(logits (batch, n_out), hidden spike count per sample (batch,))``.
