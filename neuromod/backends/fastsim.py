@@ -49,6 +49,16 @@ def supported(tm):
         return False
 
 
+def _load_locals(a, tm, has_inputs, indent):
+    """Lines binding neuron ``j``'s states, parameters and inputs to local names."""
+    for i, s in enumerate(tm.states):
+        a(f"{indent}x_{s} = X[{i}, j]")
+    for k, p in enumerate(tm.param_names):
+        a(f"{indent}p_{p} = P[{k}, j]")
+    for k, u in enumerate(tm.inputs):
+        a(f"{indent}u_{u} = U[{k}, j]" if has_inputs[k] else f"{indent}u_{u} = 0.0")
+
+
 def _source(tm, has_inputs, has_ports, dt):
     an, model = tm.an, tm.model
     N = tm._names
@@ -62,12 +72,7 @@ def _source(tm, has_inputs, has_ports, dt):
     a("@njit(cache=True, nogil=True, error_model='numpy')")
     a("def advance(X, R, P, C, REF, U, spk, act):")
     a("    for j in range(X.shape[1]):")
-    for i, s in enumerate(tm.states):
-        a(f"{I}x_{s} = X[{i}, j]")
-    for k, p in enumerate(tm.param_names):
-        a(f"{I}p_{p} = P[{k}, j]")
-    for k, u in enumerate(tm.inputs):
-        a(f"{I}u_{u} = U[{k}, j]" if has_inputs[k] else f"{I}u_{u} = 0.0")
+    _load_locals(a, tm, has_inputs, I)
     if tm.has_refractory:
         a(f"{I}refrac = R[j] - 1")
         a(f"{I}active = refrac <= 0")
@@ -138,12 +143,7 @@ def _source(tm, has_inputs, has_ports, dt):
     a("@njit(cache=True, nogil=True, error_model='numpy')")
     a("def finish(X, P, C, U, W, spk, act):")
     a("    for j in range(X.shape[1]):")
-    for i, s in enumerate(tm.states):
-        a(f"{I}x_{s} = X[{i}, j]")
-    for k, p in enumerate(tm.param_names):
-        a(f"{I}p_{p} = P[{k}, j]")
-    for k, u in enumerate(tm.inputs):
-        a(f"{I}u_{u} = U[{k}, j]" if has_inputs[k] else f"{I}u_{u} = 0.0")
+    _load_locals(a, tm, has_inputs, I)
     for k, port in enumerate(tm.ports):
         if not has_ports[k]:
             continue
