@@ -1,4 +1,4 @@
-"""The Examples sections of the foundation modules' docstrings run and give what they show."""
+"""The Examples sections of the modules' docstrings run and give what they show."""
 import doctest
 import importlib
 import pkgutil
@@ -8,7 +8,17 @@ import pytest
 import neuromod
 
 FOUNDATIONS = ("neuromod.spikes", "neuromod.io", "neuromod.stats", "neuromod.units",
-               "neuromod.errors", "neuromod.cli.common", "neuromod.auditory", "neuromod.neurons")
+               "neuromod.errors", "neuromod.cli.common", "neuromod.auditory", "neuromod.neurons",
+               "neuromod.backends")
+
+#: Modules whose docstrings must carry runnable examples (the model-definition API).
+MUST_HAVE_EXAMPLES = (
+    "neuromod.backends", "neuromod.backends.dims", "neuromod.backends.equations",
+    "neuromod.backends.model", "neuromod.backends.synapses", "neuromod.backends.surrogate",
+    "neuromod.backends.torch_backend", "neuromod.backends.torch_network",
+    "neuromod.backends.network", "neuromod.backends.serialize", "neuromod.backends.brian2_backend",
+    "neuromod.neurons", "neuromod.neurons.lif", "neuromod.neurons.alif",
+    "neuromod.neurons.coba_lif", "neuromod.neurons.networks")
 
 
 def _modules():
@@ -39,3 +49,4 @@ ATTEMPTED = {}
 def test_the_examples_were_found():
     # runs after the parametrised tests (file order): most foundation modules carry examples
     assert sum(ATTEMPTED.values()) > 50
+    assert [m for m in MUST_HAVE_EXAMPLES if not ATTEMPTED.get(m)] == []

@@ -1,8 +1,6 @@
 """The model definition: equation parsing, units (against Brian2's own unit system),
 parameter handling, clear errors for bad definitions, and the docstring examples of
 the backend modules."""
-import doctest
-import importlib
 
 import numpy as np
 import pytest
@@ -145,20 +143,3 @@ def test_biexp_peak_factor_normalises_the_peak():
     for td, tr in ((5e-3, 1e-3), (10e-3, 2e-3), (3e-3, 2.9e-3)):
         k = biexp_peak_factor(td, tr)
         assert (k * (np.exp(-t / td) - np.exp(-t / tr))).max() == pytest.approx(1.0, rel=1e-9)
-
-
-@pytest.mark.parametrize("name", [
-    "neuromod.backends", "neuromod.backends.dims", "neuromod.backends.equations",
-    "neuromod.backends.model", "neuromod.backends.synapses", "neuromod.backends.surrogate",
-    "neuromod.backends.torch_backend", "neuromod.backends.torch_network",
-    "neuromod.backends.network", "neuromod.backends.serialize", "neuromod.backends.brian2_backend",
-    "neuromod.neurons", "neuromod.neurons.lif", "neuromod.neurons.alif",
-    "neuromod.neurons.coba_lif", "neuromod.neurons.networks"])
-def test_docstring_examples(name):
-    mod = importlib.import_module(name)
-    finder = doctest.DocTestFinder(exclude_empty=True)
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    for test in finder.find(mod, name, globs=dict(vars(mod))):
-        runner.run(test)
-    res = runner.summarize(verbose=False)
-    assert res.failed == 0 and res.attempted > 0
