@@ -24,3 +24,13 @@ class UnitError(NeuromodError, ValueError):
 
 class ParameterError(NeuromodError, ValueError):
     """A parameter outside its domain (e.g. a negative time constant)."""
+
+
+class ResourceLimitError(NeuromodError, MemoryError):
+    """An operation that would allocate more than ``NEUROMOD_MEMORY_LIMIT`` (checked
+    before allocating; see :mod:`neuromod.limits`)."""
+
+
+class OutputError(NeuromodError, OSError):
+    """An output path that cannot be written (missing directory, FIFO, unknown format),
+    found before any computation (see :mod:`neuromod.outputs`)."""
