@@ -5,7 +5,6 @@ import errno
 import json
 import os
 import re
-import tempfile
 
 import numpy as np
 
@@ -102,38 +101,12 @@ def invalid_token_message(token):
 
 
 # --------------------------------------------------------------------- atomic write
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write(path, write, binary_suffix=""):
-    """Call ``write(tmp_path)`` on a temporary file in ``path``'s directory, then
-    ``os.replace`` it onto ``path``. On any error the temporary file is removed and
-    an existing ``path`` is left untouched.
-
-    ``binary_suffix`` ends the temporary name (some libraries check extensions).
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(errno.ENOENT, "directory does not exist", directory)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp" + binary_suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write ``path`` all-or-nothing through ``write(tmp_path)``: see
+    :func:`neuromod.outputs.atomic_write` (symlink targets replaced, character devices
+    written directly, FIFOs refused, errors naming ``path``)."""
+    from neuromod.outputs import atomic_write as _atomic_write
+    _atomic_write(path, write, binary_suffix)
 
 
 # --------------------------------------------------------------------- directives

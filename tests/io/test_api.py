@@ -53,9 +53,10 @@ def test_write_accepts_lists_of_arrays(tmp_path):
 
 
 def test_write_into_missing_directory_names_it(tmp_path):
-    with pytest.raises(FileNotFoundError) as info:
+    from neuromod.errors import OutputError
+    with pytest.raises(OutputError) as info:
         nio.write(SpikeTrains.from_list([[0.1]], t_stop=1.0), tmp_path / "nope" / "s.txt")
-    assert info.value.filename == str(tmp_path / "nope")
+    assert str(info.value) == f"{tmp_path / 'nope' / 's.txt'}: directory {tmp_path / 'nope'} does not exist"
 
 
 def test_import_stays_light():
