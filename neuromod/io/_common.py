@@ -8,12 +8,12 @@ import re
 
 import numpy as np
 
-from neuromod.errors import FileFormatError, SpikeDataError
-from neuromod.spikes.trains import SpikeTrains
+from neuromod.errors import FileFormatError, NeuromodError, SpikeDataError
+from neuromod.spikes.trains import ANNOTATION_KINDS, SpikeTrains, check_n_trains
 from neuromod.units import to_seconds
 
-#: dtype kinds an annotation may have in text/CSV/NIX/NWB files (bool, int, uint, float, str).
-SCALAR_KINDS = "biufU"
+#: dtype kinds an annotation may have in every format (bool, int, uint, float, str).
+SCALAR_KINDS = ANNOTATION_KINDS
 
 
 def num(x):
@@ -154,6 +154,7 @@ def parse_window_directive(path, body, where, keys, found):
                 fail(path, f"n_trains={val!r} is not an integer", where)
             if v < 0:
                 fail(path, f"n_trains={v} is negative", where)
+            check_n_trains(v, what=f"{path}: {where}: n_trains={v}")
         else:
             try:
                 v = float(val)
@@ -193,6 +194,22 @@ def encode_annotation(name, values):
                       ensure_ascii=False, allow_nan=True)
 
 
+def _short(v):
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def load_json(path, text, what, where=None):
+    """``json.loads(text)``; invalid JSON (or nesting too deep to decode) is a
+    FileFormatError naming ``path``, ``where`` and ``what``."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        fail(path, f"{what} is nested too deeply to decode", where)
+    except ValueError as exc:
+        fail(path, f"{what} is not valid JSON ({getattr(exc, 'msg', exc)})", where)
+
+
 def _json_kind(v):
     if v is None:
         return "null"
@@ -209,19 +226,19 @@ def _json_kind(v):
 
 def decode_annotation(path, payload, where):
     """Inverse of :func:`encode_annotation`: (name, array)."""
-    try:
-        obj = json.loads(payload)
-    except ValueError as exc:
-        fail(path, f"annotation comment is not valid JSON ({exc.msg})", where)
+    obj = load_json(path, payload, "annotation comment", where)
     if not (isinstance(obj, dict) and isinstance(obj.get("name"), str)
             and isinstance(obj.get("values"), list)):
         fail(path, 'annotation comment must be {"name": ..., "dtype": ..., "values": [...]}', where)
     name, values = obj["name"], obj["values"]
     dtype = obj.get("dtype")
     try:
-        dt = np.dtype(dtype) if dtype is not None else None
-    except (TypeError, ValueError):
-        fail(path, f"annotation {name!r}: unknown dtype {dtype!r}", where)
+        dt = np.dtype(dtype) if isinstance(dtype, str) else None
+    except (TypeError, ValueError, KeyError, SyntaxError):
+        fail(path, f"annotation {name!r}: unknown dtype {_short(dtype)}", where)
+    if dtype is not None and not isinstance(dtype, str):
+        fail(path, f"annotation {name!r}: dtype must be a numpy dtype string such as '<i8', "
+                   f"not {_short(dtype)}", where)
     if dt is None:
         kinds = {_json_kind(v) for v in values}
         if kinds <= {"b"}:
@@ -234,18 +251,16 @@ def decode_annotation(path, payload, where):
             dt = np.dtype(str)
         else:
             fail(path, f"annotation {name!r}: values of mixed types; give a dtype", where)
-    if dt.kind not in SCALAR_KINDS + "O":
-        fail(path, f"annotation {name!r}: unsupported dtype {dtype!r}", where)
-    allowed = {"b": {"b"}, "i": {"i"}, "u": {"i"}, "f": {"i", "f"}, "U": {"U"},
-               "O": {"b", "i", "f", "U", "null"}}[dt.kind]
+    if dt.kind not in SCALAR_KINDS or dt.fields is not None or dt.subdtype is not None:
+        fail(path, f"annotation {name!r}: unsupported dtype {_short(dtype)}; annotations are "
+                   "bool, int, unsigned int, float or str", where)
+    allowed = {"b": {"b"}, "i": {"i"}, "u": {"i"}, "f": {"i", "f"}, "U": {"U"}}[dt.kind]
     bad = [v for v in values if _json_kind(v) not in allowed]
     if bad:
-        fail(path, f"annotation {name!r}: value {bad[0]!r} does not fit dtype {dt.str!r}", where)
+        fail(path, f"annotation {name!r}: value {_short(bad[0])} does not fit dtype {dt.str!r}",
+             where)
     try:
-        if dt.kind == "O":
-            arr = np.empty(len(values), dtype=object)
-            arr[:] = values
-        elif dt.kind == "U":
+        if dt.kind == "U":
             arr = np.asarray(values, dtype=str)
             if arr.dtype.itemsize < dt.itemsize:
                 arr = arr.astype(dt)
@@ -353,6 +368,7 @@ def finish(path, times, ids, n_trains, *, file_t_start=None, file_t_stop=None,
     """
     locate = locate or (lambda k: f"train {ids[k]}")
     train_where = train_where or (lambda k: f"train {k}")
+    check_n_trains(n_trains, np.size(times), f"{path}: {n_trains} trains")
     t_start = _explicit(t_start, "t_start")
     t_stop = _explicit(t_stop, "t_stop")
     times = np.asarray(times, dtype=np.float64)
@@ -411,7 +427,9 @@ def finish(path, times, ids, n_trains, *, file_t_start=None, file_t_stop=None,
     try:
         return SpikeTrains(times, ids, t_start=t0, t_stop=t1, n_trains=n_trains,
                            annotations=annotations, sort=sort)
-    except SpikeDataError as exc:
+    except NeuromodError as exc:
+        if not isinstance(exc, SpikeDataError):
+            fail(path, str(exc), None, type(exc))
         msg = re.sub(r"\btrain (\d+)", lambda m: train_where(int(m.group(1))), str(exc))
         if "cannot infer the window" in msg:
             msg = "no spikes and no t_stop in the file; give t_stop"
@@ -428,4 +446,5 @@ __all__ = ["fail", "check_exists", "read_text_bytes", "atomic_write", "finish", 
            "annotation_items", "encode_annotation", "decode_annotation", "annotations_to_write",
            "parse_window_directive", "is_window_directive", "is_annotation_directive",
            "is_directive", "comment_body", "invalid_token_message", "one_line", "scan",
-           "convert_fallback", "HeaderComments", "annotation_comments", "write_text_file"]
+           "convert_fallback", "HeaderComments", "annotation_comments", "write_text_file",
+           "load_json"]

@@ -14,6 +14,8 @@ Format (see ``docs/io.md``)
 """
 import numpy as np
 
+from neuromod.spikes.trains import check_n_trains
+
 from neuromod.io._common import (
     HeaderComments, annotation_comments, comment_body, fail, invalid_token_message,
     is_directive, num, read_text_bytes, scan, write_text_file)
@@ -110,6 +112,10 @@ def read_csv(path, *, sort=False, t_start=None, t_stop=None):
                        f"{header.window_where})", f"line {row_line[k]}")
     else:
         n_trains = int(ids.max()) + 1 if ids.size else 0
+        if n_trains:
+            k = int(np.argmax(ids))
+            check_n_trains(n_trains, ids.size, f"{path}: line {row_line[k]}: id {ids[k]} "
+                                               f"({n_trains} trains, max id + 1)")
     return header.finish(bits.view(np.float64), ids, n_trains, t_start=t_start, t_stop=t_stop,
                          sort=sort, locate=lambda k: f"line {row_line[k]}")
 

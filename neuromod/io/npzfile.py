@@ -11,16 +11,20 @@ Keys (see ``docs/io.md``)
 anything else  an "extra", returned by :func:`read_npz` and ignored by ``read``.
 
 Extras are arrays (stored as they are) or JSON-able dicts (stored as a 0-d str
-array of JSON text and listed in ``_json_extras``). Files are always loaded
-with ``allow_pickle=False``; object arrays are refused on write.
+array of JSON text and listed in ``_json_extras``). Object arrays are refused on
+write and never loaded (no pickle). Each member's ``.npy`` header (shape and dtype)
+is read first, and the archive is refused when its arrays would exceed
+``NEUROMOD_MEMORY_LIMIT``, before any array is allocated.
 """
 import json
+import math
 import zipfile
 
 import numpy as np
 
-from neuromod.errors import FileFormatError
-from neuromod.io._common import atomic_write, check_exists, fail, finish, one_line
+from neuromod.errors import FileFormatError, NeuromodError
+from neuromod.io._common import atomic_write, check_exists, fail, finish, load_json, one_line
+from neuromod.limits import check_allocation
 
 __all__ = ["read_npz", "write_npz", "RESERVED_KEYS", "ANNOTATION_PREFIX", "JSON_EXTRAS_KEY"]
 
@@ -44,6 +48,68 @@ def _scalar(path, arr, key, kind):
     return arr.reshape(()).item()
 
 
+#: Bytes read from a zip member at a time (the array itself is allocated once).
+_CHUNK = 1 << 24
+
+
+def _array_header(path, key, fh):
+    """(shape, fortran_order, dtype) of the ``.npy`` member open in ``fh``, read from
+    its header alone (nothing of the data is read)."""
+    from numpy.lib import format as npy
+    try:
+        version = npy.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = npy.read_array_header_2_0(fh)
+        elif version == (3, 0) and hasattr(npy, "_read_array_header"):
+            shape, fortran, dtype = npy._read_array_header(fh, version)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+    except Exception as exc:   # numpy raises ValueError, SyntaxError, TypeError... for bad headers
+        if isinstance(exc, NeuromodError):
+            raise
+        fail(path, f"array {key!r}: bad .npy header ({one_line(exc)})")
+    if any(d < 0 for d in shape):
+        fail(path, f"array {key!r}: negative dimension in shape {shape}")
+    return shape, fortran, dtype
+
+
+def _read_member(path, zf, info, total):
+    """The array stored in zip member ``info``: its header's shape and dtype are
+    checked (no object arrays, the size within ``NEUROMOD_MEMORY_LIMIT`` together with
+    the ``total`` bytes of the arrays read before it) before anything is allocated.
+    Returns (key, array, bytes)."""
+    name = info.filename
+    key = name[:-4] if name.endswith(".npy") else name
+    with zf.open(info) as fh:
+        if fh.read(6) != b"\x93NUMPY":
+            fail(path, f"member {name!r} is not a .npy array")
+        fh.seek(0)
+        shape, fortran, dtype = _array_header(path, key, fh)
+        if dtype.hasobject:
+            fail(path, f"cannot read array {key!r}: object arrays are not loaded "
+                       "(allow_pickle=False)")
+        count = math.prod(shape)
+        nbytes = count * dtype.itemsize
+        check_allocation(total + max(nbytes, count),
+                         f"{path}: array {key!r} of shape {shape} dtype {dtype}")
+        flat = np.empty(count, dtype=dtype)
+        view = memoryview(flat.view(np.uint8)) if nbytes else None
+        pos = 0
+        while pos < nbytes:
+            chunk = fh.read(min(_CHUNK, nbytes - pos))
+            if not chunk:
+                fail(path, f"array {key!r} is truncated ({pos} of {nbytes} bytes)")
+            view[pos:pos + len(chunk)] = chunk
+            pos += len(chunk)
+    if fortran:
+        arr = flat.reshape(shape[::-1]).transpose()
+    else:
+        arr = flat.reshape(shape)
+    return key, arr, nbytes
+
+
 def _load(path):
     check_exists(path)
     with open(path, "rb") as fh:
@@ -52,22 +118,22 @@ def _load(path):
         fail(path, "a single .npy array, not an .npz archive with 'times' and 'ids'")
     if magic[:2] != b"PK":      # every .npz is a zip archive
         fail(path, "not an .npz archive (a zip file of .npy arrays); is it another format?")
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
-            raise
-        fail(path, f"not an .npz archive ({one_line(exc)})")
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        fail(path, "a single .npy array, not an .npz archive with 'times' and 'ids'")
     out = {}
-    with npz:
-        for key in npz.files:
-            try:
-                out[key] = npz[key]
-            except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-                fail(path, f"cannot read array {key!r} ({one_line(exc)}); "
-                           "object arrays are not loaded (allow_pickle=False)")
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.is_dir():
+                    continue
+                key, arr, nbytes = _read_member(path, zf, info, total)
+                total += nbytes
+                out[key] = arr
+    except (NeuromodError, MemoryError, KeyboardInterrupt):
+        raise
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except Exception as exc:   # zipfile/zlib raise many types for damaged archives
+        fail(path, f"not a readable .npz archive ({type(exc).__name__}: {one_line(exc)})")
     return out
 
 
@@ -150,10 +216,7 @@ def read_npz(path, *, sort=False, t_start=None, t_stop=None):
         if key in json_keys:
             if arr.dtype.kind != "U" or arr.size != 1:
                 fail(path, f"JSON extra {key!r} must be a single string")
-            try:
-                extras[key] = json.loads(arr.reshape(()).item())
-            except ValueError as exc:
-                fail(path, f"JSON extra {key!r} is not valid JSON ({exc.msg})")
+            extras[key] = load_json(path, arr.reshape(()).item(), f"JSON extra {key!r}")
         else:
             extras[key] = arr
     st = finish(path, times.astype(np.float64, copy=False), ids, n_trains,

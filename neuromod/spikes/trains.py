@@ -11,19 +11,180 @@ Per-train annotations live in ``annotations``: a dict of arrays of length
 ``n_trains``. ``unit`` (which neuron) and ``trial`` (which repetition) are always
 present, so repeated trials of one neuron are first-class (PSTHs, noise ceilings).
 """
+import math
+import numbers
+
 import numpy as np
 
 from neuromod.errors import SpikeDataError
+from neuromod.limits import check_allocation
 from neuromod.units import to_seconds
 
-__all__ = ["SpikeTrains"]
+__all__ = ["SpikeTrains", "check_annotation", "check_offsets", "check_n_trains",
+           "ANNOTATION_KINDS", "TRAIN_BYTES", "SPIKE_BYTES"]
 
 #: Annotations every container carries.
 REQUIRED_ANNOTATIONS = ("unit", "trial")
 
+#: numpy dtype kinds an annotation may have: bool, int, unsigned int, float, str.
+ANNOTATION_KINDS = "biufU"
+_KIND_NAMES = {"b": "bool", "i": "int", "u": "unsigned int", "f": "float", "U": "str",
+               "S": "bytes", "O": "object", "V": "void (structured)", "c": "complex",
+               "M": "datetime", "m": "timedelta", "T": "string"}
+
+#: Bytes the container allocates per train while it is built (offsets, counts and
+#: their temporaries, the ``unit`` and ``trial`` annotations): the estimate checked
+#: against ``NEUROMOD_MEMORY_LIMIT`` before anything is allocated.
+TRAIN_BYTES = 48
+#: Bytes per spike while the container is built (times, ids, order, copies).
+SPIKE_BYTES = 40
+
 
 def _fmt(x):
     return f"{x:.9g}"
+
+
+def check_n_trains(n_trains, n_spikes=0, what=None):
+    """Refuse (:class:`~neuromod.errors.ResourceLimitError`) a container of
+    ``n_trains`` trains and ``n_spikes`` spikes whose arrays would exceed
+    ``NEUROMOD_MEMORY_LIMIT``; checked before anything is allocated.
+
+    ``what`` names the source for the message (default ``"<n> spike trains"``).
+
+    Examples
+    --------
+    >>> check_n_trains(1000)
+    >>> check_n_trains(10**12)
+    Traceback (most recent call last):
+    ...
+    neuromod.errors.ResourceLimitError: 1000000000000 spike trains would allocate 43.7 TiB (limit 8 GiB; set NEUROMOD_MEMORY_LIMIT)
+    """
+    check_allocation(TRAIN_BYTES * int(n_trains) + SPIKE_BYTES * int(n_spikes),
+                     what or f"{int(n_trains)} spike trains")
+
+
+def _value_kind(v):
+    """The annotation kind of one Python/numpy scalar (``'x'``: not allowed)."""
+    if isinstance(v, (bool, np.bool_)):
+        return "b"
+    if isinstance(v, numbers.Integral):
+        return "i"
+    if isinstance(v, (float, np.floating)):
+        return "f"
+    if isinstance(v, str):
+        return "U"
+    return "x"
+
+
+def check_annotation(name, values, n_trains):
+    """One per-train annotation as a 1-D array of ``n_trains`` values, checked.
+
+    Supported: arrays (or sequences, or one scalar for every train) of ONE kind
+    -- bool, int, unsigned int, float or str (numpy kinds ``b i u f U``); a sequence
+    (or 1-D object array) of ints and floats becomes float64, one of str a str
+    array. Anything else (object arrays of other or mixed types, bytes, complex,
+    datetime, structured/void dtypes, nested values) is refused: such values cannot be written to every format nor grouped by the
+    statistics. This is the one check every path shares (the constructor, the
+    file readers through it).
+
+    Raises
+    ------
+    SpikeDataError
+        Naming the annotation: unsupported dtype or value, mixed types, wrong length.
+
+    Examples
+    --------
+    >>> check_annotation("unit", [3, 3, 4], 3).tolist()
+    [3, 3, 4]
+    >>> check_annotation("label", [1, "a"], 2)
+    Traceback (most recent call last):
+    ...
+    neuromod.errors.SpikeDataError: annotation 'label' mixes value types (int, str); an annotation holds values of one kind: bool, int, float or str
+    """
+    if isinstance(values, np.ndarray) and values.dtype.kind == "O" and values.ndim == 1:
+        values = values.tolist()          # Python objects: checked one by one below
+    if isinstance(values, (list, tuple)):
+        kinds = {_value_kind(v) for v in values}
+        if "x" in kinds:
+            bad = next(v for v in values if _value_kind(v) == "x")
+            raise SpikeDataError(
+                f"annotation {name!r}: value {_short(bad)} of type {type(bad).__name__} is not "
+                "a bool, int, float or str")
+        if len(kinds) > 1 and kinds != {"i", "f"}:
+            shown = ", ".join(_KIND_NAMES[k] for k in sorted(kinds, key="bifU".index))
+            raise SpikeDataError(
+                f"annotation {name!r} mixes value types ({shown}); an annotation holds values "
+                "of one kind: bool, int, float or str")
+        try:
+            arr = np.asarray(values, dtype=np.float64 if kinds == {"i", "f"} else None)
+        except (OverflowError, ValueError, TypeError) as exc:
+            raise SpikeDataError(f"annotation {name!r}: {' '.join(str(exc).split())}") from None
+    else:
+        arr = np.asarray(values)
+    kind = arr.dtype.kind
+    if kind not in ANNOTATION_KINDS or arr.dtype.fields is not None:
+        raise SpikeDataError(
+            f"annotation {name!r} has dtype {arr.dtype} ({_KIND_NAMES.get(kind, kind)}); "
+            "annotations are bool, int, unsigned int, float or str arrays")
+    if arr.ndim == 0:
+        check_allocation(int(n_trains) * arr.dtype.itemsize, f"annotation {name!r}")
+        arr = np.full(n_trains, arr.item(), dtype=arr.dtype)
+    if arr.shape != (n_trains,):
+        raise SpikeDataError(
+            f"annotation {name!r} has {arr.size} values for {n_trains} trains"
+            + ("" if arr.ndim == 1 else f" (shape {arr.shape}; one value per train)"))
+    return arr
+
+
+def _short(v):
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_offsets(offsets, n_data, what="offsets", row="train"):
+    """Validate CSR offsets: 1-D integers, ``offsets[0] >= 0``, non-decreasing, the
+    last ``<= n_data``. Returns them as int64.
+
+    ``what`` names the array (and file) and ``row`` the kind of row for the message,
+    e.g. ``check_offsets(idx, n, "units.nwb: spike_times_index", "unit")``.
+
+    Raises
+    ------
+    SpikeDataError
+        One line naming the array and the first bad row.
+
+    Examples
+    --------
+    >>> check_offsets([0, 2, 2, 5], 5).tolist()
+    [0, 2, 2, 5]
+    >>> check_offsets([0, 2, 7], 5)
+    Traceback (most recent call last):
+    ...
+    neuromod.errors.SpikeDataError: offsets: train 1 ends at 7, past the 5 data values
+    """
+    arr = np.asarray(offsets)
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+        raise SpikeDataError(f"{what}: must be a 1-D integer array, got shape {arr.shape} "
+                             f"dtype {arr.dtype}")
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise SpikeDataError(f"{what}: value {arr.max()} too large")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size == 0:
+        return arr
+    neg = np.flatnonzero(arr < 0)
+    if neg.size:
+        k = int(neg[0])
+        raise SpikeDataError(f"{what}: {row} {k} has a negative offset {arr[k]}")
+    dec = np.flatnonzero(arr[1:] < arr[:-1])
+    if dec.size:
+        k = int(dec[0]) + 1
+        raise SpikeDataError(f"{what}: {row} {k} ends at {arr[k]}, before its start "
+                             f"{arr[k - 1]} (offsets decrease)")
+    past = np.flatnonzero(arr > n_data)
+    if past.size:
+        k = int(past[0])
+        raise SpikeDataError(f"{what}: {row} {k} ends at {arr[k]}, past the {n_data} data values")
+    return arr
 
 
 class SpikeTrains:
@@ -81,9 +242,13 @@ class SpikeTrains:
         ids_in = ids_in.astype(np.int64, copy=False)
         if n_trains is None:
             n_trains = int(ids_in.max()) + 1 if ids_in.size else 0
+        if isinstance(n_trains, bool) or not isinstance(n_trains, numbers.Integral):
+            if not (isinstance(n_trains, float) and n_trains.is_integer()):
+                raise SpikeDataError(f"n_trains must be an integer, got {n_trains!r}")
         n_trains = int(n_trains)
         if n_trains < 0:
             raise SpikeDataError(f"n_trains must be >= 0, got {n_trains}")
+        check_n_trains(n_trains, times.size)
         if ids_in.size:
             lo, hi = int(ids_in.min()), int(ids_in.max())
             if lo < 0 or hi >= n_trains:
@@ -147,13 +312,7 @@ class SpikeTrains:
     def _check_annotations(annotations, n_trains):
         ann = {}
         for key, val in (annotations or {}).items():
-            arr = np.asarray(val)
-            if arr.ndim == 0:
-                arr = np.full(n_trains, arr.item())
-            if arr.shape != (n_trains,):
-                raise SpikeDataError(
-                    f"annotation {key!r} has {arr.size} values for {n_trains} trains")
-            ann[str(key)] = arr
+            ann[str(key)] = check_annotation(str(key), val, n_trains)
         ann.setdefault("unit", np.arange(n_trains, dtype=np.int64))
         ann.setdefault("trial", np.zeros(n_trains, dtype=np.int64))
         return ann
@@ -217,6 +376,9 @@ class SpikeTrains:
             raise SpikeDataError(f"binned counts must be 2-D (trains x bins), got shape {counts.shape}")
         if not np.all(np.isfinite(counts)) or np.any(counts < 0) or np.any(counts != np.round(counts)):
             raise SpikeDataError("binned counts must be non-negative integers")
+        n_spikes = float(counts.sum(dtype=np.float64))
+        check_allocation(n_spikes * 32 + counts.size * 8,
+                         f"from_binned: {n_spikes:.0f} spikes in {counts.shape} bins")
         counts = counts.astype(np.int64)
         bin_size = to_seconds(bin_size, "bin_size")
         t_start = to_seconds(t_start, "t_start")
@@ -367,10 +529,25 @@ class SpikeTrains:
         """Bin edges (seconds) used by :meth:`bin`: from ``t_start`` in steps of ``bin_size``;
         the last bin ends at or after ``t_stop`` so that no spike is dropped."""
         bin_size = to_seconds(bin_size, "bin_size")
-        if not bin_size > 0:
-            raise SpikeDataError(f"bin_size must be > 0, got {bin_size}")
-        n_bins = int(np.ceil(self.duration / bin_size - 1e-9))
+        n_bins = self._n_bins(bin_size)
         return self.t_start + bin_size * np.arange(n_bins + 1)
+
+    def _n_bins(self, bin_size, per_bin=8):
+        """Number of bins of :meth:`bin`, refused before allocating when the
+        ``(n_trains, n_bins)`` arrays (``per_bin`` bytes per train and bin, plus the
+        edges) would exceed ``NEUROMOD_MEMORY_LIMIT``."""
+        if not (np.ndim(bin_size) == 0 and math.isfinite(bin_size) and bin_size > 0):
+            raise SpikeDataError(f"bin_size must be a finite time > 0, got {bin_size}")
+        q = self.duration / float(bin_size) - 1e-9
+        if not math.isfinite(q) or q > 2.0 ** 62:
+            raise SpikeDataError(
+                f"bin_size {bin_size:g} s gives too many bins for the window "
+                f"[{_fmt(self.t_start)}, {_fmt(self.t_stop)}] s")
+        n_bins = max(int(math.ceil(q)), 1)
+        check_allocation(
+            n_bins * (per_bin * self.n_trains + 8),
+            f"binning {self.n_trains} trains x {n_bins} bins (bin_size={bin_size:g} s)")
+        return n_bins
 
     def bin(self, bin_size, dtype=np.int64):
         """Spike counts in bins, shape ``(n_trains, n_bins)``.
@@ -391,6 +568,8 @@ class SpikeTrains:
         >>> SpikeTrains.from_list([[0.05, 0.06, 0.25]], t_stop=0.3).bin(0.1).tolist()
         [[2, 0, 1]]
         """
+        bin_size = to_seconds(bin_size, "bin_size")
+        self._n_bins(bin_size, per_bin=16 + np.dtype(dtype).itemsize)
         edges = self.bin_edges(bin_size)
         nb = edges.size - 1
         bs = edges[1] - edges[0] if nb else to_seconds(bin_size)
