@@ -35,13 +35,17 @@ train.
 """
 import datetime
 import json
+import math
 import uuid
 import warnings
 
 import numpy as np
 
-from neuromod.errors import FileFormatError, NeuromodError
-from neuromod.io._common import annotation_items, atomic_write, check_exists, fail, finish, one_line
+from neuromod.errors import FileFormatError, NeuromodError, SpikeDataError
+from neuromod.io._common import (
+    annotation_items, atomic_write, check_exists, fail, finish, load_json, one_line)
+from neuromod.limits import check_allocation
+from neuromod.spikes.trains import check_offsets
 
 __all__ = ["read_nix", "write_nix", "read_nwb", "write_nwb", "NWB_NAME_PREFIX"]
 
@@ -159,8 +163,94 @@ def write_nwb(st, path):
     _write_neo(st, path, "NWB")
 
 
+#: Neo holds a file's arrays about this many times over while it builds its objects
+#: (h5py's read, the quantities array, the container's copy).
+_NEO_COPIES = 3
+
+
+def _attr_text(value):
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _check_hdf5(path, fmt):
+    """Check the HDF5 structure of a NIX/NWB file before Neo reads it: its datasets'
+    declared sizes within ``NEUROMOD_MEMORY_LIMIT`` (an HDF5 dataset may claim any
+    shape in a tiny file), and in NWB files every ragged-array index (``VectorIndex``
+    such as ``units/spike_times_index``) non-negative, non-decreasing and within its
+    target, and every column of a table as long as its ``id``."""
+    import h5py
+    try:
+        fh = h5py.File(path, "r")
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except Exception as exc:   # h5py raises OSError (and others) for non-HDF5 files
+        fail(path, f"not an HDF5 file, so not a {fmt} file ({one_line(exc)})")
+    with fh:
+        try:
+            items = []
+            fh.visititems(lambda name, obj: items.append((name, obj)))
+            datasets = [(n, o) for n, o in items if isinstance(o, h5py.Dataset)]
+            total, largest = 0, (0, None, None)
+            for name, ds in datasets:
+                shape = ds.shape
+                if shape is None:          # null dataspace
+                    continue
+                nbytes = math.prod(shape) * max(ds.dtype.itemsize, 1)
+                total += nbytes
+                if nbytes >= largest[0]:
+                    largest = (nbytes, name, shape)
+            if largest[1] is not None:
+                check_allocation(_NEO_COPIES * total,
+                                 f"{path}: HDF5 datasets (largest {largest[1]!r} of shape "
+                                 f"{largest[2]})")
+            if fmt == "NWB":
+                for name, obj in items:
+                    if isinstance(obj, h5py.Group):
+                        _check_table(path, fh, name, obj, h5py)
+        except NeuromodError:
+            raise
+        except Exception as exc:   # damaged files: h5py/libhdf5 raise many types
+            fail(path, f"cannot read as a {fmt} file ({type(exc).__name__}: {one_line(exc)})")
+
+
+def _check_table(path, fh, name, group, h5py):
+    """Index arrays and column lengths of one NWB ``DynamicTable`` group."""
+    row = "unit" if name.split("/")[-1] == "units" else "row"
+    for key, ds in group.items():
+        if not isinstance(ds, h5py.Dataset):
+            continue
+        if _attr_text(ds.attrs.get("neurodata_type")) != "VectorIndex":
+            continue
+        where = f"{path}: {name}/{key}"
+        ref = ds.attrs.get("target")
+        try:
+            target = fh[ref]
+        except Exception:
+            fail(path, f"{name}/{key}: index without a valid 'target' dataset")
+        if not isinstance(target, h5py.Dataset) or not target.shape:
+            fail(path, f"{name}/{key}: index target is not an array")
+        try:
+            check_offsets(ds[()], target.shape[0], where, row)
+        except SpikeDataError as exc:
+            raise FileFormatError(str(exc)) from None
+    ids = group.get("id")
+    colnames = group.attrs.get("colnames")
+    if not isinstance(ids, h5py.Dataset) or colnames is None or not ids.shape:
+        return
+    n = ids.shape[0]
+    for col in np.atleast_1d(colnames).tolist():
+        col = _attr_text(col)
+        if not isinstance(col, str):
+            continue
+        ds = group.get(col + "_index", group.get(col))
+        if isinstance(ds, h5py.Dataset) and ds.shape and ds.shape[0] != n:
+            fail(path, f"{name}/{ds.name.split('/')[-1]} has {ds.shape[0]} rows for the {n} "
+                       f"{row}s of {name}/id")
+
+
 def _read_blocks(path, fmt):
     check_exists(path)
+    _check_hdf5(path, fmt)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -174,11 +264,41 @@ def _read_blocks(path, fmt):
 
 
 def _scalar(v):
+    """A per-train annotation value as a Python scalar; None for array, list, dict or
+    null values (not per-train scalars, left out). Scalars of other types (bytes,
+    complex, datetime...) are returned as they are, for the container to refuse."""
     if isinstance(v, np.ndarray) and v.ndim == 0:
         v = v.item()
     if isinstance(v, np.generic):
         v = v.item()
-    return v if isinstance(v, (bool, int, float, str)) else None
+    if v is None or isinstance(v, (np.ndarray, list, tuple, dict, set)):
+        return None
+    return v
+
+
+def _seconds(path, q, what, where):
+    """A Neo quantity in seconds as float64 (one line naming the train otherwise)."""
+    try:
+        return np.asarray(q.rescale("s").magnitude, dtype=np.float64)
+    except Exception as exc:   # quantities raises ValueError/TypeError... for non-time units
+        fail(path, f"{what} not in units of time ({one_line(exc)})", where)
+
+
+def _block_number(path, ann, key, kind, default=None):
+    """A number the block's annotations declare (``neuromod_t_start``...)."""
+    v = _scalar(ann.get(key, default))
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if ok and kind is int:
+        ok = isinstance(v, int) or float(v).is_integer()
+    if not ok or not math.isfinite(v):
+        fail(path, f"block annotation {key} = {_short(ann.get(key))} is not "
+                   f"{'an integer' if kind is int else 'a finite number'}")
+    return kind(v)
+
+
+def _short(v):
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _read_neo(path, fmt, sort, t_start, t_stop):
@@ -191,7 +311,8 @@ def _read_neo(path, fmt, sort, t_start, t_stop):
                 seg_of.append(n_segments)
             n_segments += 1
     n = len(trains)
-    times = [np.asarray(s.times.rescale("s").magnitude, dtype=np.float64).ravel() for s in trains]
+    times = [_seconds(path, s.times, "spike times", f"train {k}").ravel()
+             for k, s in enumerate(trains)]
     counts = np.array([t.size for t in times], dtype=np.int64)
     flat = np.concatenate(times) if n else np.empty(0)
     ids = np.repeat(np.arange(n, dtype=np.int64), counts)
@@ -199,14 +320,16 @@ def _read_neo(path, fmt, sort, t_start, t_stop):
     file_t0 = file_t1 = None
     marks = [b.annotations for b in blocks if "neuromod_t_start" in b.annotations]
     if len(blocks) == 1 and marks:
-        file_t0 = float(marks[0]["neuromod_t_start"])
-        file_t1 = float(marks[0]["neuromod_t_stop"])
-        declared_n = int(marks[0].get("neuromod_n_trains", n))
+        file_t0 = _block_number(path, marks[0], "neuromod_t_start", float)
+        file_t1 = _block_number(path, marks[0], "neuromod_t_stop", float)
+        declared_n = _block_number(path, marks[0], "neuromod_n_trains", int, n)
         if declared_n != n:
             fail(path, f"the block declares {declared_n} trains but holds {n}")
     elif n:
-        starts = [float(s.t_start.rescale("s").magnitude) for s in trains]
-        stops = [float(s.t_stop.rescale("s").magnitude) for s in trains]
+        starts = [float(_seconds(path, s.t_start, "t_start", f"train {k}"))
+                  for k, s in enumerate(trains)]
+        stops = [float(_seconds(path, s.t_stop, "t_stop", f"train {k}"))
+                 for k, s in enumerate(trains)]
         file_t0, file_t1 = min(starts), max(stops)
     # annotations
     per_train = []
@@ -214,11 +337,8 @@ def _read_neo(path, fmt, sort, t_start, t_stop):
         ann = {key: _scalar(v) for key, v in s.annotations.items() if key not in _NEO_BOOKKEEPING}
         name = s.name if isinstance(s.name, str) else ""
         if name.startswith(NWB_NAME_PREFIX):
-            try:
-                decoded = json.loads(name[len(NWB_NAME_PREFIX):])
-            except ValueError as exc:
-                fail(path, f"annotations in the train name are not valid JSON ({exc.msg})",
-                     f"train {k}")
+            decoded = load_json(path, name[len(NWB_NAME_PREFIX):],
+                                "annotations in the train name", f"train {k}")
             if not isinstance(decoded, dict):
                 fail(path, "annotations in the train name must be a JSON object", f"train {k}")
             ann.update({key: _scalar(v) for key, v in decoded.items()})
@@ -232,15 +352,7 @@ def _read_neo(path, fmt, sort, t_start, t_stop):
             vals = [ann[key] for ann in per_train]
             if any(v is None for v in vals):
                 continue          # non-scalar annotation: not a per-train value
-            kinds = {type(v) for v in vals}
-            if len(kinds) == 1:
-                annotations[key] = np.asarray(vals)
-            elif kinds <= {int, float}:
-                annotations[key] = np.asarray(vals, dtype=np.float64)
-            else:
-                arr = np.empty(n, dtype=object)
-                arr[:] = vals
-                annotations[key] = arr
+            annotations[key] = vals   # checked by the container: one supported kind
         if "trial" not in annotations and n_segments > 1:
             annotations["trial"] = np.asarray(seg_of, dtype=np.int64)
     return finish(path, flat, ids, n, file_t_start=file_t0, file_t_stop=file_t1,
