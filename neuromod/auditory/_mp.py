@@ -28,12 +28,22 @@ so the axpy and the block maxima vectorise (``llvm.maxnum``: numba's ``max`` doe
 not vectorise). Blocks of 64 samples: with 32 the per-block overhead dominates.
 Taking the block maxima in the same pass as the axpy was measured slower than a
 separate pass over the (then L1-resident) blocks.
+
+Safety. The compiled loops do not check bounds, so each kernel is called only
+through a Python wrapper of the same name (:func:`mp_run`, :func:`store_rows`,
+:func:`add_atoms`) that checks, vectorised and before the call, every shape and
+every index the loop will compute (kernel numbers, atom positions, offsets into the
+flattened cross-correlations), raising a one-line
+:class:`~neuromod.auditory.audio.AudioError` instead of reading or writing outside
+an array.
 """
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from neuromod.auditory.audio import AudioError
 
 BLOCK = 64   # samples per block of the maximum hierarchy
 GROUP = 32   # blocks per group
@@ -134,7 +144,7 @@ def _refresh(bm, gbm, sbm, blo, bhi):
 
 
 @njit(cache=True, nogil=True)
-def mp_run(c, n_valid, xc, xc_off, xc_lo, xc_len, levels, budget, energy0, r, kernels,
+def _mp_run(c, n_valid, xc, xc_off, xc_lo, xc_len, levels, budget, energy0, r, kernels,
            lengths, shift, out_p, out_k, out_sign, out_level, out_energy):
     """Run matching pursuit on ``c`` and ``r`` (both modified in place) for at most
     ``budget`` spikes.
@@ -249,7 +259,7 @@ def mp_run(c, n_valid, xc, xc_off, xc_lo, xc_len, levels, budget, energy0, r, ke
 
 
 @njit(cache=True, nogil=True)
-def store_rows(c, full, offs, k0, i, m):
+def _store_rows(c, full, offs, k0, i, m):
     """``c[k0 + j, i:i + m] = full[j, offs[k0 + j]:offs[k0 + j] + m]`` for every row ``j``
     of ``full`` (rounded to ``c``'s type); returns the largest ``|value|`` before rounding."""
     peak = 0.0
@@ -267,9 +277,8 @@ def store_rows(c, full, offs, k0, i, m):
 
 
 @njit(cache=True, nogil=True)
-def add_atoms(y, kernels, lengths, starts, ks, amps):
-    """``y[starts[i] + j] += amps[i] * kernels[ks[i], j]`` for ``j < lengths[ks[i]]``
-    (atoms that fall partly outside ``y`` are clipped)."""
+def _add_atoms(y, kernels, lengths, starts, ks, amps):
+    """:func:`add_atoms` without its checks."""
     n = y.size
     for i in range(starts.size):
         k = ks[i]
@@ -277,3 +286,166 @@ def add_atoms(y, kernels, lengths, starts, ks, amps):
         t0 = starts[i]
         for j in range(max(0, -t0), min(lengths[k], n - t0)):
             y[t0 + j] += a * kernels[k, j]
+
+
+def _fail(what, reason):
+    raise AudioError(f"{what}: {reason} (refused before the compiled loop)")
+
+
+def _int_array(what, name, a, n=None):
+    """``a`` as a C-contiguous 1-D int64 array (of size ``n`` if given), checked."""
+    a = np.asarray(a)
+    if a.ndim != 1 or a.dtype.kind not in "iu" or (n is not None and a.size != n):
+        _fail(what, f"{name} must be a 1-D integer array"
+                    f"{'' if n is None else f' of {n} values'}, got shape {a.shape} {a.dtype}")
+    if a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.int64).max:
+        _fail(what, f"{name} too large")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def add_atoms(y, kernels, lengths, starts, ks, amps):
+    """``y[starts[i] + j] += amps[i] * kernels[ks[i], j]`` for ``j < lengths[ks[i]]``
+    (atoms that fall partly outside ``y`` are clipped), in place.
+
+    Checked first: ``y`` a writable float64 vector, ``kernels`` (K, L) float64,
+    ``0 <= lengths <= L``, one kernel number ``0 <= ks < K`` and one amplitude per
+    start, and every start in ``[-L, y.size]`` (an atom starting further away would not
+    touch ``y``, and its indices could overflow).
+
+    Examples
+    --------
+    >>> y = np.zeros(4)
+    >>> add_atoms(y, np.ones((1, 2)), np.array([2]), np.array([3]), np.array([0]),
+    ...           np.array([0.5]))
+    >>> y.tolist()
+    [0.0, 0.0, 0.0, 0.5]
+    >>> add_atoms(y, np.ones((1, 2)), np.array([2]), np.array([-2 ** 63]), np.array([0]),
+    ...           np.array([0.5]))
+    Traceback (most recent call last):
+    ...
+    neuromod.auditory.audio.AudioError: add_atoms: atom 0 starts at sample -9223372036854775808, outside [-2, 4] (refused before the compiled loop)
+    """
+    what = "add_atoms"
+    if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype == np.float64
+            and y.flags.c_contiguous and y.flags.writeable):
+        _fail(what, "y must be a writable C-contiguous float64 vector")
+    kernels = np.ascontiguousarray(kernels, dtype=np.float64)
+    if kernels.ndim != 2:
+        _fail(what, f"kernels must be 2-D, got shape {kernels.shape}")
+    K, L = kernels.shape
+    lengths = _int_array(what, "lengths", lengths, K)
+    if lengths.size and (lengths.min() < 0 or lengths.max() > L):
+        _fail(what, f"kernel lengths must lie in 0..{L}")
+    starts = _int_array(what, "starts", starts)
+    ks = _int_array(what, "ks", ks, starts.size)
+    amps = np.ascontiguousarray(amps, dtype=np.float64)
+    if amps.shape != starts.shape:
+        _fail(what, f"{amps.size} amplitudes for {starts.size} atoms")
+    if starts.size:
+        bad = (ks < 0) | (ks >= K)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            _fail(what, f"atom {i} uses kernel {int(ks[i])}, outside 0..{K - 1}")
+        bad = (starts < -L) | (starts > y.size)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            _fail(what, f"atom {i} starts at sample {int(starts[i])}, outside [{-L}, {y.size}]")
+    _add_atoms(y, kernels, lengths, starts, ks, amps)
+
+
+def store_rows(c, full, offs, k0, i, m):
+    """``c[k0 + j, i:i + m] = full[j, offs[k0 + j]:offs[k0 + j] + m]`` for every row ``j``
+    of ``full`` (rounded to ``c``'s type); returns the largest ``|value|`` before rounding.
+
+    Checked first: the rows ``k0 .. k0 + len(full)`` exist in ``c`` and ``offs``, and
+    both column ranges lie inside their arrays.
+
+    Examples
+    --------
+    >>> c = np.zeros((2, 3))
+    >>> store_rows(c, np.array([[1.0, -4.0, 2.0]]), np.array([0, 1]), 1, 1, 2)
+    4.0
+    >>> c.tolist()
+    [[0.0, 0.0, 0.0], [0.0, -4.0, 2.0]]
+    """
+    what = "store_rows"
+    if not (isinstance(c, np.ndarray) and c.ndim == 2 and c.dtype in (np.float32, np.float64)
+            and c.flags.writeable):
+        _fail(what, "c must be a writable 2-D float32 or float64 array")
+    full = np.asarray(full, dtype=np.float64)
+    if full.ndim != 2:
+        _fail(what, f"full must be 2-D, got shape {full.shape}")
+    offs = _int_array(what, "offs", offs)
+    k0, i, m = int(k0), int(i), int(m)
+    rows = full.shape[0]
+    if k0 < 0 or k0 + rows > min(c.shape[0], offs.size):
+        _fail(what, f"rows {k0}..{k0 + rows - 1} outside the {c.shape[0]} rows of c")
+    if i < 0 or m < 0 or i + m > c.shape[1]:
+        _fail(what, f"columns {i}..{i + m - 1} outside the {c.shape[1]} columns of c")
+    o = offs[k0:k0 + rows]
+    if rows and (o.min() < 0 or o.max() + m > full.shape[1]):
+        _fail(what, f"source offsets {int(o.min())}..{int(o.max())} + {m} outside the "
+                    f"{full.shape[1]} columns of full")
+    return _store_rows(c, full, offs, k0, i, m)
+
+
+def mp_run(c, n_valid, xc, xc_off, xc_lo, xc_len, levels, budget, energy0, r, kernels,
+           lengths, shift, out_p, out_k, out_sign, out_level, out_energy):
+    """Run matching pursuit on ``c`` and ``r`` (both modified in place) for at most
+    ``budget`` spikes; the compiled loop of the encoder.
+
+    Checked first, against the contract below: ``c`` is (K, n_alloc) with ``n_alloc``
+    a multiple of :data:`BLOCK` and ``0 < n_valid <= n_alloc``; every
+    cross-correlation range ``xc_off + [0, xc_len)`` lies inside ``xc``; every atom
+    ``(k, p < n_valid)`` lies inside ``r``; the kernels and the outputs are large
+    enough for their indices. See :func:`_mp_run` for the algorithm.
+    """
+    what = "mp_run"
+    if not (isinstance(c, np.ndarray) and c.ndim == 2 and c.dtype in (np.float32, np.float64)
+            and c.flags.c_contiguous and c.flags.writeable):
+        _fail(what, "c must be a writable C-contiguous 2-D float32 or float64 array")
+    K, n_alloc = c.shape
+    n_valid, budget = int(n_valid), int(budget)
+    if K < 1 or n_alloc % BLOCK or not 0 < n_valid <= n_alloc:
+        _fail(what, f"c of shape {c.shape} with {n_valid} valid columns (need K >= 1, a "
+                    f"multiple of {BLOCK} columns, 0 < n_valid <= columns)")
+    if not (isinstance(xc, np.ndarray) and xc.dtype == c.dtype and xc.ndim == 1
+            and xc.flags.c_contiguous):
+        _fail(what, "xc must be a C-contiguous 1-D array of c's type")
+    xc_off, xc_lo, xc_len = (np.asarray(a) for a in (xc_off, xc_lo, xc_len))
+    for name, a in (("xc_off", xc_off), ("xc_lo", xc_lo), ("xc_len", xc_len)):
+        if a.shape != (K, K) or a.dtype != np.int64:
+            _fail(what, f"{name} must be ({K}, {K}) int64, got {a.shape} {a.dtype}")
+    if xc_off.min() < 0 or xc_len.min() < 0 or (xc_off + xc_len).max() > xc.size:
+        _fail(what, f"cross-correlation ranges outside the {xc.size} values of xc")
+    if np.abs(xc_lo).max() > 2 ** 40:
+        _fail(what, "cross-correlation shifts out of range")
+    levels = np.asarray(levels)
+    if levels.ndim != 1 or levels.size < 1 or levels.dtype != np.float64:
+        _fail(what, "levels must be a non-empty float64 vector")
+    kernels = np.asarray(kernels)
+    if kernels.ndim != 2 or kernels.shape[0] != K or kernels.dtype != np.float64:
+        _fail(what, f"kernels must be ({K}, L) float64, got {kernels.shape} {kernels.dtype}")
+    for name, a in (("lengths", lengths), ("shift", shift)):
+        a = np.asarray(a)
+        if a.shape != (K,) or a.dtype != np.int64:
+            _fail(what, f"{name} must be ({K},) int64, got {a.shape} {a.dtype}")
+    lengths, shift = np.asarray(lengths), np.asarray(shift)
+    if lengths.min() < 1 or lengths.max() > kernels.shape[1] or shift.min() < 0:
+        _fail(what, "kernel lengths or shifts out of range")
+    if not (isinstance(r, np.ndarray) and r.ndim == 1 and r.dtype == np.float64
+            and r.flags.writeable):
+        _fail(what, "r must be a writable float64 vector")
+    if int((shift + lengths).max()) + n_valid - 1 > r.size:
+        _fail(what, f"atoms up to sample {int((shift + lengths).max()) + n_valid - 1} outside "
+                    f"the {r.size} samples of r")
+    for name, a, kind in (("out_p", out_p, "i"), ("out_k", out_k, "i"),
+                          ("out_sign", out_sign, "i"), ("out_level", out_level, "i"),
+                          ("out_energy", out_energy, "f")):
+        if not (isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype.kind == kind
+                and a.flags.writeable and a.size >= budget):
+            _fail(what, f"{name} must be a writable 1-D array of at least {budget} values")
+    if n_alloc > n_valid and np.any(c[:, n_valid:]):
+        _fail(what, "columns of c beyond n_valid must be zero")
+    return _mp_run(c, n_valid, xc, xc_off, xc_lo, xc_len, levels, budget, energy0, r, kernels,
+                   lengths, shift, out_p, out_k, out_sign, out_level, out_energy)

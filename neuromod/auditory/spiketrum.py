@@ -45,11 +45,15 @@ import json
 
 import numpy as np
 
-from neuromod.auditory.audio import AudioError, check_signal, resample
-from neuromod.auditory.gammatone import KernelDictionary
-from neuromod.auditory.erb import erb_space
+from neuromod.auditory.audio import (AudioError, SAMPLE_RATE_RANGE, check_sample_rate,
+                                     check_signal, resample)
+from neuromod.auditory.gammatone import KernelDictionary, kernel_lengths
+from neuromod.auditory.erb import erb, erb_space
+from neuromod.errors import ParameterError
+from neuromod.limits import Domain, check_allocation, check_int, check_value
 
-__all__ = ["DEFAULTS", "SpiketrumCode", "make_config", "encode", "encode_batch", "decode",
+__all__ = ["DEFAULTS", "SETTINGS", "FILE_FIELDS", "SpiketrumCode", "make_config", "check_config",
+           "check_spikes", "check_resources", "encode", "encode_batch", "decode",
            "magnitude_levels", "neuron_index", "neuron_fields", "dictionary_for"]
 
 #: Default encoder settings (``neuromod encode`` uses the same).
@@ -75,65 +79,289 @@ PRECISIONS = {"float32": np.float32, "float64": np.float64}
 FORMAT_VERSION = 1
 
 
+#: The valid range of every setting: ``name -> (kind, domain)``, kind ``int`` or
+#: ``float``, the domain a :class:`~neuromod.limits.Domain`. Further constraints between
+#: settings (``fmin <= fmax < sample_rate / 2``, ``rate <= sample_rate``) are checked
+#: by :func:`make_config`; what the settings would allocate by :func:`check_resources`.
+SETTINGS = {
+    "sample_rate": (float, Domain("Hz", *SAMPLE_RATE_RANGE)),
+    "channels": (int, Domain("kernels", 1, 4096)),
+    "fmin": (float, Domain("Hz", 0.0, SAMPLE_RATE_RANGE[1] / 2, low_inclusive=False)),
+    "fmax": (float, Domain("Hz", 0.0, SAMPLE_RATE_RANGE[1] / 2, low_inclusive=False)),
+    "order": (int, Domain("order", 2, 12)),
+    "bandwidth": (float, Domain("x ERB", 0.1, 10.0)),
+    "threshold_db": (float, Domain("dB", 0.0, 240.0, low_inclusive=False)),
+    "levels": (int, Domain("levels", 1, 1024)),
+    "level_range_db": (float, Domain("dB", 0.0, 300.0)),
+    "rate": (float, Domain("spikes/s", 0.0, SAMPLE_RATE_RANGE[1], low_inclusive=False)),
+    "chunk_s": (float, Domain("s", 0.0, 3600.0, low_inclusive=False)),
+}
+#: Fields a spike file's configuration holds besides :data:`SETTINGS` (same form).
+#: ``n_samples`` is bounded further by the memory limit (:func:`check_resources`).
+FILE_FIELDS = {
+    "gain": (float, Domain("correlation units", 0.0, 1e100, low_inclusive=False)),
+    "n_samples": (int, Domain("samples", 1, 2 ** 53)),
+    "input_sample_rate": (float, Domain("Hz", 0.0, low_inclusive=False)),
+}
+
+
+def _field(key, value, kind, dom, where):
+    """``value`` checked against ``(kind, dom)``: a number of the right kind (JSON
+    numbers, Python or numpy numbers; not a bool, not a string) inside the domain.
+    Errors are one-line :class:`AudioError` messages ``'<where>key = value ...'``."""
+    try:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+            raise ParameterError(f"{key} = {value!r} is not a number")
+        if kind is int:
+            if isinstance(value, np.floating):
+                value = float(value)
+            return check_int(key, value, int(dom.low), int(dom.high))
+        return check_value(key, value, dom)
+    except ParameterError as exc:
+        raise AudioError(f"{where}{exc}") from None
+
+
 def make_config(**overrides):
     """The encoder configuration: :data:`DEFAULTS` updated with ``overrides``, checked.
+
+    Every setting must be a number of its kind inside its range (:data:`SETTINGS`),
+    with ``fmin <= fmax < sample_rate / 2`` and ``rate <= sample_rate`` (one spike per
+    sample at most).
 
     Raises
     ------
     AudioError
-        For an impossible setting (one-line message).
+        For an impossible setting (one-line message naming it).
 
     Examples
     --------
     >>> make_config(rate=1000)["rate"]
     1000.0
+    >>> make_config(channels=100000)
+    Traceback (most recent call last):
+    ...
+    neuromod.auditory.audio.AudioError: channels = 100000 must satisfy 1 <= channels <= 4096
     """
     unknown = set(overrides) - set(DEFAULTS)
     if unknown:
         raise TypeError(f"unknown spiketrum setting(s): {', '.join(sorted(unknown))}")
     cfg = dict(DEFAULTS)
     cfg.update({k: v for k, v in overrides.items() if v is not None})
-    for key in ("sample_rate", "fmin", "fmax", "bandwidth", "threshold_db",
-                "level_range_db", "rate", "chunk_s"):
-        cfg[key] = float(cfg[key])
-    for key in ("channels", "order", "levels"):
-        cfg[key] = int(cfg[key])
+    return _check_settings(cfg, "")
+
+
+def _check_settings(values, where):
+    """The :data:`SETTINGS` of ``values`` checked (types, ranges, relations); errors are
+    prefixed with ``where``."""
+    cfg = {key: _field(key, values[key], kind, dom, where)
+           for key, (kind, dom) in SETTINGS.items()}
     fs = cfg["sample_rate"]
-    if not (np.isfinite(fs) and fs > 0):
-        raise AudioError(f"internal sample rate must be > 0 Hz, got {fs:g}")
-    if cfg["channels"] < 1:
-        raise AudioError(f"need at least 1 channel (kernel), got {cfg['channels']}")
-    if not 0 < cfg["fmin"] <= cfg["fmax"]:
-        raise AudioError(f"need 0 < fmin <= fmax, got fmin={cfg['fmin']:g} Hz, fmax={cfg['fmax']:g} Hz")
+    if not cfg["fmin"] <= cfg["fmax"]:
+        raise AudioError(f"{where}need 0 < fmin <= fmax, got fmin={cfg['fmin']:g} Hz, "
+                         f"fmax={cfg['fmax']:g} Hz")
     if cfg["channels"] > 1 and cfg["fmin"] == cfg["fmax"]:
-        raise AudioError("fmin = fmax needs --channels 1")
+        raise AudioError(f"{where}fmin = fmax needs --channels 1")
     if not cfg["fmax"] < fs / 2:
-        raise AudioError(f"fmax = {cfg['fmax']:g} Hz must be below half the internal rate ({fs / 2:g} Hz)")
-    if cfg["levels"] < 1:
-        raise AudioError(f"need at least 1 magnitude level, got {cfg['levels']}")
-    if not cfg["level_range_db"] >= 0:
-        raise AudioError(f"level_range_db must be >= 0, got {cfg['level_range_db']:g}")
-    if cfg["order"] < 2:
-        raise AudioError(f"gammatone order must be >= 2, got {cfg['order']}")
-    if not cfg["threshold_db"] > 0:
-        raise AudioError(f"threshold_db must be > 0, got {cfg['threshold_db']:g}")
-    if not (np.isfinite(cfg["rate"]) and cfg["rate"] > 0):
-        raise AudioError(f"rate must be > 0 spikes/s, got {cfg['rate']:g}")
+        raise AudioError(f"{where}fmax = {cfg['fmax']:g} Hz must be below half the internal "
+                         f"rate ({fs / 2:g} Hz)")
     if cfg["rate"] > fs:
-        raise AudioError(f"rate {cfg['rate']:g} spikes/s is above what the code can carry "
-                         f"(at most one spike per sample: {fs:g} spikes/s at {fs:g} Hz)")
-    if not cfg["chunk_s"] > 0:
-        raise AudioError(f"chunk_s must be > 0, got {cfg['chunk_s']:g}")
+        raise AudioError(f"{where}rate {cfg['rate']:g} spikes/s is above what the code can "
+                         f"carry (at most one spike per sample: {fs:g} spikes/s at {fs:g} Hz)")
     return cfg
 
 
+def check_config(config, source=None):
+    """Check a stored spiketrum configuration (from a spike file) as a whole.
+
+    The one place a configuration read from a file is validated: it must be a JSON
+    object (or its text) with ``model = "spiketrum"``, ``format_version = 1``, every
+    :data:`SETTINGS` field and the :data:`FILE_FIELDS` ``gain`` and ``n_samples``,
+    each a number of its kind inside its range (``input_sample_rate``, if present,
+    too; ``precision``, if present, one of ``float32``/``float64``). Unknown fields
+    are kept and ignored.
+
+    Parameters
+    ----------
+    config : dict or str
+        The configuration or its JSON text.
+    source : str, optional
+        The file it came from, named first in every message.
+
+    Returns
+    -------
+    dict
+        A copy of ``config`` with the checked fields as Python ``float``/``int``.
+
+    Raises
+    ------
+    AudioError
+        One line naming ``source`` and the field.
+
+    Examples
+    --------
+    >>> cfg = dict(make_config(), model="spiketrum", format_version=1, gain=0.5, n_samples=800)
+    >>> check_config(cfg)["n_samples"]
+    800
+    >>> check_config({**cfg, "n_samples": "abc"}, "a.spikes.npz")
+    Traceback (most recent call last):
+    ...
+    neuromod.auditory.audio.AudioError: a.spikes.npz: spiketrum configuration: n_samples = 'abc' is not a number
+    """
+    where = f"{source}: spiketrum configuration: " if source is not None else \
+        "spiketrum configuration: "
+    if isinstance(config, (str, bytes)):
+        try:
+            config = json.loads(config)
+        except (ValueError, RecursionError) as exc:
+            raise AudioError(f"{where}not JSON ({str(exc).splitlines()[0]})") from None
+    if not isinstance(config, dict):
+        raise AudioError(f"{where}must be a JSON object, not {type(config).__name__}")
+    if config.get("model") != MODEL:
+        raise AudioError(f"{where}not a spiketrum configuration (model = "
+                         f"{_short(config.get('model'))})")
+    if "format_version" not in config:
+        raise AudioError(f"{where}lacks format_version")
+    version = config["format_version"]
+    if isinstance(version, bool) or not isinstance(version, (int, float)) or \
+            version != FORMAT_VERSION:
+        raise AudioError(f"{where}format_version = {_short(version)} is not one this version "
+                         f"of neuromod reads ({FORMAT_VERSION})")
+    missing = [k for k in list(SETTINGS) + ["gain", "n_samples"] if k not in config]
+    if missing:
+        raise AudioError(f"{where}lacks {', '.join(missing)}")
+    out = dict(config)
+    out.update(_check_settings(config, where))
+    for key, (kind, dom) in FILE_FIELDS.items():
+        if key in config:
+            out[key] = _field(key, config[key], kind, dom, where)
+    if "precision" in config and (not isinstance(config["precision"], str)
+                                  or config["precision"] not in PRECISIONS):
+        raise AudioError(f"{where}precision = {_short(config['precision'])} is not one of "
+                         f"{', '.join(PRECISIONS)}")
+    out["model"], out["format_version"] = MODEL, FORMAT_VERSION
+    return out
+
+
+def _short(value, n=40):
+    """``repr(value)``, cut to ``n`` characters (one line)."""
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= n else text[:n - 3] + "..."
+
+
+def check_spikes(spikes, config, source=None):
+    """Check that spikes lie where a (checked) configuration can place atoms.
+
+    Every neuron id must be one of the ``2 channels levels`` neurons, every time in
+    ``[0, n_samples / sample_rate]`` s (the encoder emits a spike at an atom's peak
+    sample, inside the signal). Vectorised; nothing else is allocated.
+
+    Raises
+    ------
+    AudioError
+        One line naming ``source`` and the first offending spike.
+
+    Examples
+    --------
+    >>> from neuromod.spikes import SpikeTrains
+    >>> cfg = dict(make_config(channels=4), model="spiketrum", format_version=1, gain=0.5,
+    ...            n_samples=800)
+    >>> check_spikes(SpikeTrains([-5.8e14], [3], t_start=-6e14, t_stop=0.05), cfg, "a.npz")
+    Traceback (most recent call last):
+    ...
+    neuromod.auditory.audio.AudioError: a.npz: spike 0 (neuron 3) at t = -5.8e+14 s is outside [0, 0.05] s, the 800 samples at 16000 Hz of its configuration
+    """
+    where = f"{source}: " if source is not None else ""
+    n_neurons = 2 * int(config["channels"]) * int(config["levels"])
+    ids = np.asarray(spikes.ids)
+    if ids.size:
+        bad = (ids < 0) | (ids >= n_neurons)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise AudioError(f"{where}neuron id {int(ids[i])} outside 0..{n_neurons - 1} of this "
+                             "configuration")
+    t = np.asarray(spikes.times, dtype=np.float64)
+    fs, N = float(config["sample_rate"]), int(config["n_samples"])
+    t_max = N / fs
+    if t.size:
+        bad = ~((t >= 0.0) & (t <= t_max))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise AudioError(f"{where}spike {i} (neuron {int(ids[i])}) at t = {t[i]:g} s is "
+                             f"outside [0, {t_max:g}] s, the {N} samples at {fs:g} Hz of its "
+                             "configuration")
+
+
+def _dictionary_shape(cfg):
+    """``(lengths, peaks)`` of the kernels of ``cfg`` in samples, computed as
+    :class:`KernelDictionary` does but without building it (vectorised, O(K))."""
+    cf = erb_space(cfg["fmin"], cfg["fmax"], cfg["channels"])
+    b = cfg["bandwidth"] * erb(cf)
+    lengths = kernel_lengths(b, cfg["sample_rate"], cfg["order"], cfg["threshold_db"])
+    peaks = np.round((cfg["order"] - 1) * cfg["sample_rate"] / (2.0 * np.pi * b))
+    return [int(v) for v in lengths], [int(v) for v in peaks]
+
+
+def _dictionary_bytes(cfg):
+    """What building the kernel dictionary of ``cfg`` allocates (bytes, a Python int):
+    the kernels and their impulse-response temporaries, the spectra and the
+    cross-correlations of every pair (twice while they are joined, plus the float32
+    copy the encoder uses)."""
+    lengths, _ = _dictionary_shape(cfg)
+    K, Lmax, total = len(lengths), max(lengths), sum(lengths)
+    nfft = 2 * Lmax + 64
+    xc = 2 * K * total - K * K
+    return 8 * 6 * K * Lmax + 16 * K * (nfft // 2 + 1) + 8 * K * nfft + (8 + 8 + 4) * xc
+
+
+def check_resources(cfg, n_samples, what, *, n_spikes=0, output_rate=None, encoding=False,
+                    precision="float32"):
+    """Raise :class:`~neuromod.errors.ResourceLimitError` before allocating if coding
+    ``n_samples`` samples (at the internal rate) with ``cfg`` would exceed
+    ``NEUROMOD_MEMORY_LIMIT``.
+
+    The estimate (Python ints, never overflowing) counts the kernel dictionary
+    (:func:`dictionary_for`), the padded signal and output, ``n_spikes`` spikes and,
+    for ``encoding``, the residual and its copy, one chunk's correlations, the
+    correlation cache and the output spikes; ``output_rate`` adds the resampled output.
+
+    Examples
+    --------
+    >>> check_resources(make_config(), 16000, "encode")
+    >>> check_resources(make_config(), 10 ** 12, "a.spikes.npz: decode")
+    Traceback (most recent call last):
+    ...
+    neuromod.errors.ResourceLimitError: a.spikes.npz: decode would allocate 14.6 TiB (limit 8 GiB; set NEUROMOD_MEMORY_LIMIT)
+    """
+    lengths, peaks = _dictionary_shape(cfg)
+    K, Lmax, dmax = len(lengths), max(lengths), max(peaks)
+    N = int(n_samples)
+    fs = float(cfg["sample_rate"])
+    padded = dmax + N + Lmax
+    nbytes = _dictionary_bytes(cfg) + 8 * padded + 8 * N + 6 * 8 * int(n_spikes)
+    if output_rate is not None:
+        n_out = int(np.ceil(N * float(output_rate) / fs)) + 1
+        nbytes += 3 * 8 * (N + n_out)
+    if encoding:
+        item = np.dtype(PRECISIONS.get(precision, np.float64)).itemsize
+        chunk = min(N, max(1, int(round(cfg["chunk_s"] * fs))))
+        corr = K * (-(-chunk // 64) * 64) * item
+        total = int(round(cfg["rate"] * N / fs))
+        n_neurons = 2 * K * int(cfg["levels"])
+        nbytes += (8 * 2 * padded + 2 * corr + min(CACHE_BYTES, corr * -(-N // chunk))
+                   + 8 * 2 * 8 * FFT_BLOCK + 10 * 8 * total + 3 * 8 * n_neurons)
+    check_allocation(nbytes, what)
+
+
 def dictionary_for(cfg):
-    """The (cached) :class:`KernelDictionary` of a configuration.
+    """The (cached) :class:`KernelDictionary` of a configuration, refused before it is
+    built if it would allocate more than ``NEUROMOD_MEMORY_LIMIT``.
 
     Examples
     --------
     >>> dictionary_for(make_config(channels=8)).n_kernels
     8"""
+    check_allocation(_dictionary_bytes(cfg), f"kernel dictionary of {cfg['channels']} channels "
+                                             f"at {cfg['sample_rate']:g} Hz")
     cf = erb_space(cfg["fmin"], cfg["fmax"], cfg["channels"])
     return KernelDictionary.build(cfg["sample_rate"], tuple(cf), cfg["order"], cfg["bandwidth"],
                                   cfg["threshold_db"])
@@ -403,7 +631,8 @@ def encode(x, fs, precision="float32", **settings):
         The sound, any scale (a WAV's samples in [-1, 1] as read by
         :func:`~neuromod.auditory.audio.read_wav`).
     fs : float or quantity
-        Its sample rate in Hz; resampled to ``sample_rate`` (16 kHz by default) with
+        Its sample rate in Hz, within :data:`~neuromod.auditory.audio.SAMPLE_RATE_RANGE`
+        (1 kHz to 384 kHz); resampled to ``sample_rate`` (16 kHz by default) with
         :func:`scipy.signal.resample_poly` if different.
     **settings
         Any of :data:`DEFAULTS`: ``rate`` (spikes per second of audio, all neurons
@@ -424,7 +653,11 @@ def encode(x, fs, precision="float32", **settings):
     Raises
     ------
     AudioError
-        Empty, non-finite or all-zero signal; impossible settings.
+        Empty, non-finite or all-zero signal; impossible settings (:func:`make_config`);
+        a sample rate outside the supported range.
+    ResourceLimitError
+        If encoding would allocate more than ``NEUROMOD_MEMORY_LIMIT``
+        (:func:`check_resources`, before allocating).
 
     Examples
     --------
@@ -437,10 +670,11 @@ def encode(x, fs, precision="float32", **settings):
     if precision not in PRECISIONS:
         raise AudioError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     cfg = make_config(**settings)
-    fs_in = float(to_hertz(fs, "sample rate"))
-    if not (np.isfinite(fs_in) and fs_in > 0):
-        raise AudioError(f"sample rate must be > 0 Hz, got {fs_in:g}")
+    fs_in = check_sample_rate(to_hertz(fs, "sample rate"))
     x = check_signal(x)
+    n = int(np.ceil(x.size * cfg["sample_rate"] / fs_in)) + 1
+    check_resources(cfg, n, f"encode: {x.size} samples at {fs_in:g} Hz", encoding=True,
+                    precision=precision, output_rate=fs_in if fs_in != cfg["sample_rate"] else None)
     x = resample(x, fs_in, cfg["sample_rate"])
     if not np.any(x):
         raise AudioError("signal: all samples are zero after resampling; nothing to encode")
@@ -490,16 +724,6 @@ def encode_batch(signals, fs, n_jobs=1, **settings):
         return list(pool.map(lambda a: encode(a[0], a[1], **settings), zip(signals, rates)))
 
 
-def _check_config(config):
-    if not isinstance(config, dict):
-        raise AudioError("spiketrum configuration must be a dict")
-    if config.get("model") != MODEL:
-        raise AudioError(f"not a spiketrum configuration (model = {config.get('model')!r})")
-    missing = [k for k in list(DEFAULTS) + ["gain", "n_samples"] if k not in config]
-    if missing:
-        raise AudioError(f"spiketrum configuration lacks {', '.join(missing)}")
-
-
 def decode(spikes, config, sample_rate=None):
     """Reconstruct the sound from spikes and the encoder configuration alone.
 
@@ -515,12 +739,24 @@ def decode(spikes, config, sample_rate=None):
     config : dict or str
         The encoder configuration (:attr:`SpiketrumCode.config`) or its JSON text.
     sample_rate : float, optional
-        Output rate in Hz (default: the internal rate).
+        Output rate in Hz, within :data:`~neuromod.auditory.audio.SAMPLE_RATE_RANGE`
+        (1 kHz to 384 kHz; default: the internal rate).
 
     Returns
     -------
     numpy.ndarray
         ``config["n_samples"]`` samples at the internal rate (resampled if asked).
+
+    Raises
+    ------
+    AudioError
+        A configuration that :func:`check_config` rejects, spikes that
+        :func:`check_spikes` rejects (a neuron id outside the configuration's, a time
+        outside ``[0, n_samples / sample_rate]``), an output rate outside the range,
+        or a reconstruction that is not finite; one line each.
+    ResourceLimitError
+        If decoding would allocate more than ``NEUROMOD_MEMORY_LIMIT``
+        (:func:`check_resources`, before allocating).
 
     Examples
     --------
@@ -530,26 +766,34 @@ def decode(spikes, config, sample_rate=None):
     (800,)
     """
     from neuromod.auditory import _mp
-    if isinstance(config, (str, bytes)):
-        config = json.loads(config)
-    _check_config(config)
-    cfg = make_config(**{k: config[k] for k in DEFAULTS})
-    dic = dictionary_for(cfg)
+    cfg = check_config(config)
     fs = cfg["sample_rate"]
+    fs_out = None
+    if sample_rate is not None:
+        from neuromod.units import to_hertz
+        fs_out = check_sample_rate(to_hertz(sample_rate, "sample rate"), "output sample rate")
+        if fs_out == fs:
+            fs_out = None
+    check_spikes(spikes, cfg)
     J = cfg["levels"]
-    N = int(config["n_samples"])
-    n_neurons = 2 * cfg["channels"] * J
+    N = cfg["n_samples"]
     ids = np.asarray(spikes.ids, dtype=np.int64)
-    if ids.size and (ids.min() < 0 or ids.max() >= n_neurons):
-        raise AudioError(f"neuron id {int(ids.max())} outside 0..{n_neurons - 1} of this configuration")
+    check_resources(cfg, N, f"decode: {N} samples at {fs:g} Hz", n_spikes=ids.size,
+                    output_rate=fs_out)
+    dic = dictionary_for(cfg)
     k, pol, lev = neuron_fields(ids, J)
-    levels = magnitude_levels(float(config["gain"]), J, cfg["level_range_db"])
+    levels = magnitude_levels(cfg["gain"], J, cfg["level_range_db"])
     amps = np.where(pol == 0, 1.0, -1.0) * levels[lev]
     dmax = int(dic.peaks.max())
     y = np.zeros(dmax + N + dic.max_length)
+    # times lie in [0, N / fs] (check_spikes): the sample indices fit in int64
     starts = np.round(np.asarray(spikes.times) * fs).astype(np.int64) - dic.peaks[k] + dmax
     _mp.add_atoms(y, dic.kernels, dic.lengths, starts, k, amps)
     xhat = y[dmax:dmax + N].copy()
-    if sample_rate is not None and float(sample_rate) != fs:
-        xhat = resample(xhat, fs, float(sample_rate))
+    if fs_out is not None:
+        xhat = resample(xhat, fs, fs_out)
+    if not np.all(np.isfinite(xhat)):
+        i = int(np.flatnonzero(~np.isfinite(xhat))[0])
+        raise AudioError(f"decoded sample {i} is not finite (gain {cfg['gain']:g} is too large "
+                         "for this many overlapping spikes)")
     return xhat

@@ -250,7 +250,7 @@ def test_resampling_and_scores():
     (np.zeros(100), {}, "all samples are zero"),
     (np.array([]), {}, "no samples"),
     (np.array([0.1, np.nan, 0.2]), {}, "sample 1"),
-    (np.ones(100), {"rate": 0.0}, "rate must be > 0"),
+    (np.ones(100), {"rate": 0.0}, r"rate = 0 must be in \(0, 384000\] \(spikes/s\)"),
     (np.ones(100), {"rate": 20000.0}, "above what the code can carry"),
     (np.ones(100), {"fmax": 8000.0}, "below half the internal rate"),
     (np.ones(100), {"precision": "float16"}, "precision must be one of float32, float64"),
