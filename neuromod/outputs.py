@@ -35,16 +35,16 @@ Examples
 >>> def text(s):
 ...     return lambda tmp: open(tmp, "w").write(s)
 >>> with Outputs() as out:
-...     _ = out.add(a, "--out", extensions=(".txt",))
-...     _ = out.add(b, "--plot", extensions=(".txt",))
-...     out.write(a, text("first"))
-...     out.write(b, text("second"))
+...     first = out.add(a, "--out", extensions=(".txt",))
+...     second = out.add(b, "--plot", extensions=(".txt",))
+...     out.write(first, text("first"))
+...     out.write(second, text("second"))
 >>> sorted(os.listdir(d))
 ['a.txt', 'b.txt']
 >>> try:
 ...     with Outputs() as out:
-...         _ = out.add(os.path.join(d, "c.txt"))
-...         out.write(os.path.join(d, "c.txt"), text("never committed"))
+...         c = out.add(os.path.join(d, "c.txt"))
+...         out.write(c, text("never committed"))
 ...         raise RuntimeError("the computation failed")
 ... except RuntimeError:
 ...     pass
@@ -61,7 +61,7 @@ import time
 
 from neuromod.errors import NeuromodError, OutputError
 
-__all__ = ["Outputs", "check_output", "atomic_write", "PLOT_EXTENSIONS", "pause_point"]
+__all__ = ["Outputs", "Output", "check_output", "atomic_write", "PLOT_EXTENSIONS", "pause_point"]
 
 #: Image formats the figures can be saved as (matplotlib's Agg, PDF, SVG and PS
 #: back ends; tests/reliability/test_outputs.py checks them against matplotlib).
@@ -103,8 +103,10 @@ def _kind(mode):
     return "not a regular file"
 
 
-class _Target:
-    """One checked output: what the user named, the real path written, its kind."""
+class Output:
+    """One checked output (made by :func:`check_output`): ``path`` as the user named it,
+    ``real`` the file written (symbolic links followed), ``kind`` ``"file"`` or
+    ``"device"``, ``suffix`` the extension of its temporary file."""
 
     def __init__(self, path, real, kind, suffix):
         self.path, self.real, self.kind, self.suffix = path, real, kind, suffix
@@ -141,13 +143,17 @@ class _Target:
         """Move the complete temporary file onto the target (devices: copy its bytes)."""
         if self.tmp is None:
             return
-        if self.kind == "device":
-            with open(self.tmp, "rb") as src, open(self.real, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+        try:
+            if self.kind == "device":
+                with open(self.tmp, "rb") as src, open(self.real, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                self.discard()
+                return
+            os.chmod(self.tmp, 0o666 & ~_umask())
+            os.replace(self.tmp, self.real)
+        except OSError as exc:
             self.discard()
-            return
-        os.chmod(self.tmp, 0o666 & ~_umask())
-        os.replace(self.tmp, self.real)
+            raise OutputError(f"{self.path}: cannot write: {exc.strerror or exc}") from None
         self.tmp = None
 
 
@@ -175,7 +181,7 @@ def check_output(path, what="output", extensions=None, default_suffix=""):
 
     Returns
     -------
-    _Target
+    Output
         The checked target (used by :class:`Outputs`).
 
     Raises
@@ -218,7 +224,7 @@ def check_output(path, what="output", extensions=None, default_suffix=""):
             raise OutputError(f"{label}: is {kind}; neuromod writes only regular files and "
                               "character devices (e.g. /dev/null)")
         if kind == "device":
-            return _Target(text, real, kind, ext if ext else default_suffix)
+            return Output(text, real, kind, ext if ext else default_suffix)
     else:
         kind = "file"
     if extensions is not None and ext not in extensions:
@@ -233,7 +239,7 @@ def check_output(path, what="output", extensions=None, default_suffix=""):
         raise OutputError(f"{label}: directory {directory} {reason}")
     if st is not None and not os.access(real, os.W_OK):
         raise OutputError(f"{label}: file is not writable")
-    return _Target(text, real, kind, ext)
+    return Output(text, real, kind, ext)
 
 
 def _read_only(directory):
@@ -286,48 +292,52 @@ class Outputs:
     """
 
     def __init__(self):
-        self._targets = {}
+        self._targets = []
 
     def add(self, path, what="output", extensions=None, default_suffix=""):
-        """Check an output (:func:`check_output`) and register it; returns ``path``.
+        """Check an output (:func:`check_output`) and register it; returns its
+        :class:`Output`, the handle :meth:`write` takes.
 
-        Two outputs that are the same file are refused. ``None`` is ignored (an
-        option the user did not give) and returned as is.
+        Two outputs that are the same regular file are refused (a character device
+        such as ``/dev/null`` may take several). ``None`` is ignored (an option the
+        user did not give) and returned as is.
         """
         if path is None:
             return None
         target = check_output(path, what, extensions, default_suffix)
-        for other in self._targets.values():
+        for other in self._targets:
             if other.real == target.real and target.kind == "file":
                 raise OutputError(f"{what} {path}: the same file as {other.path}; give "
                                   "each output its own file")
-        self._targets[os.fspath(path)] = target
-        return path
+        self._targets.append(target)
+        return target
 
-    def write(self, path, write):
-        """Write an added output: ``write(tmp_path)`` fills the temporary file.
+    def write(self, output, write):
+        """Write an added output (the :class:`Output` that :meth:`add` returned):
+        ``write(tmp_path)`` fills its temporary file.
 
         The temporary file has the target's extension, so writers that pick the
         format from the name (matplotlib, :func:`neuromod.io.write`) work unchanged.
         """
-        target = self._targets[os.fspath(path)]
+        if not isinstance(output, Output) or output not in self._targets:
+            raise TypeError("Outputs.write takes an Output returned by Outputs.add")
+        target = output
         target.make_temp()
         _run_writer(target, write)
         pause_point("write")
 
     def commit(self):
         """Rename every written temporary file onto its target (devices first)."""
-        targets = sorted(self._targets.values(), key=lambda t: t.kind != "device")
-        for t in targets:
-            try:
+        targets = sorted(self._targets, key=lambda t: t.kind != "device")
+        try:
+            for t in targets:
                 t.commit()
-            except OSError as exc:
-                self.discard()
-                raise OutputError(f"{t.path}: cannot write: {exc.strerror or exc}") from None
+        finally:
+            self.discard()
 
     def discard(self):
         """Remove every temporary file; targets stay as they were."""
-        for t in self._targets.values():
+        for t in self._targets:
             t.discard()
 
     def __enter__(self):

@@ -5,7 +5,7 @@ import time
 __all__ = ["run"]
 
 
-def run(outdir, rate=4000.0, plot=True):
+def run(outdir, rate=4000.0, plot=True, outputs=None):
     """Encode the shipped sentence (``speech/demo.wav``) with spiketrum, decode it, score it.
 
     Writes into ``outdir``: ``speech.spikes.npz`` (spikes + encoder configuration),
@@ -20,6 +20,9 @@ def run(outdir, rate=4000.0, plot=True):
         Spikes per second of audio.
     plot : bool
         Draw the spikegram (matplotlib).
+    outputs : neuromod.outputs.Outputs, optional
+        Stage the files there (committed with the caller's other outputs); by
+        default each file is written atomically on its own.
 
     Returns
     -------
@@ -45,12 +48,18 @@ def run(outdir, rate=4000.0, plot=True):
     code = encode(x, fs, rate=rate)
     wall = time.perf_counter() - t0
     files = [os.path.join(outdir, "speech.spikes.npz"), os.path.join(outdir, "speech.decoded.wav")]
-    save_code(code.spikes, code.config, files[0])
-    write_wav(files[1], code.decode(), code.config["sample_rate"])
+    if plot:
+        files.append(os.path.join(outdir, "speech.spikegram.png"))
+    if outputs is not None:
+        handles = [outputs.add(f) for f in files]
+        write = lambda k, fn: outputs.write(handles[k], fn)   # noqa: E731
+    else:
+        write = lambda k, fn: fn(files[k])                    # noqa: E731
+    write(0, lambda tmp: save_code(code.spikes, code.config, tmp))
+    write(1, lambda tmp: write_wav(tmp, code.decode(), code.config["sample_rate"]))
     if plot:
         from neuromod.auditory.plot import plot_spikegram
-        files.append(os.path.join(outdir, "speech.spikegram.png"))
-        plot_spikegram(code, files[-1])
+        write(2, lambda tmp: plot_spikegram(code, tmp))
     s = code.scores()
     return {"input": str(src), "duration_s": code.spikes.duration,
             "internal_rate": code.config["sample_rate"], "channels": code.config["channels"],

@@ -50,31 +50,101 @@ def build_parser():
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP delivered to a command: unwinds like Ctrl-C (every temporary
+    output is removed on the way out), then exits with 128 + the signal number."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: signal -> (exit status, the one line printed on stderr)
+_SIGNAL_EXITS = {"SIGINT": (130, "interrupted"), "SIGTERM": (143, "terminated"),
+                 "SIGHUP": (129, "terminated")}
+
+
+class _SignalsAsExceptions:
+    """While active, SIGINT, SIGTERM and SIGHUP raise :class:`Terminated` in the main
+    thread (the previous handlers come back on exit); ``received`` lists the signals
+    seen, so that a signal a library swallowed still decides the exit status."""
+
+    def __init__(self):
+        self.received = []
+        self._previous = {}
+
+    def _handler(self, signum, frame):
+        self.received.append(signum)
+        raise Terminated(signum)
+
+    def __enter__(self):
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            for name in _SIGNAL_EXITS:
+                sig = getattr(signal, name, None)
+                if sig is not None:
+                    self._previous[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        return False
+
+
+def _signal_exit(signum):
+    import signal
+    name = signal.Signals(signum).name if signum else "SIGINT"
+    status, text = _SIGNAL_EXITS.get(name, (128 + int(signum or 2), "terminated"))
+    sys.stderr.write(text + "\n")
+    return status
+
+
 def main(argv=None):
-    """Entry point of the ``neuromod`` console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
-    from neuromod.cli.common import freeze_at_exit
-    freeze_at_exit()     # every command: skip the interpreter's final collections
-    try:
-        return int(args._run(args) or 0)
-    except (NeuromodError, OSError) as exc:
-        if getattr(args, "verbose", False):
-            import traceback
-            traceback.print_exc()
-        msg = str(exc)
-        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in msg:
-            msg = f"{exc.filename}: {exc.strerror or msg}"
-        elif isinstance(exc, OSError) and exc.strerror and exc.filename:
+    """Entry point of the ``neuromod`` console script; returns the exit status.
+
+    User errors print one line and return 2; SIGINT returns 130 (``interrupted``),
+    SIGTERM 143 and SIGHUP 129 (``terminated``), with every temporary output removed.
+    """
+    with _SignalsAsExceptions() as signals:
+        args = None
+        try:
+            from neuromod.outputs import pause_point
+            pause_point("start")    # test hook: a signal here hits the subcommand imports
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if not getattr(args, "command", None):
+                parser.print_help()
+                return 2
+            from neuromod.cli.common import freeze_at_exit
+            freeze_at_exit()     # every command: skip the interpreter's final collections
+            status = int(args._run(args) or 0)
+        except (NeuromodError, OSError) as exc:
+            if getattr(args, "verbose", False):
+                import traceback
+                traceback.print_exc()
+            prog = f"neuromod {args.command}" if getattr(args, "command", None) else "neuromod"
+            sys.stderr.write(f"{prog}: error: {_one_line(exc)}\n")
+            return 2
+        except KeyboardInterrupt as exc:
+            return _signal_exit(getattr(exc, "signum", None) or
+                                (signals.received[-1] if signals.received else None))
+        if signals.received:        # a library caught the signal's exception: still stop
+            return _signal_exit(signals.received[-1])
+        return status
+
+
+def _one_line(exc):
+    """The message of a user error or OSError as one line naming the file."""
+    msg = str(exc)
+    if isinstance(exc, OSError) and not isinstance(exc, NeuromodError):
+        if exc.filename and exc.strerror:
             msg = f"{exc.filename}: {exc.strerror}"
-        sys.stderr.write(f"neuromod {args.command}: error: {msg}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        return 130
+        elif exc.filename and str(exc.filename) not in msg:
+            msg = f"{exc.filename}: {msg}"
+    return " ".join(msg.split())
 
 
 if __name__ == "__main__":  # pragma: no cover

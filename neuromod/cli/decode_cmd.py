@@ -25,17 +25,21 @@ def run(args):
     from neuromod.auditory.spiketrum import decode
     from neuromod.cli.common import print_json
 
-    spikes, config = load_code(args.input)
-    try:
-        xhat = decode(spikes, config, sample_rate=args.sample_rate)
-    except Exception as exc:
-        from neuromod.errors import NeuromodError
-        if isinstance(exc, NeuromodError):
-            raise type(exc)(f"{args.input}: {exc}") from None
-        raise
-    fs = args.sample_rate or config["sample_rate"]
-    clipped = int(np.count_nonzero(np.abs(xhat) > 1.0))
-    write_wav(args.out, xhat, fs)
+    from neuromod.outputs import Outputs
+
+    with Outputs() as out:
+        wav = out.add(args.out, "--out", (".wav", ".wave"), ".wav")   # checked before any work
+        spikes, config = load_code(args.input)
+        try:
+            xhat = decode(spikes, config, sample_rate=args.sample_rate)
+        except Exception as exc:
+            from neuromod.errors import NeuromodError
+            if isinstance(exc, NeuromodError) and args.input not in str(exc):
+                raise type(exc)(f"{args.input}: {exc}") from None
+            raise
+        fs = args.sample_rate or config["sample_rate"]
+        clipped = int(np.count_nonzero(np.abs(xhat) > 1.0))
+        out.write(wav, lambda tmp: write_wav(tmp, xhat, fs))
     result = {"output": args.out, "sample_rate": fs, "n_samples": int(xhat.size),
               "duration_s": xhat.size / fs, "n_spikes": spikes.n_spikes, "clipped": clipped}
     if args.json:

@@ -36,11 +36,16 @@ def run(args):
     if bad or not parts:
         raise NeuromodError(f"--parts: unknown part {bad[0] if bad else '(none)'!r}; "
                             f"choose from {', '.join(PARTS)}")
+    from neuromod.outputs import Outputs
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise NeuromodError(f"--out {args.out}: exists and is not a directory")
     os.makedirs(args.out, exist_ok=True)
     t0 = time.perf_counter()
     figures = {}
-    for part in parts:
-        figures[part] = {"stats": _stats, "simulate": _simulate, "auditory": _auditory}[part](args)
+    with Outputs() as out:          # every file of the demo is committed together at the end
+        for part in parts:
+            run_part = {"stats": _stats, "simulate": _simulate, "auditory": _auditory}[part]
+            figures[part] = run_part(args, out)
     figures["outputs"] = [f for part in parts for f in figures[part].pop("files")]
     figures["wall_s"] = round(time.perf_counter() - t0, 3)
     if args.json:
@@ -75,7 +80,7 @@ def run(args):
     return 0
 
 
-def _stats(args):
+def _stats(args, out):
     import json
     import os
 
@@ -92,15 +97,17 @@ def _stats(args):
         u["mean_rate_hz"] = float(st.select(unit=u["unit"]).rates().mean())
     json_path = os.path.join(args.out, "stats.json")
     png_path = os.path.join(args.out, "stats.png")
-    _write_text_atomic(json_path, json.dumps(jsonable(report), allow_nan=False))
-    stats_figure(st, report, png_path, bin_size=args.bin_size)
+    json_out, png_out = out.add(json_path), out.add(png_path)
+    text = json.dumps(jsonable(report), allow_nan=False) + "\n"
+    out.write(json_out, lambda tmp: _write_text(tmp, text))
+    out.write(png_out, lambda tmp: stats_figure(st, report, tmp, bin_size=args.bin_size))
     return {"input": str(src), "n_trains": st.n_trains, "n_spikes": st.n_spikes,
             "mean_rate_hz": report["population"]["mean_rate_hz"],
             "fano_factor": report["population"]["fano_factor"],
             "units": report["units"], "files": [json_path, png_path]}
 
 
-def _simulate(args):
+def _simulate(args, out):
     """The f-I ramp of ``neuromod simulate lif`` on both backends (Brian2 numpy target)."""
     import os
 
@@ -121,23 +128,19 @@ def _simulate(args):
         st = res.spikes["neurons"]
         counts[backend] = st.counts
         files.append(os.path.join(args.out, f"lif_{backend}.spikes.txt"))
-        io.write(st, files[-1])
+        out.write(out.add(files[-1]), lambda tmp, st=st: io.write(st, tmp, format="txt"))
     return {"model": "lif", "n": n, "duration_s": duration, "dt": dt,
             "n_spikes": {b: int(c.sum()) for b, c in counts.items()},
             "identical_counts": int(np.sum(counts["torch"] == counts["brian2"])),
             "rates_hz": (counts["torch"] / duration).tolist(), "files": files}
 
 
-def _auditory(args):
+def _auditory(args, out):
     from neuromod.auditory.demo import run as run_auditory
-    figures = run_auditory(args.out)
+    figures = run_auditory(args.out, outputs=out)
     return dict(figures)
 
 
-def _write_text_atomic(path, text):
-    from neuromod.io import atomic_write
-
-    def write(tmp):
-        with open(tmp, "w") as fh:
-            fh.write(text + "\n")
-    atomic_write(path, write)
+def _write_text(path, text):
+    with open(path, "w") as fh:
+        fh.write(text)

@@ -44,31 +44,38 @@ def run(args):
     from neuromod.auditory.spikefile import save_code
     from neuromod.cli.common import print_json
 
-    cfg = make_config(rate=args.rate, channels=args.channels, fmin=args.fmin, fmax=args.fmax)
-    x, fs, info = read_wav(args.input)
-    x = check_signal(x, args.input)      # empty, NaN/inf or all-zero: one line naming the file
-    t0 = time.perf_counter()
-    try:
-        code = encode(x, fs, rate=cfg["rate"], channels=cfg["channels"], fmin=cfg["fmin"],
-                      fmax=cfg["fmax"])
-    except AudioError as exc:
-        raise AudioError(f"{args.input}: {exc}") from None
-    wall = time.perf_counter() - t0
-    if code.exhausted:
-        raise AudioError(
-            f"{args.input}: rate {args.rate:g} spikes/s is above what this sound can carry: no "
-            f"atom lowers the residual any more after {code.n_spikes} spikes "
-            f"({code.rate:.1f}/s); lower --rate")
-    out = args.out or default_output(args.input)
-    save_code(code.spikes, code.config, out)
-    scores = code.scores()
-    result = {"duration_s": code.spikes.duration, "sample_rate": fs,
-              "internal_rate": code.config["sample_rate"], "channels": code.config["channels"],
-              "n_spikes": code.n_spikes, "rate_hz": code.rate, "snr_db": scores["snr_db"],
-              "spectrogram_corr": scores["spectrogram_corr"], "wall_s": wall}
-    if args.plot:
-        from neuromod.auditory.plot import plot_spikegram
-        plot_spikegram(code, args.plot)
+    from neuromod.outputs import PLOT_EXTENSIONS, Outputs
+
+    out_path = args.out or default_output(args.input)
+    with Outputs() as out:
+        spikes_out = out.add(out_path, "--out", (".npz",), ".npz")  # checked before any work
+        plot = out.add(args.plot, "--plot", PLOT_EXTENSIONS, ".png")
+        cfg = make_config(rate=args.rate, channels=args.channels, fmin=args.fmin, fmax=args.fmax)
+        x, fs, info = read_wav(args.input)
+        x = check_signal(x, args.input)  # empty, NaN/inf or all-zero: one line naming the file
+        t0 = time.perf_counter()
+        try:
+            code = encode(x, fs, rate=cfg["rate"], channels=cfg["channels"], fmin=cfg["fmin"],
+                          fmax=cfg["fmax"])
+        except AudioError as exc:
+            raise AudioError(f"{args.input}: {exc}") from None
+        wall = time.perf_counter() - t0
+        if code.exhausted:
+            raise AudioError(
+                f"{args.input}: rate {args.rate:g} spikes/s is above what this sound can carry: "
+                f"no atom lowers the residual any more after {code.n_spikes} spikes "
+                f"({code.rate:.1f}/s); lower --rate")
+        out.write(spikes_out, lambda tmp: save_code(code.spikes, code.config, tmp))
+        scores = code.scores()
+        result = {"duration_s": code.spikes.duration, "sample_rate": fs,
+                  "internal_rate": code.config["sample_rate"],
+                  "channels": code.config["channels"], "n_spikes": code.n_spikes,
+                  "rate_hz": code.rate, "snr_db": scores["snr_db"],
+                  "spectrogram_corr": scores["spectrogram_corr"], "wall_s": wall}
+        if args.plot:
+            from neuromod.auditory.plot import plot_spikegram
+            out.write(plot, lambda tmp: plot_spikegram(code, tmp))
+    out = out_path
     if args.json:
         print_json(result)
     else:

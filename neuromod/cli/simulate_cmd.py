@@ -133,31 +133,38 @@ def run(args):
                             "give --set I_min=... I_max=...")
     I_min = 0.9 * rb if I_min is None else I_min
     I_max = 2.0 * rb if I_max is None else I_max
+    from neuromod.limits import check_allocation
+    check_allocation(8 * args.n, f"simulate --n {args.n}: the input currents")
     currents = np.linspace(I_min, I_max, args.n) if args.n > 1 else np.array([I_min])
     if args.dt >= args.duration:
         raise NeuromodError(f"--dt ({args.dt:g} s) must be smaller than --duration ({args.duration:g} s)")
 
     from neuromod.backends.network import simulate
+    from neuromod.outputs import PLOT_EXTENSIONS, Outputs
     options = {"target": args.target} if args.backend == "brian2" else {}
-    if args.backend == "brian2":
-        _import_brian2_without_pylab()
-    t0 = time.perf_counter()
-    res = simulate(model, args.n, args.duration, args.dt, backend=args.backend,
-                   inputs={"I_ext": currents}, seed=args.seed, **options)
-    wall = time.perf_counter() - t0
-    st = res.spikes["neurons"]
-    rates = st.counts / args.duration
-    if args.out:
-        from neuromod import io
-        fmt = None
-        try:
-            io.format_from_path(args.out)
-        except NeuromodError:
-            fmt = "txt"
-        io.write(st, args.out, format=fmt)
-    if args.plot:
-        from neuromod.backends.plots import simulation_figure
-        simulation_figure(st, currents, args.plot, title=f"{args.model} ({args.backend})")
+    with Outputs() as out:
+        spikes_out = out.add(args.out, "--out", default_suffix=".txt")  # checked before any work
+        plot = out.add(args.plot, "--plot", PLOT_EXTENSIONS, ".png")
+        if args.backend == "brian2":
+            _import_brian2_without_pylab()
+        t0 = time.perf_counter()
+        res = simulate(model, args.n, args.duration, args.dt, backend=args.backend,
+                       inputs={"I_ext": currents}, seed=args.seed, **options)
+        wall = time.perf_counter() - t0
+        st = res.spikes["neurons"]
+        rates = st.counts / args.duration
+        if args.out:
+            from neuromod import io
+            fmt = None
+            try:
+                io.format_from_path(args.out)
+            except NeuromodError:
+                fmt = "txt"
+            out.write(spikes_out, lambda tmp: io.write(st, tmp, format=fmt))
+        if args.plot:
+            from neuromod.backends.plots import simulation_figure
+            out.write(plot, lambda tmp: simulation_figure(
+                st, currents, tmp, title=f"{args.model} ({args.backend})"))
     if args.json:
         from neuromod.cli.common import print_json
         print_json({"backend": args.backend, "model": args.model, "n": args.n,

@@ -52,18 +52,22 @@ def run(args):
     from neuromod.errors import NeuromodError
     from neuromod.stats.summary import parse_measures, summarize
 
-    st = io.read(args.input, format=args.format, sort=args.sort,
-                 t_start=args.t_start, t_stop=args.t_stop)
-    try:
-        measures = parse_measures(args.measures, st.n_trains)
-    except ValueError as exc:
-        raise NeuromodError(f"--measures: {exc}") from None
-    if args.plot and "spike_distance" not in measures:
-        measures = measures + ("spike_distance",)
-    report = summarize(st, measures, tau=args.tau, q=args.q, bin_size=args.bin_size)
-    if args.plot:
-        from neuromod.stats.plots import stats_figure
-        stats_figure(st, report, args.plot, bin_size=args.bin_size)
+    from neuromod.outputs import PLOT_EXTENSIONS, Outputs
+
+    with Outputs() as out:
+        plot = out.add(args.plot, "--plot", PLOT_EXTENSIONS, ".png")   # checked before any work
+        st = io.read(args.input, format=args.format, sort=args.sort,
+                     t_start=args.t_start, t_stop=args.t_stop)
+        try:
+            measures = parse_measures(args.measures, st.n_trains)
+        except ValueError as exc:
+            raise NeuromodError(f"--measures: {exc}") from None
+        if args.plot and "spike_distance" not in measures:
+            measures = measures + ("spike_distance",)
+        report = summarize(st, measures, tau=args.tau, q=args.q, bin_size=args.bin_size)
+        if args.plot:
+            from neuromod.stats.plots import stats_figure
+            out.write(plot, lambda tmp: stats_figure(st, report, tmp, bin_size=args.bin_size))
     if args.json:
         from neuromod.cli.common import print_json
         print_json(report)

@@ -1,0 +1,254 @@
+"""Output paths: checked before any work, all-or-nothing, non-regular files never replaced,
+errors naming the target (neuromod.outputs and every command that writes)."""
+import errno
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.io import wavfile
+
+from neuromod.cli import main
+from neuromod.errors import OutputError
+from neuromod.outputs import PLOT_EXTENSIONS, Outputs, atomic_write, check_output
+
+DATA = os.path.join(os.path.dirname(__file__), "..", "..", "data")
+TRAINS = os.path.abspath(os.path.join(DATA, "spikes", "demo_trains.txt"))
+
+
+def run(argv, capsys):
+    try:
+        rc = main(argv)
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def text_writer(s):
+    def write(tmp):
+        with open(tmp, "w") as fh:
+            fh.write(s)
+    return write
+
+
+def listing(d):
+    return sorted(os.listdir(d))
+
+
+# --------------------------------------------------------------------- the module
+def test_plot_extensions_are_formats_matplotlib_saves():
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    from matplotlib.backend_bases import FigureCanvasBase
+    supported = {"." + k for k in FigureCanvasBase.get_supported_filetypes()}
+    assert set(PLOT_EXTENSIONS) <= supported
+
+
+def test_outputs_commit_together_and_failures_leave_nothing(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    b.write_text("old")
+    with pytest.raises(RuntimeError):
+        with Outputs() as out:
+            ha, hb = out.add(a), out.add(b)
+            out.write(ha, text_writer("new a"))
+            out.write(hb, text_writer("new b"))
+            raise RuntimeError("failure after both were written")
+    assert listing(tmp_path) == ["b.txt"] and b.read_text() == "old"
+    with Outputs() as out:
+        ha, hb = out.add(a), out.add(b)
+        out.write(ha, text_writer("new a"))
+        assert not a.exists()             # nothing is renamed before the block ends
+        out.write(hb, text_writer("new b"))
+    assert listing(tmp_path) == ["a.txt", "b.txt"]
+    assert a.read_text() == "new a" and b.read_text() == "new b"
+
+
+def test_a_failing_writer_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "x.txt"
+
+    def bad(tmp):
+        open(tmp, "w").write("partial")
+        raise ValueError("writer bug")
+    with pytest.raises(ValueError):
+        atomic_write(target, bad)
+    assert listing(tmp_path) == []
+
+
+def test_same_file_twice_is_refused(tmp_path):
+    out = Outputs()
+    out.add(tmp_path / "x.png", "--out")
+    os.symlink(tmp_path / "x.png", tmp_path / "link.png")
+    with pytest.raises(OutputError, match="the same file as"):
+        out.add(tmp_path / "link.png", "--plot")
+
+
+def test_symlink_target_replaced_link_kept(tmp_path):
+    real = tmp_path / "real.txt"
+    real.write_text("old")
+    link = tmp_path / "link.txt"
+    os.symlink(real, link)
+    atomic_write(link, text_writer("new"))
+    assert os.path.islink(link) and real.read_text() == "new"
+    dangling = tmp_path / "dangling.txt"
+    os.symlink(tmp_path / "made.txt", dangling)
+    atomic_write(dangling, text_writer("made"))
+    assert os.path.islink(dangling) and (tmp_path / "made.txt").read_text() == "made"
+
+
+def test_character_device_written_directly_without_temporary_file():
+    before = set(os.listdir("/dev"))
+    atomic_write("/dev/null", text_writer("discarded"))
+    assert os.path.exists("/dev/null") and os.path.isfile("/dev/null") is False
+    assert set(os.listdir("/dev")) - before == set()
+    with pytest.raises(OutputError, match=r"^/dev/full: cannot write: No space left on device$"):
+        atomic_write("/dev/full", text_writer("x" * 10000))
+    assert not os.path.isfile("/dev/full")
+
+
+def test_fifo_socket_directory_refused(tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputError, match="is a FIFO"):
+        check_output(fifo, "--plot", PLOT_EXTENSIONS)
+    sock_path = tmp_path / "s.png"
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(sock_path))
+        with pytest.raises(OutputError, match="is a socket"):
+            atomic_write(sock_path, text_writer("x"))
+    finally:
+        sock.close()
+    with pytest.raises(OutputError, match="is a directory"):
+        check_output(tmp_path)
+    with pytest.raises(OutputError, match="does not exist"):
+        check_output(tmp_path / "missing" / "x.png")
+    with pytest.raises(OutputError, match="unknown format"):
+        check_output(tmp_path / "x.txt", "--plot", PLOT_EXTENSIONS)
+    with pytest.raises(OutputError, match="empty file name"):
+        check_output("", "--out")
+    assert os.path.exists(fifo) and not os.path.isfile(fifo)
+
+
+def test_write_error_names_the_target_not_the_temporary_file(tmp_path):
+    """A file-size limit makes every write fail with EFBIG (as a full disk does with
+    ENOSPC); the one-line message names the target, and nothing is left behind."""
+    target = tmp_path / "big.npz"
+    code = f"""
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+from neuromod.cli import main
+sys.exit(main(["simulate", "lif", "--n", "200", "--duration", "0.5", "--out", {str(target)!r}]))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [f"neuromod simulate: error: {target}: cannot write: File too large"]
+    assert listing(tmp_path) == []
+
+
+# --------------------------------------------------------------------- every command
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("inputs")
+    t = np.arange(int(16000 * 0.2)) / 16000
+    wav = d / "tone.wav"
+    wavfile.write(wav, 16000, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))
+    return {"wav": str(wav), "trains": TRAINS, "dir": d}
+
+
+BAD_OUTPUTS = {
+    "missing directory": lambda d, ext: (str(d / "nodir" / f"x{ext}"), "does not exist"),
+    "a directory": lambda d, ext: (str(d), "is a directory"),
+    "a FIFO": lambda d, ext: (_fifo(d, f"pipe{ext}"), "is a FIFO"),
+}
+
+
+def _fifo(d, name):
+    path = d / name
+    if not path.exists():
+        os.mkfifo(path)
+    return str(path)
+
+
+#: command -> (argv before the output option, option, extension, what the command reads)
+COMMANDS = {
+    "stats --plot": (lambda f: ["stats", "{missing_input}"], "--plot", ".png"),
+    "simulate --out": (lambda f: ["simulate", "lif", "--n", "2", "--duration", "0.05"], "--out", ".txt"),
+    "simulate --plot": (lambda f: ["simulate", "lif", "--n", "2", "--duration", "0.05"], "--plot", ".png"),
+    "encode --out": (lambda f: ["encode", "{missing_input}"], "--out", ".npz"),
+    "encode --plot": (lambda f: ["encode", "{missing_input}"], "--plot", ".png"),
+    "decode --out": (lambda f: ["decode", "{missing_input}"], "--out", ".wav"),
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_OUTPUTS))
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_bad_output_refused_before_any_work(command, bad, files, tmp_path, capsys):
+    """The output check comes first: the input named here does not even exist, and the
+    error is still about the output; one line, exit 2, nothing written."""
+    head, option, ext = COMMANDS[command]
+    path, expected = BAD_OUTPUTS[bad](tmp_path, ext)
+    argv = [a.replace("{missing_input}", str(tmp_path / "no-such-input")) for a in head(files)]
+    before = listing(tmp_path)
+    rc, out, err = run(argv + [option, path], capsys)
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1 and expected in err and option in err, err
+    assert "no-such-input" not in err
+    assert listing(tmp_path) == before
+
+
+def test_unknown_plot_format_refused_before_encoding(files, tmp_path, capsys):
+    """The issue's case: `encode ok.wav --out e.npz --plot e.txt` wrote e.npz, then failed."""
+    rc, out, err = run(["encode", files["wav"], "--out", str(tmp_path / "e.npz"),
+                        "--plot", str(tmp_path / "e.txt")], capsys)
+    assert rc == 2 and "unknown format" in err and len(err.strip().splitlines()) == 1
+    assert listing(tmp_path) == []
+
+
+def test_failure_after_the_first_output_leaves_none(files, tmp_path, capsys, monkeypatch):
+    """simulate writes --out, then the figure fails: neither file exists afterwards."""
+    import neuromod.backends.plots as plots
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(plots, "simulation_figure", broken)
+    rc, out, err = run(["simulate", "lif", "--n", "2", "--duration", "0.05",
+                        "--out", str(tmp_path / "s.txt"), "--plot", str(tmp_path / "p.png")],
+                       capsys)
+    assert rc == 2 and err.strip() == (f"neuromod simulate: error: {tmp_path / 'p.png'}: "
+                                       "cannot write: No space left on device")
+    assert listing(tmp_path) == []
+
+
+def test_outputs_to_dev_null_and_through_symlinks(files, tmp_path, capsys):
+    real = tmp_path / "real.png"
+    real.write_bytes(b"old")
+    os.symlink(real, tmp_path / "fig.png")
+    rc, out, err = run(["stats", files["trains"], "--plot", str(tmp_path / "fig.png")], capsys)
+    assert rc == 0, err
+    assert os.path.islink(tmp_path / "fig.png") and real.read_bytes()[:4] == b"\x89PNG"
+    rc, out, err = run(["stats", files["trains"], "--plot", "/dev/null"], capsys)
+    assert rc == 0, err
+    assert not os.path.isfile("/dev/null")
+    rc, out, err = run(["encode", files["wav"], "--rate", "500", "--channels", "8",
+                        "--out", "/dev/null", "--plot", "/dev/null"], capsys)
+    assert rc == 0, err
+    assert listing(tmp_path) == ["fig.png", "real.png"]
+
+
+def test_demo_commits_its_files_together(tmp_path, capsys, monkeypatch):
+    """A demo part that fails after others wrote their files leaves no file at all."""
+    import neuromod.auditory.demo as audio_demo
+
+    def broken(outdir, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.path.join(outdir, "x.wav"))
+    monkeypatch.setattr(audio_demo, "run", broken)
+    out_dir = tmp_path / "demo"
+    rc, out, err = run(["demo", "--out", str(out_dir), "--parts", "stats,auditory"], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert listing(out_dir) == []
