@@ -230,7 +230,7 @@ def _check_table(path, fh, name, group, h5py):
         if not isinstance(target, h5py.Dataset) or not target.shape:
             fail(path, f"{name}/{key}: index target is not an array")
         try:
-            check_offsets(ds[()], target.shape[0], where, row)
+            check_offsets(ds[()], target.shape[0], where, row, ends=True)
         except SpikeDataError as exc:
             raise FileFormatError(str(exc)) from None
     ids = group.get("id")

@@ -141,12 +141,15 @@ def _short(v):
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def check_offsets(offsets, n_data, what="offsets", row="train"):
-    """Validate CSR offsets: 1-D integers, ``offsets[0] >= 0``, non-decreasing, the
-    last ``<= n_data``. Returns them as int64.
+def check_offsets(offsets, n_data, what="offsets", row="train", ends=False):
+    """Validate the index array of a ragged (CSR) array: 1-D integers, none negative,
+    non-decreasing, none past ``n_data``. Returns it as int64.
 
-    ``what`` names the array (and file) and ``row`` the kind of row for the message,
-    e.g. ``check_offsets(idx, n, "units.nwb: spike_times_index", "unit")``.
+    With ``ends=False`` (CSR offsets, length ``n_rows + 1``) row ``k`` is
+    ``data[offsets[k]:offsets[k + 1]]``; with ``ends=True`` (NWB's ``VectorIndex``,
+    length ``n_rows``) ``offsets[k]`` is where row ``k`` ends. ``what`` names the array
+    (and file) and ``row`` the kind of row, e.g.
+    ``check_offsets(idx, n, "units.nwb: units/spike_times_index", "unit", ends=True)``.
 
     Raises
     ------
@@ -161,6 +164,10 @@ def check_offsets(offsets, n_data, what="offsets", row="train"):
     Traceback (most recent call last):
     ...
     neuromod.errors.SpikeDataError: offsets: train 1 ends at 7, past the 5 data values
+    >>> check_offsets([2, 1], 5, "spike_times_index", "unit", ends=True)
+    Traceback (most recent call last):
+    ...
+    neuromod.errors.SpikeDataError: spike_times_index: unit 1 ends at 1, before it starts (2); the index must not decrease
     """
     arr = np.asarray(offsets)
     if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
@@ -171,19 +178,24 @@ def check_offsets(offsets, n_data, what="offsets", row="train"):
     arr = arr.astype(np.int64, copy=False)
     if arr.size == 0:
         return arr
+    shift = 0 if ends else 1
+
+    def rows(k):
+        return f"{row} {k - shift} ends" if k - shift >= 0 else f"{row} 0 starts"
+
     neg = np.flatnonzero(arr < 0)
     if neg.size:
         k = int(neg[0])
-        raise SpikeDataError(f"{what}: {row} {k} has a negative offset {arr[k]}")
+        raise SpikeDataError(f"{what}: {rows(k)} at {arr[k]} (negative)")
     dec = np.flatnonzero(arr[1:] < arr[:-1])
     if dec.size:
         k = int(dec[0]) + 1
-        raise SpikeDataError(f"{what}: {row} {k} ends at {arr[k]}, before its start "
-                             f"{arr[k - 1]} (offsets decrease)")
+        raise SpikeDataError(f"{what}: {rows(k)} at {arr[k]}, before it starts ({arr[k - 1]}); "
+                             "the index must not decrease")
     past = np.flatnonzero(arr > n_data)
     if past.size:
         k = int(past[0])
-        raise SpikeDataError(f"{what}: {row} {k} ends at {arr[k]}, past the {n_data} data values")
+        raise SpikeDataError(f"{what}: {rows(k)} at {arr[k]}, past the {n_data} data values")
     return arr
 
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from neuromod.errors import SpikeDataError
 from neuromod.spikes import as_spike_trains
-from neuromod.stats.rates import bin_counts
+from neuromod.stats._bounds import check_pairwise
+from neuromod.stats.rates import _bin_shape, bin_counts
 from neuromod.units import to_seconds
 
 __all__ = ["cross_correlogram", "sttc", "sttc_matrix", "tiling_fraction"]
@@ -135,7 +136,10 @@ def cross_correlogram(st, i, j, bin_size, window=None, border_correction=False, 
     st = as_spike_trains(st)
     a = _train_index(st, i, "i")
     b = _train_index(st, j, "j")
-    counts, edges = bin_counts(st.subset([a, b]), bin_size, binary=binary)
+    pair = st.subset([a, b])
+    # two count rows, and fftconvolve's padded complex transforms of the full correlation
+    _bin_shape(pair, bin_size, cell_bytes=24, extra_per_bin=160)
+    counts, edges = bin_counts(pair, bin_size, binary=binary)
     bs = edges[1] - edges[0]
     n_bins = counts.shape[1]
     lo, hi = _lag_window(window, bs, n_bins)
@@ -332,6 +336,7 @@ def sttc_matrix(st, dt=0.005):
     st = as_spike_trains(st)
     dt = _positive_dt(dt)
     n = st.n_trains
+    check_pairwise(n, 6, "STTC matrix")
     counts = st.counts
     order = np.argsort(st.times, kind="stable")
     near = _get_near_kernel()(np.ascontiguousarray(st.times[order]),

@@ -14,6 +14,7 @@ import numpy as np
 
 from neuromod.errors import ParameterError
 from neuromod.spikes import as_spike_trains
+from neuromod.stats._bounds import check_pairwise
 from neuromod.units import to_hertz, to_seconds
 
 __all__ = ["van_rossum_distance", "victor_purpura_distance"]
@@ -88,6 +89,7 @@ def van_rossum_distance(spiketrains, tau=0.01):
     if not tau > 0:  # also catches NaN
         raise ParameterError(f"tau must be > 0 s, got {tau}")
     st = as_spike_trains(spiketrains)
+    check_pairwise(st.n_trains, 5, "van Rossum distances")
     if math.isinf(tau):
         c = st.counts.astype(np.float64)
         return np.abs(c[:, None] - c[None, :])
@@ -164,6 +166,7 @@ def victor_purpura_distance(spiketrains, q=100.0):
     if not q >= 0:  # also catches NaN
         raise ParameterError(f"q must be >= 0 1/s, got {q}")
     st = as_spike_trains(spiketrains)
+    check_pairwise(st.n_trains, 3, "Victor-Purpura distances")
     if q == 0:
         c = st.counts.astype(np.float64)
         return np.abs(c[:, None] - c[None, :])

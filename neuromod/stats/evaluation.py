@@ -14,7 +14,8 @@ import numpy as np
 
 from neuromod.errors import SpikeDataError
 from neuromod.spikes import SpikeTrains, as_spike_trains
-from neuromod.stats.rates import bin_counts
+from neuromod.limits import check_allocation
+from neuromod.stats.rates import _bin_shape, bin_counts
 from neuromod.units import to_hertz, to_seconds
 
 __all__ = ["psth_correlation", "split_half_noise_ceiling", "fraction_explainable_variance",
@@ -146,6 +147,10 @@ def split_half_noise_ceiling(trials, bin_size, n_splits=100, seed=0):
     n_splits = int(n_splits)
     if n_splits < 1:
         raise ValueError("n_splits must be >= 1")
+    # counts and rates (trials x bins), the split PSTHs and Pearson's temporaries
+    # (splits x bins), checked before binning
+    _bin_shape(st, bin_size, cell_bytes=32, extra_per_bin=48 * n_splits)
+    check_allocation(n_splits * R * 40, f"split-half noise ceiling: {n_splits} splits of {R} trials")
     rates, _ = _rates(st, bin_size)
     rng = np.random.default_rng(seed)
     order = np.argsort(rng.random((n_splits, R)), axis=1)

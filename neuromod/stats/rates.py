@@ -20,6 +20,7 @@ import numpy as np
 
 from neuromod.errors import SpikeDataError
 from neuromod.spikes import as_spike_trains
+from neuromod.stats._bounds import check_bins, whole_bins
 from neuromod.units import to_seconds
 
 __all__ = ["bin_counts", "mean_rates", "fano_factor", "windowed_fano_factor", "time_histogram",
@@ -52,6 +53,26 @@ def _round_bins(x):
     x = np.asarray(x, dtype=np.float64)
     x = np.where(np.mod(x, 1.0) >= 1.0 - BIN_TOLERANCE, x + 0.5, x)
     return np.floor(x).astype(np.int64)
+
+
+def _window(st, t_start, t_stop):
+    t0 = st.t_start if t_start is None else float(to_seconds(t_start, "t_start"))
+    t1 = st.t_stop if t_stop is None else float(to_seconds(t_stop, "t_stop"))
+    if not (math.isfinite(t0) and math.isfinite(t1)):
+        raise SpikeDataError(f"t_start and t_stop must be finite, got [{t0}, {t1}] s")
+    if not t1 > t0:
+        raise SpikeDataError(f"t_stop ({t1:.9g} s) must be greater than t_start ({t0:.9g} s)")
+    return t0, t1
+
+
+def _bin_shape(st, bin_size, t_start=None, t_stop=None, cell_bytes=24, extra_per_bin=0):
+    """(bin width, t0, t1, n_bins) of :func:`bin_counts`, checked against the memory
+    limit for ``cell_bytes`` per train and bin (and ``extra_per_bin`` per bin)."""
+    bs = _positive_seconds(bin_size, "bin_size")
+    t0, t1 = _window(st, t_start, t_stop)
+    n_bins = whole_bins(t0, t1, bs)
+    check_bins(st.n_trains, n_bins, cell_bytes, bs, extra=n_bins * extra_per_bin)
+    return bs, t0, t1, n_bins
 
 
 def bin_counts(st, bin_size, t_start=None, t_stop=None, binary=False):
@@ -88,15 +109,7 @@ def bin_counts(st, bin_size, t_start=None, t_stop=None, binary=False):
     ([[1, 1, 0]], [0.0, 0.1, 0.2, 0.3])
     """
     st = as_spike_trains(st)
-    bs = _positive_seconds(bin_size, "bin_size")
-    t0 = st.t_start if t_start is None else float(to_seconds(t_start, "t_start"))
-    t1 = st.t_stop if t_stop is None else float(to_seconds(t_stop, "t_stop"))
-    if not t1 > t0:
-        raise SpikeDataError(f"t_stop ({t1:.9g} s) must be greater than t_start ({t0:.9g} s)")
-    n_bins = int(_round_bins((t1 - t0) / bs))
-    if n_bins < 1:
-        raise SpikeDataError(
-            f"bin_size {bs:.9g} s is longer than the window [{t0:.9g}, {t1:.9g}] s")
+    bs, t0, t1, n_bins = _bin_shape(st, bin_size, t_start, t_stop)
     times, ids = st.times, st.ids
     keep = (times >= t0) & (times <= t1)
     if not keep.all():
@@ -224,6 +237,9 @@ def windowed_fano_factor(st, bin_size=0.1, unit=None, return_per_bin=False):
     [0.5]
     """
     st = _select_unit(as_spike_trains(st), unit)
+    if st.n_trains == 0:
+        raise SpikeDataError("no trials: the windowed Fano factor needs at least one train")
+    _bin_shape(st, bin_size, cell_bytes=48)   # counts, float copy and the variance's temporaries
     counts, edges = bin_counts(st, bin_size)
     c = counts.astype(np.float64)
     m = c.mean(axis=0)
@@ -476,11 +492,15 @@ def instantaneous_rate(st, sampling_period, kernel="auto", cutoff=5.0, t_start=N
     """
     st = as_spike_trains(st)
     sp = _positive_seconds(sampling_period, "sampling_period")
-    t0 = st.t_start if t_start is None else float(to_seconds(t_start, "t_start"))
-    t1 = st.t_stop if t_stop is None else float(to_seconds(t_stop, "t_stop"))
-    if not t1 > t0:
-        raise SpikeDataError(f"t_stop ({t1:.9g} s) must be greater than t_start ({t0:.9g} s)")
-    if not isinstance(cutoff, (int, float)) or not cutoff > 0:
+    t0, t1 = _window(st, t_start, t_stop)
+    q = (t1 - t0) / sp
+    if not math.isfinite(q) or q > 2.0 ** 62:
+        raise SpikeDataError(f"sampling_period {sp:.9g} s gives too many samples for the "
+                             f"window [{t0:.9g}, {t1:.9g}] s")
+    # the histogram and the rate (float64), before the kernel's length is known
+    check_bins(st.n_trains, int(q * (1 + 1e-9)), 16, sp, "sampling_period")
+    if (not isinstance(cutoff, (int, float)) or isinstance(cutoff, bool)
+            or not math.isfinite(cutoff) or not cutoff > 0):
         raise ValueError(f"cutoff must be a number > 0, got {cutoff!r}")
     elephant_kernel = None
     if isinstance(kernel, str):
@@ -516,8 +536,13 @@ def instantaneous_rate(st, sampling_period, kernel="auto", cutoff=5.0, t_start=N
 
     # Kernel on an odd grid in units of the sampling period (Elephant issue #360).
     cutoff_sigma = cutoff * sigma / sp
+    if not math.isfinite(cutoff_sigma) or cutoff_sigma > 2.0 ** 62:
+        raise SpikeDataError(f"kernel sigma {sigma:.9g} s spans too many samples of "
+                             f"sampling_period {sp:.9g} s")
     half = math.ceil(cutoff_sigma)
     length = 2 * half + 1
+    # fftconvolve: padded complex transforms of histogram and kernel, the rate
+    check_bins(max(st.n_trains, 1), n_bins + length, 64, sp, "sampling_period")
     if elephant_kernel is None:
         median = 0.0
         grid = np.linspace(-cutoff_sigma, cutoff_sigma, length)

@@ -5,7 +5,9 @@ JSON shape (see ``docs/cli.md``) so that scripts and the command line agree.
 """
 import numpy as np
 
+from neuromod.limits import check_allocation
 from neuromod.spikes import as_spike_trains
+from neuromod.stats._bounds import check_pairwise
 
 __all__ = ["MEASURES", "PER_TRAIN_MEASURES", "PAIRWISE_MEASURES", "DEFAULT_PAIRWISE_LIMIT",
            "parse_measures", "summarize", "repeated_trial_stats"]
@@ -19,6 +21,8 @@ PAIRWISE_MEASURES = ("van_rossum", "victor_purpura", "isi_distance", "spike_dist
 MEASURES = PER_TRAIN_MEASURES + POPULATION_MEASURES + PAIRWISE_MEASURES
 #: Above this many trains the pairwise matrices are computed only when asked for by name.
 DEFAULT_PAIRWISE_LIMIT = 500
+#: Bytes of one ``per_train`` entry of the report (a dict of six Python numbers).
+PER_TRAIN_BYTES = 640
 
 
 def parse_measures(text, n_trains):
@@ -97,6 +101,11 @@ def summarize(spike_trains, measures=None, tau=0.01, q=100.0, bin_size=0.1, prog
         measures = parse_measures(None, st.n_trains)
     measures = tuple(measures)
     n = st.n_trains
+    check_allocation(n * PER_TRAIN_BYTES, f"summary of {n} trains (per-train entries)")
+    todo = [m for m in PAIRWISE_MEASURES if m in measures]
+    if todo:
+        # the report keeps every matrix; the largest kernel needs ~4 more while it runs
+        check_pairwise(n, len(todo) + 4, f"{len(todo)} pairwise measure(s)")
     counts = st.counts
     per = {"rate_hz": None, "cv": None, "cv2": None, "lv": None}
     if "rates" in measures:
@@ -121,7 +130,6 @@ def summarize(spike_trains, measures=None, tau=0.01, q=100.0, bin_size=0.1, prog
         units = repeated_trial_stats(st, bin_size)
 
     pairwise = {name: None for name in PAIRWISE_MEASURES}
-    todo = [m for m in PAIRWISE_MEASURES if m in measures]
     if todo:
         from neuromod.stats import distances, synchrony
         funcs = {
@@ -175,12 +183,15 @@ def repeated_trial_stats(spike_trains, bin_size=0.1, seed=0):
     from neuromod.stats.rates import windowed_fano_factor
 
     st = as_spike_trains(spike_trains)
-    unit_ids, n_trials = np.unique(st.annotations["unit"], return_counts=True)
+    # trains of each unit, grouped by one stable sort (not one scan of all trains per unit)
+    unit = st.annotations["unit"]
+    order = np.argsort(unit, kind="stable")
+    unit_ids, first, n_trials = np.unique(unit[order], return_index=True, return_counts=True)
     out = []
-    for u, k in zip(unit_ids, n_trials):
+    for u, a, k in zip(unit_ids, first, n_trials):
         if k < 2:
             continue
-        trials = st.select(unit=u)
+        trials = st.subset(order[a:a + k])
         out.append({
             "unit": u.item(), "n_trials": int(k),
             "fano_factor_windowed": float(windowed_fano_factor(trials, bin_size=bin_size)),

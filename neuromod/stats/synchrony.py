@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from neuromod.spikes import as_spike_trains
+from neuromod.stats._bounds import check_pairwise
 from neuromod.errors import ParameterError
 from neuromod.units import to_seconds
 
@@ -114,6 +115,7 @@ def isi_distance(spiketrains, t_start=None, t_stop=None, mrts=0.0):
     0.5
     """
     st = as_spike_trains(spiketrains, t_start, t_stop)
+    check_pairwise(st.n_trains, 2, "ISI-distances")
     mrts = _mrts(mrts)
     from neuromod.stats import _kernels
     times, offsets = _prepared(st, fill_empty=True)
@@ -173,6 +175,7 @@ def spike_distance(spiketrains, t_start=None, t_stop=None, mrts=0.0, rate_indepe
     0.0
     """
     st = as_spike_trains(spiketrains, t_start, t_stop)
+    check_pairwise(st.n_trains, 2, "SPIKE-distances")
     mrts = _mrts(mrts)
     from neuromod.stats import _kernels
     times, offsets = _prepared(st, fill_empty=True)
@@ -226,6 +229,7 @@ def spike_sync(spiketrains, t_start=None, t_stop=None, max_tau=None, mrts=0.0):
     0.6667
     """
     st = as_spike_trains(spiketrains, t_start, t_stop)
+    check_pairwise(st.n_trains, 2, "SPIKE-synchronization")
     mrts = _mrts(mrts)
     if max_tau is None:
         max_tau = 0.0
