@@ -26,9 +26,14 @@ This module imports numba; ``neuromod.io`` imports it only when a text or CSV
 file is read.
 """
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+
+from neuromod._numba_cache import ensure_cache_dir
+
+ensure_cache_dir(__file__)   # before numba: a cache directory it can write (see there)
+
+from llvmlite import ir  # noqa: E402
+from numba import njit, types  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
 
 __all__ = ["POW5_HI", "POW5_LO", "scan_text", "scan_csv", "parse_floats"]
 

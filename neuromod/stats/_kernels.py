@@ -20,7 +20,12 @@ reused by later processes (compiling from cold takes a few seconds once).
 import math
 
 import numpy as np
-from numba import njit, prange
+
+from neuromod._numba_cache import ensure_cache_dir
+
+ensure_cache_dir(__file__)   # before numba: a cache directory it can write (see there)
+
+from numba import njit, prange  # noqa: E402
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
 
