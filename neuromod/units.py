@@ -41,7 +41,7 @@ def to_si(x, dimension, name="value"):
     Raises
     ------
     UnitError
-        If ``x`` carries units of another dimension.
+        If ``x`` carries units of another dimension, or is not a number.
 
     Examples
     --------
@@ -67,9 +67,14 @@ def to_si(x, dimension, name="value"):
             raise UnitError(f"{name}: expected {dimension}, got {get_dimensions(x)}")
         v = np.asarray(x / target, dtype=np.float64)
         return float(v) if v.ndim == 0 else v
-    if np.ndim(x) == 0:
-        return float(x)
-    return np.asarray(x, dtype=np.float64)
+    try:
+        if np.ndim(x) == 0:
+            return float(x)
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        text = repr(x)
+        text = text if len(text) <= 60 else text[:57] + "..."
+        raise UnitError(f"{name}: {text} is not a number (in {dimension})") from None
 
 
 def to_seconds(x, name="time"):

@@ -174,6 +174,7 @@ def classifier_neuron():
         "digit-lif", "dv/dt = (I - v)/tau : 1\nI : 1",
         {"tau": "4.48*ms", "theta": "1"}, threshold="v > theta", reset="v -= theta",
         inputs=("I",), init={"v": "0"}, method="exact", surrogate_scale="theta",
+        domains={"tau": "positive", "theta": "positive"},
         description="dimensionless LIF with reset by subtraction (digit classifier)")
 
 

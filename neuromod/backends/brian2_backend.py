@@ -132,7 +132,10 @@ def propagator_values(model, n, vals, dt):
     backends integrate with the same numbers. When every parameter is one value for
     all neurons, the result is also kept on disk (``$NEUROMOD_CACHE/propagator``,
     keyed by the model, the values, ``dt`` and the versions of torch and of the code),
-    so that later runs with the same values do not import torch.
+    so that later runs with the same values do not import torch. A cached file is
+    read with ``allow_pickle=False`` and used only if it holds exactly the
+    coefficients of the model's propagator structure, each a finite float64
+    scalar; anything else (corrupt, foreign, planted) is recomputed and rewritten.
     """
     import os
     path = None
@@ -142,8 +145,9 @@ def propagator_values(model, n, vals, dt):
         if folder is not None:
             try:
                 path = os.path.join(folder, f"{_propagator_key(model, vals, dt)}.npz")
-                with np.load(path, allow_pickle=False) as z:
-                    return {k: z[k] for k in z.files}
+                cached = _read_propagator(path, model)
+                if cached is not None:
+                    return cached
             except Exception:  # noqa: BLE001 -- missing, stale or broken: compute it
                 pass
     import torch
@@ -170,6 +174,22 @@ def propagator_values(model, n, vals, dt):
     return out
 
 
+def _read_propagator(path, model):
+    """The coefficients stored at ``path`` if they are exactly those of ``model``'s
+    propagator (names, float64 scalars, finite), else None."""
+    from neuromod.backends.model import propagator_structure
+    if os.path.getsize(path) > 1024 ** 2:
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        if sorted(z.files) != sorted(propagator_structure(model).fields):
+            return None
+        out = {k: z[k] for k in z.files}
+    for v in out.values():
+        if v.dtype != np.float64 or v.shape != () or not np.isfinite(v):
+            return None
+    return out
+
+
 def _propagator_key(model, vals, dt):
     """Hash of what :func:`propagator_values` depends on (torch's version read from
     its files, without importing it)."""
@@ -190,6 +210,25 @@ def _propagator_key(model, vals, dt):
         with open(path, "rb") as fh:
             h.update(fh.read())
     return h.hexdigest()[:24]
+
+
+def brian2_seed(seed):
+    """Brian2's (numpy's legacy) seed, ``< 2**32``, for a neuromod seed ``< 2**64``:
+    the seed itself when it fits, else 32 bits drawn from it by
+    ``numpy.random.SeedSequence`` (deterministic).
+
+    Examples
+    --------
+    >>> brian2_seed(7)
+    7
+    >>> 0 <= brian2_seed(2**64 - 1) < 2**32
+    True
+    """
+    from neuromod.limits import check_seed
+    seed = check_seed(seed)
+    if seed < 2 ** 32:
+        return seed
+    return int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0])
 
 
 def build_brian2(net, duration, dt, record=None, seed=None, target="numpy", integrator="neuromod"):
@@ -218,7 +257,7 @@ def build_brian2(net, duration, dt, record=None, seed=None, target="numpy", inte
             raise NeuromodError(f"target {target!r}: the cpp_standalone device is active")
         b2.prefs.codegen.target = target
     if seed is not None:
-        b2.seed(int(seed))
+        b2.seed(brian2_seed(seed))
     bdt = dt * b2.second
     n_steps = n_steps_for(duration, dt)
     groups, objects, monitors = {}, [], {}

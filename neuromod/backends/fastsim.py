@@ -11,7 +11,8 @@ sources draw from the same ``torch.Generator`` stream as the eager loop, so a se
 gives the same input spikes on both paths; results agree with the eager loop to
 float rounding (synaptic inputs are summed in another order).
 
-Kernels are cached on disk like those of :mod:`neuromod.backends.fused`.
+The generated kernels are loaded like those of :mod:`neuromod.backends.fused` (source
+checked against its hash, compiled in each process, no numba pickles).
 """
 import time
 
@@ -69,7 +70,7 @@ def _source(tm, has_inputs, has_ports, dt):
     a("import math")
     a("from numba import njit")
     a("")
-    a("@njit(cache=True, nogil=True, error_model='numpy')")
+    a("@njit(cache=False, nogil=True, error_model='numpy')")
     a("def advance(X, R, P, C, REF, U, spk, act):")
     a("    for j in range(X.shape[1]):")
     _load_locals(a, tm, has_inputs, I)
@@ -140,7 +141,7 @@ def _source(tm, has_inputs, has_ports, dt):
     a(f"{I}spk[j] = fired")
     a(f"{I}act[j] = active")
     a("")
-    a("@njit(cache=True, nogil=True, error_model='numpy')")
+    a("@njit(cache=False, nogil=True, error_model='numpy')")
     a("def finish(X, P, C, U, W, spk, act):")
     a("    for j in range(X.shape[1]):")
     _load_locals(a, tm, has_inputs, I)
@@ -171,7 +172,7 @@ _PROP_SRC = '''import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=False, nogil=True, error_model="numpy")
 def propagate(idx, crow, post, w, dsteps, buf, k):
     L = buf.shape[0]
     for q in range(idx.shape[0]):

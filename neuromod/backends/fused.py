@@ -7,7 +7,8 @@ pass per step over the neurons, keeping everything in registers, does the same w
 with far less memory traffic. This module does that for every model the exact
 integrator covers: from the model's structure it generates a numba kernel pair
 (forward, backward) with every loop over state variables unrolled and structural
-zeros dropped, and caches the compiled code on disk. The state update is the propagator
+zeros dropped, and keeps the generated source on disk (checked against its hash
+before use, see :func:`_load_source`). The state update is the propagator
 ``x' = E x + K + G u`` (``E_r``, ``K_r``, ``G_r`` while refractory), the threshold an
 affine form ``d = a . x' + b``, the reset statements ``x_i = r`` / ``x_i += r`` with
 parameter-only right-hand sides, and the drive either an input (through ``G``) or a
@@ -80,7 +81,7 @@ def _source(pl):
     a("from numba import njit, prange")
     a("")
     par = _parallel()
-    opts = "cache=True, nogil=True, error_model='numpy'" + (", parallel=True" if par else "")
+    opts = "cache=False, nogil=True, error_model='numpy'" + (", parallel=True" if par else "")
     head = "\n".join(["    T, BN = x.shape", "    N = bthr.shape[0]",
                       f"    nblocks = (BN + {_BLOCK - 1}) // {_BLOCK}"])
     loop = "\n".join([f"    for blk in {'prange' if par else 'range'}(nblocks):", f"        j0 = blk * {_BLOCK}",
@@ -277,42 +278,65 @@ def _kernels(pl):
 
 
 def _load_source(src):
-    """Import generated numba source as a module, compiled once per machine.
+    """Import generated numba source as a module (once per process).
 
-    The source is written to ``$NEUROMOD_CACHE/fused`` (default
-    ``~/.cache/neuromod/fused``) under a hash of its text, so that numba's
-    ``cache=True`` keeps the machine code between processes."""
+    The source is kept in ``$NEUROMOD_CACHE/fused`` (default
+    ``~/.cache/neuromod/fused``) as ``k_<hash>.py``, the file name holding a hash of
+    the text, for tracebacks and inspection. A file is only ever *compared* with the
+    source generated now: one whose content does not match its name (corrupt,
+    foreign, planted) is rewritten, and what runs is always the in-memory source
+    compiled here, never the file's content. The generated kernels are compiled with
+    ``cache=False``: numba's on-disk cache stores pickles, which a shared or
+    writable cache folder could be used to plant, so the compilation is repeated in
+    each process instead.
+    """
     import hashlib
-    import importlib.util
-    import os
     import sys
-    import tempfile
-    key = hashlib.sha1(src.encode()).hexdigest()[:16]
-    if key in _MODULES:
-        return _MODULES[key]
-    base = os.environ.get("NEUROMOD_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                            "neuromod")
-    folder = os.path.join(base, "fused")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"k_{key}.py")
-        if not os.path.exists(path):
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".py")
-            with os.fdopen(fd, "w") as fh:
-                fh.write(src)
-            os.replace(tmp, path)
-    except OSError:
-        folder = tempfile.mkdtemp(prefix="neuromod-fused-")
-        path = os.path.join(folder, f"k_{key}.py")
-        with open(path, "w") as fh:
-            fh.write(src)
+    import types
+    key = hashlib.sha256(src.encode()).hexdigest()[:24]
+    mod = _MODULES.get(key)
+    if mod is not None:
+        return mod
+    path = _keep_source(src, key)
     name = f"neuromod_fused_{key}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod      # numba's cache refers to the module by name
-    spec.loader.exec_module(mod)
+    mod = types.ModuleType(name)
+    mod.__file__ = path
+    code = compile(src, path, "exec")
+    sys.modules[name] = mod      # numba resolves the kernels' globals through the module
+    exec(code, mod.__dict__)     # noqa: S102 -- the source generated above, not the file
     _MODULES[key] = mod
     return mod
+
+
+def _keep_source(src, key):
+    """Path of a file holding exactly ``src`` (checked, rewritten when it differs),
+    ``'<neuromod generated kernel>'`` when no cache folder is writable."""
+    import os
+    import tempfile
+    from neuromod.backends.model import cache_folder
+    folder = cache_folder("fused")
+    if folder is None:
+        return "<neuromod generated kernel>"
+    path = os.path.join(folder, f"k_{key}.py")
+    data = src.encode()
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(data) + 1) == data:
+                return path
+    except OSError:
+        pass
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        return "<neuromod generated kernel>"
+    return path
 
 
 class Plan:

@@ -35,13 +35,28 @@ Examples
 ... dv/dt = (I - v)/tau : volt (unless refractory)
 ... I : volt
 ... ''', parameters={"tau": "10*ms", "v_th": "1*mV"}, threshold="v > v_th",
-...     reset="v = 0*mV", inputs=("I",))
+...     reset="v = 0*mV", inputs=("I",), domains={"tau": "positive"})
 >>> m.parameters["tau"].value
 0.01
+>>> m.with_parameters(tau="0*ms")
+Traceback (most recent call last):
+...
+neuromod.errors.ParameterError: model 'leaky': tau = 0 must be > 0 (positive)
+
+Parameter domains
+-----------------
+Each parameter declares the range of values that make sense for it
+(:attr:`Parameter.domain`: a name of :data:`neuromod.limits.DOMAINS` --
+``'positive'``, ``'non_negative'``, ``'finite'``, ``'unit_interval'``, ``'any'`` --
+or an inclusive ``(low, high)`` pair), given by the ``domains`` argument of
+:class:`NeuronModel`; an undeclared parameter is ``'finite'`` (never NaN or
+infinite). Defaults are checked when the model is built, new values by
+:meth:`NeuronModel.with_parameters` and per-population overrides by
+:meth:`NeuronModel.resolve_parameters` -- the path both backends take -- so a
+nonsense value is a one-line :class:`~neuromod.errors.ParameterError` before any
+simulation. The domains are saved with the model (:data:`FORMAT_VERSION` 2).
 """
 import copy
-import functools
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,31 +65,136 @@ from neuromod.backends.dims import (DIMENSIONLESS, UNITS, as_si, format_quantity
                                     parse_quantity, parse_unit, unit_name)
 from neuromod.backends.equations import (ModelDefinitionError, identifiers, parse_condition,
                                          parse_equations, parse_statements)
-from neuromod.errors import UnitError
+from neuromod.errors import ParameterError, UnitError
+from neuromod.limits import DOMAINS, domain as _domain
 
-__all__ = ["NeuronModel", "Parameter", "Port", "analyse", "METHODS", "FORMAT_VERSION"]
+__all__ = ["NeuronModel", "Parameter", "Port", "analyse", "METHODS", "FORMAT_VERSION",
+           "check_parameter"]
 
 METHODS = ("exact", "exponential_euler", "euler")
-#: Version of the JSON form written by :meth:`NeuronModel.to_dict`.
-FORMAT_VERSION = 1
+#: Version of the JSON form written by :meth:`NeuronModel.to_dict`. 1: first release;
+#: 2: each parameter records its ``domain`` (absent in version 1: ``'finite'``).
+FORMAT_VERSION = 2
 _RESERVED = {"t", "dt", "i", "N", "w", "not_refractory", "lastspike", "refractory",
              "xi", "lambda", "True", "False"}
 
 
-@dataclass(frozen=True)
-class Parameter:
-    """A model parameter: default value in SI units and its physical dimension.
+def _domain_json(spec):
+    """JSON form of a domain: its name, or ``[low, high]`` (None: unbounded)."""
+    d = _domain(spec)
+    if isinstance(spec, str):
+        return spec
+    if d.name in DOMAINS and DOMAINS[d.name] == d:
+        return d.name
+    return [d.low, d.high]
+
+
+def _domain_spec(value):
+    """Inverse of :func:`_domain_json`: a name or a ``(low, high)`` pair."""
+    if isinstance(value, list):
+        if len(value) != 2 or not all(v is None or (isinstance(v, (int, float))
+                                                    and not isinstance(v, bool)) for v in value):
+            raise ParameterError(f"a domain pair is [low, high], not {value!r}")
+        return tuple(value)
+    return value
+
+
+def check_parameter(name, value, spec="finite", model=None):
+    """Check a parameter value (a float or an array, SI) against its domain.
+
+    Vectorised over arrays (one value per neuron); NaN and infinities lie outside
+    every domain but ``'any'`` (which still refuses NaN).
+
+    Parameters
+    ----------
+    name : str
+        Parameter name, for the message.
+    value : float or array_like
+    spec : str, tuple or Domain
+        See :func:`neuromod.limits.domain`.
+    model : str, optional
+        Model name, for the message.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``value`` (a float for a scalar, float64 for an array).
+
+    Raises
+    ------
+    ParameterError
+        Naming the model, the parameter and, for arrays, the first bad element.
 
     Examples
     --------
-    >>> p = Parameter.from_spec("tau_m", "20*ms")
-    >>> p.value, p.unit, p.text()
-    (0.02, 'second', '20*ms')
+    >>> check_parameter("t_ref", [0.0, 0.002], "non_negative")
+    array([0.   , 0.002])
+    >>> check_parameter("t_ref", [0.0, -0.002], "non_negative", model="lif")
+    Traceback (most recent call last):
+    ...
+    neuromod.errors.ParameterError: model 'lif': t_ref[1] = -0.002 must be >= 0 (non_negative)
+    """
+    d = _domain(spec)
+    where = f"model {model!r}: " if model is not None else ""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ParameterError(f"{where}{name} = {_short(value)} is not a number") from None
+    if arr.ndim == 0:
+        v = float(arr)
+        if not d.contains(v):
+            raise ParameterError(f"{where}{name} = {v:g} must be {d.describe()} ({d.name})")
+        return v
+    ok = ~np.isnan(arr)
+    if d.finite:
+        ok &= np.isfinite(arr)
+    with np.errstate(invalid="ignore"):
+        if d.low is not None:
+            ok &= (arr >= d.low) if d.low_inclusive else (arr > d.low)
+        if d.high is not None:
+            ok &= (arr <= d.high) if d.high_inclusive else (arr < d.high)
+    if not ok.all():
+        i = np.unravel_index(int(np.argmin(ok)), arr.shape)
+        idx = ", ".join(str(int(k)) for k in i)
+        raise ParameterError(f"{where}{name}[{idx}] = {float(arr[i]):g} must be "
+                             f"{d.describe()} ({d.name})")
+    return arr
+
+
+def _short(value, limit=60):
+    """``repr(value)``, cut to ``limit`` characters (one line)."""
+    r = repr(value).replace("\n", " ")
+    return r if len(r) <= limit else r[:limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A model parameter: default value in SI units, physical dimension and the
+    domain of values that make sense (see *Parameter domains* above), checked here.
+
+    Examples
+    --------
+    >>> p = Parameter.from_spec("tau_m", "20*ms", domain="positive")
+    >>> p.value, p.unit, p.text(), p.domain
+    (0.02, 'second', '20*ms', 'positive')
+    >>> Parameter.from_spec("tau_m", "-5*ms", domain="positive")
+    Traceback (most recent call last):
+    ...
+    neuromod.errors.ParameterError: tau_m = -0.005 must be > 0 (positive)
     """
     name: str
     value: float
     dim: tuple
     doc: str = ""
+    domain: object = "finite"
+
+    def __post_init__(self):
+        check_parameter(self.name, self.value, self.domain)
+
+    def check(self, value, model=None):
+        """``value`` (float or per-neuron array, SI) if it lies in the domain, else a
+        one-line :class:`~neuromod.errors.ParameterError`."""
+        return check_parameter(self.name, value, self.domain, model)
 
     @property
     def unit(self):
@@ -86,30 +206,40 @@ class Parameter:
         return format_quantity(self.value, self.dim)
 
     @classmethod
-    def from_spec(cls, name, spec, doc=""):
+    def from_spec(cls, name, spec, doc="", domain=None):
         """From ``'20*ms'``, ``(value_SI, 'second')``, a Brian2/quantities quantity,
-        a :class:`Parameter` or a plain number (dimensionless)."""
+        a :class:`Parameter` or a plain number (dimensionless). ``domain`` defaults
+        to that of a given :class:`Parameter`, else ``'finite'``."""
         if isinstance(spec, Parameter):
-            return cls(name, spec.value, spec.dim, doc or spec.doc)
+            return cls(name, spec.value, spec.dim, doc or spec.doc,
+                       spec.domain if domain is None else domain)
+        domain = "finite" if domain is None else domain
         if isinstance(spec, tuple) and len(spec) in (2, 3):
             value, unit = spec[0], spec[1]
             doc = spec[2] if len(spec) == 3 else doc
             dim = parse_unit(unit)
-            return cls(name, float(as_si(value, dim, name)), dim, doc)
+            return cls(name, _scalar(as_si(value, dim, name), name), dim, doc, domain)
         if isinstance(spec, str):
             v, d = parse_quantity(spec)
-            return cls(name, v, d, doc)
+            return cls(name, v, d, doc, domain)
         mod = type(spec).__module__ or ""
         if mod.startswith("brian2"):
             from brian2.units.fundamentalunits import get_dimensions
             dd = get_dimensions(spec)
             dim = tuple(int(dd._dims[k]) for k in range(7))
-            return cls(name, float(as_si(spec, dim, name)), dim, doc)
+            return cls(name, _scalar(as_si(spec, dim, name), name), dim, doc, domain)
         if mod.startswith("quantities"):
             from neuromod.backends.dims import _quantities_dim
             v, dim = _quantities_dim(spec)
-            return cls(name, float(v), dim, doc)
-        return cls(name, float(spec), DIMENSIONLESS, doc)
+            return cls(name, _scalar(v, name), dim, doc, domain)
+        return cls(name, _scalar(as_si(spec, None, name), name), DIMENSIONLESS, doc, domain)
+
+
+def _scalar(value, name):
+    """``float(value)`` of a single number; a one-line ParameterError otherwise."""
+    if np.ndim(value) != 0:
+        raise ParameterError(f"{name}: expected one value, got shape {np.shape(value)}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -164,6 +294,19 @@ class NeuronModel:
         before the surrogate gradient is applied (e.g. ``'v_th - v_reset'``).
     description : str
         One line shown by ``neuromod simulate --list``.
+    domains : dict, optional
+        Parameter name -> domain of valid values: a name of
+        :data:`neuromod.limits.DOMAINS` (``'positive'`` for time constants,
+        capacitances and resistances, ``'non_negative'`` for a refractory period,
+        ``'finite'`` for potentials...) or an inclusive ``(low, high)`` pair.
+        Parameters not named here (and not given as a :class:`Parameter` with its
+        own domain) are ``'finite'``. Checked for the defaults here and for every
+        later value (:meth:`with_parameters`, :meth:`resolve_parameters`).
+
+    Raises
+    ------
+    ParameterError
+        When a default lies outside its domain (one line naming model and parameter).
 
     Examples
     --------
@@ -173,15 +316,27 @@ class NeuronModel:
     ['e', 'i']
     >>> m.with_parameters(tau_m="10*ms").parameters["tau_m"].value
     0.01
+    >>> m.parameters["R"].domain
+    'positive'
     """
 
     def __init__(self, name, equations, parameters, threshold=None, reset=None, refractory=0.0,
                  inputs=(), ports=None, init=None, method="exact", surrogate_scale="1",
-                 description=""):
+                 description="", domains=None):
         self.name = str(name)
         self.equations = str(equations)
         self.eqs = parse_equations(self.equations)
-        self.parameters = {k: Parameter.from_spec(k, v) for k, v in (parameters or {}).items()}
+        domains = dict(domains or {})
+        unknown = sorted(set(domains) - set(parameters or {}))
+        if unknown:
+            raise ModelDefinitionError(f"model {self.name!r}: domain for {unknown[0]!r}, "
+                                       "not a parameter")
+        self.parameters = {}
+        for k, v in (parameters or {}).items():
+            try:
+                self.parameters[k] = Parameter.from_spec(k, v, domain=domains.get(k))
+            except ParameterError as exc:
+                raise ParameterError(f"model {self.name!r}: {exc}") from None
         self.threshold = threshold
         self.reset = reset or ""
         self.inputs = tuple(inputs)
@@ -198,7 +353,9 @@ class NeuronModel:
                 raise UnitError(f"model {name!r}: refractory parameter {refractory!r} must be a time")
             self.refractory = refractory
         else:
-            self.refractory = float(as_si(refractory, (0, 0, 1, 0, 0, 0, 0), "refractory"))
+            self.refractory = check_parameter(
+                "refractory", _scalar(as_si(refractory, (0, 0, 1, 0, 0, 0, 0), "refractory"),
+                                      "refractory"), "non_negative", self.name)
         ports = ports or {}
         self.ports = {}
         for pname, spec in ports.items():
@@ -211,7 +368,9 @@ class NeuronModel:
         for k, v in (init or {}).items():
             self.init[k] = v if isinstance(v, str) else None
             if not isinstance(v, str):
-                self.init[k] = repr(float(as_si(v, None, f"init {k}")))
+                self.init[k] = repr(check_parameter(
+                    f"initial value of {k}", _scalar(as_si(v, None, f"init {k}"), f"init {k}"),
+                    "finite", self.name))
         self._check()
 
     # ----------------------------------------------------------------- structure
@@ -331,7 +490,8 @@ class NeuronModel:
                 raise ModelDefinitionError(
                     f"model {self.name!r} has no parameter {k!r}; it has {', '.join(self.parameters)}")
             p = self.parameters[k]
-            new.parameters[k] = Parameter(k, float(as_si(v, p.dim, k)), p.dim, p.doc)
+            value = p.check(_scalar(as_si(v, p.dim, k), k), self.name)
+            new.parameters[k] = Parameter(k, value, p.dim, p.doc, p.domain)
         new.__dict__.pop("_analysis", None)
         return new
 
@@ -339,7 +499,8 @@ class NeuronModel:
         """Parameter values for ``n`` neurons in SI: dict name -> float or (n,) array.
 
         ``overrides`` maps names to scalars, per-neuron arrays, Brian2 text or
-        quantities; their dimensions are checked.
+        quantities; their dimensions and domains are checked (one-line
+        :class:`~neuromod.errors.ParameterError` naming the first bad neuron).
         """
         out = {k: p.value for k, p in self.parameters.items()}
         for k, v in (overrides or {}).items():
@@ -352,7 +513,7 @@ class NeuronModel:
                 if val.shape != (n,):
                     raise ModelDefinitionError(
                         f"parameter {k!r}: {val.size} values for {n} neurons")
-            out[k] = val
+            out[k] = self.parameters[k].check(val, self.name)
         return out
 
     # ----------------------------------------------------------------- serialisation
@@ -360,7 +521,8 @@ class NeuronModel:
         """A JSON-ready description (see :func:`neuromod.backends.save`)."""
         return {
             "name": self.name, "equations": self.equations,
-            "parameters": {k: {"value": p.value, "unit": p.unit, "doc": p.doc}
+            "parameters": {k: {"value": p.value, "unit": p.unit, "doc": p.doc,
+                               "domain": _domain_json(p.domain)}
                            for k, p in self.parameters.items()},
             "threshold": self.threshold, "reset": self.reset,
             "refractory": self.refractory, "inputs": list(self.inputs),
@@ -371,15 +533,18 @@ class NeuronModel:
 
     @classmethod
     def from_dict(cls, d):
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (also of its version-1 form, without domains:
+        those parameters are ``'finite'``)."""
         params = {k: (v["value"], v["unit"], v.get("doc", "")) for k, v in d["parameters"].items()}
+        domains = {k: _domain_spec(v["domain"]) for k, v in d["parameters"].items()
+                   if "domain" in v}
         ports = {k: (v["code"], v["unit"]) for k, v in d.get("ports", {}).items()}
         return cls(d["name"], d["equations"], params, threshold=d.get("threshold"),
                    reset=d.get("reset"), refractory=d.get("refractory", 0.0),
                    inputs=d.get("inputs", ()), ports=ports, init=d.get("init"),
                    method=d.get("method", "exact"),
                    surrogate_scale=d.get("surrogate_scale", "1"),
-                   description=d.get("description", ""))
+                   description=d.get("description", ""), domains=domains)
 
     def __eq__(self, other):
         return isinstance(other, NeuronModel) and self.to_dict() == other.to_dict()
@@ -670,42 +835,241 @@ def _analysis_key(model):
     return h.hexdigest()[:24]
 
 
+#: sympy classes an analysis may hold on disk (:func:`expr_to_json`), by tag.
+_EXPR_FUNCS = ("Add", "Mul", "Pow", "exp", "log", "Abs", "sin", "cos", "tan", "sinh", "cosh",
+               "tanh", "atan", "Min", "Max")
+#: Bounds on a stored expression (nodes, nesting, digits of an integer).
+_EXPR_LIMITS = {"nodes": 20000, "depth": 100, "digits": 200}
+
+
+class _BadCache(Exception):
+    """A cache file that is not what this release writes (recomputed, never trusted)."""
+
+
+def expr_to_json(expr):
+    """A sympy expression as a JSON tree of whitelisted node types.
+
+    Nodes are lists ``[tag, ...]``: ``["s", name]`` (a real symbol), ``["i", "12"]``
+    (integer), ``["q", "1", "3"]`` (rational), ``["f", sign, mantissa, exponent,
+    bitcount, precision]`` (float, exactly), ``["E"]``, ``["pi"]`` and
+    ``[cls, *args]`` for the classes of :data:`_EXPR_FUNCS`. Raises ``ValueError``
+    for anything else (such an analysis is simply not stored).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x", real=True)
+    >>> expr_to_json(-x / 2)
+    ['Mul', ['q', '-1', '2'], ['s', 'x']]
+    """
+    import sympy as sp
+    if isinstance(expr, sp.Symbol):
+        if expr.assumptions0.get("real") is not True or not expr.name.isidentifier():
+            raise ValueError(f"symbol {expr!r}")
+        return ["s", expr.name]
+    if isinstance(expr, sp.Integer):
+        return ["i", str(int(expr))]
+    if isinstance(expr, sp.Rational):
+        return ["q", str(int(expr.p)), str(int(expr.q))]
+    if isinstance(expr, sp.Float):
+        sign, man, exp, bc = expr._mpf_
+        return ["f", int(sign), str(int(man)), int(exp), int(bc), int(expr._prec)]
+    if expr is sp.E:
+        return ["E"]
+    if expr is sp.pi:
+        return ["pi"]
+    name = type(expr).__name__
+    if name in _EXPR_FUNCS and type(expr) is getattr(sp, name):
+        return [name] + [expr_to_json(a) for a in expr.args]
+    raise ValueError(f"cannot store {type(expr).__name__}")
+
+
+def expr_from_json(tree, symbols):
+    """Rebuild what :func:`expr_to_json` wrote, from whitelisted node types only.
+
+    Nothing in the tree is evaluated as code: each node is checked (tag, arity,
+    types, bounded size) and built with ``evaluate=False``; symbols must be among
+    ``symbols`` (name -> sympy.Symbol). Raises ``ValueError`` for anything else.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x", real=True)
+    >>> expr_from_json(['Mul', ['q', '-1', '2'], ['s', 'x']], {"x": x}) == -x / 2
+    True
+    >>> expr_from_json(['__import__', ['s', 'os']], {"x": x})
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown node '__import__'
+    """
+    import sympy as sp
+    count = [0]
+
+    def integer(text):
+        if not isinstance(text, str) or not 0 < len(text) <= _EXPR_LIMITS["digits"] \
+                or not text.lstrip("-").isdigit() or text.startswith("--"):
+            raise ValueError(f"bad integer {str(text)[:40]!r}")
+        return int(text)
+
+    def build(node, depth):
+        count[0] += 1
+        if depth > _EXPR_LIMITS["depth"] or count[0] > _EXPR_LIMITS["nodes"]:
+            raise ValueError("expression too large")
+        if not isinstance(node, list) or not node or not isinstance(node[0], str):
+            raise ValueError("bad node")
+        tag, args = node[0], node[1:]
+        if tag == "s":
+            if len(args) != 1 or not isinstance(args[0], str) or args[0] not in symbols:
+                raise ValueError(f"unknown symbol {str(args[:1])[:40]}")
+            return symbols[args[0]]
+        if tag == "i" and len(args) == 1:
+            return sp.Integer(integer(args[0]))
+        if tag == "q" and len(args) == 2:
+            p, q = integer(args[0]), integer(args[1])
+            if q <= 0:
+                raise ValueError("bad rational")
+            return sp.Rational(p, q)
+        if tag == "f" and len(args) == 5:
+            sign, man, exp, bc, prec = args
+            man = integer(man)
+            if sign not in (0, 1) or man < 0 or not all(
+                    isinstance(v, int) and not isinstance(v, bool) for v in (exp, bc, prec)) \
+                    or bc != man.bit_length() or not 0 < prec <= 1000 or abs(exp) > 100000:
+                raise ValueError("bad float")
+            return sp.Float._new((sign, man, exp, bc), prec)
+        if tag == "E" and not args:
+            return sp.E
+        if tag == "pi" and not args:
+            return sp.pi
+        if tag in _EXPR_FUNCS:
+            n_args = {"Add": None, "Mul": None, "Min": None, "Max": None, "Pow": 2}.get(tag, 1)
+            if (n_args is None and len(args) < 2) or (n_args is not None and len(args) != n_args):
+                raise ValueError(f"{tag} with {len(args)} arguments")
+            built = [build(a, depth + 1) for a in args]
+            return getattr(sp, tag)(*built, evaluate=False)
+        raise ValueError(f"unknown node {tag!r}")
+
+    return build(tree, 0)
+
+
+def _analysis_to_json(a, key):
+    j = expr_to_json
+    return {
+        "format": "neuromod-analysis", "key": key, "states": list(a.states),
+        "refractory_states": sorted(a.refractory_states), "symbols": sorted(a.symbols),
+        "rhs": [[k, j(v)] for k, v in a.rhs.items()],
+        "subexpressions": [[k, j(v)] for k, v in a.subexpressions.items()],
+        "A": [[si, sj, j(v)] for (si, sj), v in a.A.items()],
+        "c": [[k, j(v)] for k, v in a.c.items()],
+        "expeuler": [[k, j(x), j(y)] for k, (x, y) in a.expeuler.items()],
+        "threshold": None if a.threshold is None else j(a.threshold),
+        "threshold_strict": bool(a.threshold_strict),
+        "reset": [[t, op, j(v)] for t, op, v in a.reset],
+        "ports": [[k, [[t, j(c)] for t, c in items]] for k, items in a.ports.items()],
+        "init": [[k, j(v)] for k, v in a.init.items()],
+        "surrogate_scale": j(a.surrogate_scale),
+    }
+
+
+def _analysis_from_json(d, model, key):
+    """Rebuild an :class:`Analysis`, checking every field against ``model``."""
+    import sympy as sp
+
+    def need(cond):
+        if not cond:
+            raise _BadCache()
+
+    need(isinstance(d, dict) and d.get("format") == "neuromod-analysis" and d.get("key") == key)
+    states = model.states
+    names = set(model.parameters) | {e.name for e in model.eqs} | {"w"}
+    need(d.get("states") == states and d.get("symbols") == sorted(names))
+    symbols = {n: sp.Symbol(n, real=True) for n in sorted(names)}
+
+    def e(tree):
+        try:
+            return expr_from_json(tree, symbols)
+        except (ValueError, TypeError, RecursionError):
+            raise _BadCache() from None
+
+    def pairs(field, keys, width=2, n_keys=1):
+        rows = d.get(field)
+        need(isinstance(rows, list) and all(isinstance(r, list) and len(r) == width
+                                            and all(isinstance(x, str) for x in r[:n_keys])
+                                            and set(r[:n_keys]) <= keys for r in rows))
+        return rows
+
+    sts = set(states)
+    refr = d.get("refractory_states")
+    need(isinstance(refr, list) and set(refr) <= sts and all(isinstance(x, str) for x in refr))
+    subs = set(model.subexpressions)
+    reset = d.get("reset")
+    need(isinstance(reset, list) and all(
+        isinstance(r, list) and len(r) == 3 and r[0] in sts
+        and r[1] in ("=", "+=", "-=", "*=", "/=") for r in reset))
+    ports = d.get("ports")
+    need(isinstance(ports, list) and [p[0] if isinstance(p, list) and p else None
+                                      for p in ports] == list(model.ports))
+    need(all(len(p) == 2 and isinstance(p[1], list) and all(
+        isinstance(t, list) and len(t) == 2 and t[0] in sts for t in p[1]) for p in ports))
+    need(isinstance(d.get("threshold_strict"), bool))
+    return Analysis(
+        list(states), set(refr), symbols,
+        {k: e(v) for k, v in pairs("rhs", sts)},
+        {k: e(v) for k, v in pairs("subexpressions", subs)},
+        {(si, sj): e(v) for si, sj, v in pairs("A", sts, 3, 2)},
+        {k: e(v) for k, v in pairs("c", sts)},
+        {k: (e(x), e(y)) for k, x, y in pairs("expeuler", sts, 3)},
+        None if d.get("threshold") is None else e(d["threshold"]), d["threshold_strict"],
+        [(t, op, e(v)) for t, op, v in reset],
+        {k: [(t, e(c)) for t, c in items] for k, items in ports},
+        {k: e(v) for k, v in pairs("init", sts)},
+        e(d.get("surrogate_scale")))
+
+
+#: Largest analysis file read back (bytes); a bigger one is recomputed.
+_MAX_ANALYSIS_BYTES = 4 * 1024 ** 2
+
+
 def cached_analysis(model):
     """:func:`analyse`, kept on disk between processes (``$NEUROMOD_CACHE/analysis``).
 
-    The analysis (sympy expressions) is pickled under a hash of everything it
-    depends on (:func:`_analysis_key`), so a changed model, sympy or neuromod
-    computes a new one. A missing, unreadable or unwritable cache only costs the
+    The analysis is stored as JSON -- each sympy expression a tree of whitelisted
+    node types (:func:`expr_to_json`) -- under a hash of everything it depends on
+    (:func:`_analysis_key`), which the file also records. Reading it back evaluates
+    no code: the tree is rebuilt node by node (:func:`expr_from_json`) and every
+    field is checked against the model, so a corrupt, foreign or planted file is
+    ignored and rewritten. A missing, unreadable or unwritable cache only costs the
     recomputation.
     """
+    import json
     import os
-    import pickle
     import tempfile
     folder = cache_folder("analysis")
-    path = None
+    path = key = None
     if folder is not None and __name__ == "neuromod.backends.model":
+        key = _analysis_key(model)
+        path = os.path.join(folder, f"{key}.json")
         try:
-            path = os.path.join(folder, f"{_analysis_key(model)}.pkl")
-            with open(path, "rb") as fh:
-                a = pickle.load(fh)
-            if isinstance(a, Analysis):
-                return a
+            if os.path.getsize(path) <= _MAX_ANALYSIS_BYTES:
+                with open(path, "rb") as fh:
+                    return _analysis_from_json(json.loads(fh.read()), model, key)
         except FileNotFoundError:
             pass
-        except Exception:  # noqa: BLE001 -- a stale or broken cache file is recomputed
+        except Exception:  # noqa: BLE001 -- a stale, broken or foreign file is recomputed
             pass
     a = analyse(model)
     if path is not None:
         try:
+            text = json.dumps(_analysis_to_json(a, key), separators=(",", ":"))
             fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
             try:
-                with os.fdopen(fd, "wb") as fh:
-                    pickle.dump(a, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(text)
                 os.replace(tmp, path)
             except BaseException:
                 os.unlink(tmp)
                 raise
-        except Exception:  # noqa: BLE001 -- e.g. read-only cache: keep the result in memory
+        except Exception:  # noqa: BLE001 -- read-only cache, unstorable node: keep it in memory
             pass
     return a
 
@@ -713,11 +1077,13 @@ def cached_analysis(model):
 def refractory_steps(refractory_s, dt):
     """Refractory period in steps, as Brian2 counts it: ``timestep(t_ref, dt)``,
     i.e. ``floor((t_ref + 1e-3 dt) / dt)``. A neuron that spiked at step ``k`` is
-    refractory during steps ``k+1 .. k+n-1`` (``n`` = this value).
+    refractory during steps ``k+1 .. k+n-1`` (``n`` = this value). Capped at
+    ``2**31 - 1`` (the kernels' 32-bit counters; no run is longer).
 
     Examples
     --------
     >>> int(refractory_steps(0.002, 0.0001))
     20
     """
-    return np.floor((np.asarray(refractory_s, dtype=np.float64) + 1e-3 * dt) / dt).astype(np.int64)
+    steps = np.floor((np.asarray(refractory_s, dtype=np.float64) + 1e-3 * dt) / dt)
+    return np.minimum(steps, 2 ** 31 - 1).astype(np.int64)

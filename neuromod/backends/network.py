@@ -18,6 +18,16 @@ Input conventions (identical on both backends):
   ``round(d/dt)`` as Brian2 does) acts on its targets' ports in the synaptic
   propagation phase of step ``k + d``.
 
+Validation (both backends, before anything is built): parameter values lie in
+their declared domains (:meth:`NeuronModel.resolve_parameters`); inputs, initial
+values, rates, weights and delays are finite (rates and delays ``>= 0``);
+``duration`` and ``dt`` are positive and give ``1 <= duration/dt <=``
+:data:`MAX_STEPS` steps, counted in Python integers; ``seed`` is ``0 <= seed <
+2**64`` (:func:`neuromod.limits.check_seed`); and what the run allocates (state
+arrays, recorded traces, delay buffers, spike tables; :func:`run_bytes`) is
+checked against ``NEUROMOD_MEMORY_LIMIT`` (:func:`neuromod.limits.check_allocation`).
+Each failure is a one-line :class:`~neuromod.errors.NeuromodError`.
+
 Examples
 --------
 >>> import numpy as np
@@ -28,29 +38,51 @@ Examples
 >>> res.spikes["exc"].counts.tolist()
 [0, 2]
 """
-import time
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from neuromod.backends.dims import as_si
-from neuromod.backends.model import NeuronModel
-from neuromod.errors import NeuromodError
+from neuromod.backends.model import NeuronModel, check_parameter
+from neuromod.errors import NeuromodError, ParameterError
+from neuromod.limits import check_allocation, check_int, check_seed, check_value
 from neuromod.units import to_seconds
 
 __all__ = ["Network", "Population", "PoissonSource", "SpikeSource", "Connection",
-           "SimulationResult", "simulate", "n_steps_for"]
+           "SimulationResult", "simulate", "n_steps_for", "run_bytes", "MAX_STEPS"]
+
+#: Most time steps one run may take (step counters are 32-bit in the kernels).
+MAX_STEPS = 2 ** 31 - 1
 
 
 def n_steps_for(duration, dt):
-    """Number of steps Brian2 takes for ``duration``: ``floor((duration + 1e-3 dt)/dt)``.
+    """Number of steps Brian2 takes for ``duration``: ``floor((duration + 1e-3 dt)/dt)``,
+    a Python int (exact for any size).
+
+    Raises
+    ------
+    ParameterError
+        When the ratio is not finite (``dt`` of 0, infinite duration).
 
     Examples
     --------
     >>> n_steps_for(0.1, 1e-4)
     1000
     """
-    return int(np.floor((duration + 1e-3 * dt) / dt))
+    try:
+        q = (float(duration) + 1e-3 * float(dt)) / float(dt)
+    except ZeroDivisionError:
+        q = math.inf
+    if not math.isfinite(q):
+        raise ParameterError(f"duration/dt = {duration:g} s / {dt:g} s is not a finite "
+                             "number of steps")
+    return math.floor(q)
+
+
+def _finite(what, value, spec="finite"):
+    """``value`` as float64 (array or scalar) if every element lies in ``spec``."""
+    return check_parameter(what, value, spec)
 
 
 @dataclass
@@ -191,22 +223,38 @@ class Network:
             raise NeuromodError(f"network already has an object named {name!r}")
 
     def add_population(self, name, model, n, params=None, init=None, inputs=None):
-        """Add ``n`` neurons of ``model``; returns the :class:`Population`."""
+        """Add ``n`` neurons of ``model``; returns the :class:`Population`.
+
+        Parameter overrides are checked against their domains, initial values and
+        inputs must be finite (one-line :class:`~neuromod.errors.ParameterError`
+        naming the population, the input and the first bad element)."""
         self._check_name(name)
-        pop = Population(name, model, int(n), dict(params or {}), dict(init or {}),
+        n = check_int(f"population {name!r}: n", n, 1)
+        pop = Population(name, model, n, dict(params or {}), dict(init or {}),
                          dict(inputs or {}))
-        model.resolve_parameters(pop.n, pop.params)  # validates names, units, shapes
+        model.resolve_parameters(pop.n, pop.params)  # validates names, units, shapes, domains
         for k in pop.inputs:
             if k not in model.inputs:
                 raise NeuromodError(f"population {name!r}: model {model.name!r} has no input {k!r}; "
                                     f"it has {', '.join(model.inputs) or 'none'}")
+            _finite(f"population {name!r}: input {k}",
+                    as_si(pop.inputs[k], model.dim_of(k), f"{name}.{k}"))
+        for k, v in pop.init.items():
+            if k not in model.states:
+                raise NeuromodError(f"population {name!r}: initial value for {k!r}, not a "
+                                    f"state variable of model {model.name!r}")
+            _finite(f"population {name!r}: initial {k}", as_si(v, model.dim_of(k), f"init {k}"))
         self.populations[name] = pop
         return pop
 
     def add_poisson(self, name, n, rates):
-        """Add ``n`` Poisson sources firing at ``rates`` (Hz)."""
+        """Add ``n`` Poisson sources firing at ``rates`` (Hz, finite, ``>= 0``)."""
         self._check_name(name)
-        g = PoissonSource(name, int(n), as_si(rates, (0, 0, -1, 0, 0, 0, 0), "rates"))
+        n = check_int(f"poisson {name!r}: n", n, 1)
+        rates = as_si(rates, (0, 0, -1, 0, 0, 0, 0), "rates")
+        if np.ndim(rates) and np.shape(rates) != (n,):
+            raise NeuromodError(f"poisson {name!r}: {np.size(rates)} rates for {n} sources")
+        g = PoissonSource(name, n, _finite(f"poisson {name!r}: rates", rates, "non_negative"))
         self.generators[name] = g
         return g
 
@@ -238,6 +286,7 @@ class Network:
         if W.shape != (n_pre, tpop.n):
             raise NeuromodError(f"connect {source}->{target}: weights shape {W.shape}, "
                                 f"expected ({n_pre}, {tpop.n})")
+        _finite(f"connect {source}->{target}: weights", W.data if hasattr(W, "nnz") else W)
         if hasattr(delays, "tocoo"):
             D = delays.tocsr().astype(np.float64)
         else:
@@ -245,8 +294,8 @@ class Network:
             if np.ndim(D) and np.shape(D) != W.shape and np.size(D) != (W.nnz if hasattr(W, "nnz") else -1):
                 raise NeuromodError(f"connect {source}->{target}: delays shape {np.shape(D)} "
                                     f"does not match weights {W.shape}")
-        if np.any(np.asarray(D.data if hasattr(D, "data") else D) < 0):
-            raise NeuromodError(f"connect {source}->{target}: negative delay")
+        _finite(f"connect {source}->{target}: delays", D.data if hasattr(D, "nnz") else D,
+                "non_negative")
         c = Connection(source, target, port, W, D, name or f"{source}_to_{target}_{port}")
         self.connections.append(c)
         return c
@@ -271,7 +320,8 @@ class Network:
         record : dict of str to sequence of str, optional
             State variables to record per population, e.g. ``{'exc': ['v']}``.
         seed : int, optional
-            Seeds the random sources (Poisson groups) of the backend.
+            Seeds the random sources (Poisson groups) of the backend;
+            ``0 <= seed < 2**64``.
         **options
             Backend options: ``target`` ('numpy', 'cython', 'cpp_standalone'),
             ``integrator`` ('neuromod', 'brian2') and, for cpp_standalone,
@@ -283,11 +333,24 @@ class Network:
         Returns
         -------
         SimulationResult
+
+        Raises
+        ------
+        NeuromodError
+            (one line) for a bad duration, ``dt``, step count or seed, or when the
+            run would allocate more than ``NEUROMOD_MEMORY_LIMIT`` (see the module
+            docstring); checked before anything is built.
         """
-        duration = to_seconds(duration, "duration")
-        dt = to_seconds(dt, "dt")
-        if not (duration > 0 and dt > 0):
-            raise NeuromodError("duration and dt must be > 0")
+        duration = check_value("duration", to_seconds(duration, "duration"), "positive")
+        dt = check_value("dt", to_seconds(dt, "dt"), "positive")
+        seed = check_seed(seed)
+        n_steps = n_steps_for(duration, dt)
+        if n_steps < 1:
+            raise ParameterError(f"duration {duration:g} s is shorter than one step "
+                                 f"(dt = {dt:g} s)")
+        if n_steps > MAX_STEPS:
+            raise ParameterError(f"duration/dt = {duration:g} s / {dt:g} s = {n_steps} steps; "
+                                 f"a run takes at most {MAX_STEPS}")
         record = {k: list(v) for k, v in (record or {}).items()}
         for pop, vars_ in record.items():
             if pop not in self.populations:
@@ -296,6 +359,9 @@ class Network:
             for v in vars_:
                 if v not in m.states and v not in m.subexpressions:
                     raise NeuromodError(f"record: model {m.name!r} has no variable {v!r}")
+        n_neurons = sum(p.n for p in self.populations.values())
+        check_allocation(run_bytes(self, n_steps, dt, record),
+                         f"simulate ({n_neurons} neurons, {n_steps} steps)")
         if backend == "torch":
             from neuromod.backends.torch_network import run_torch
             return run_torch(self, duration, dt, record, seed, **options)
@@ -320,6 +386,48 @@ class Network:
             return arr[:n_steps]
         raise NeuromodError(f"input {pop}.{var}: shape {arr.shape}; expected (), ({p.n},) "
                             f"or (n_steps, {p.n})")
+
+
+def run_bytes(net, n_steps, dt, record=None):
+    """About the bytes a run of ``net`` for ``n_steps`` steps allocates, estimated
+    from sizes alone (Python ints, no overflow) before anything is allocated.
+
+    Per population of ``n`` neurons with ``m`` states: ``8 n (3 m + 2 m^2 +
+    n_parameters + 2 n_inputs + n_ports + 6)`` for state, parameter and
+    propagator arrays; ``8 n n_steps`` per recorded variable and per time-varying
+    input (held as a copy); ``8 n (d_max + 1)`` per port ring buffer of delayed
+    spikes (``d_max`` the largest delay in steps); ``8 n n_steps`` per spike-time
+    source (its per-step table). Recorded spikes are not counted (their number is
+    not known in advance).
+
+    Examples
+    --------
+    >>> from neuromod.neurons import lif
+    >>> net = Network()
+    >>> _ = net.add_population("p", lif(), 10_000_000_000)
+    >>> run_bytes(net, 1000, 1e-4) // 2**30      # GiB
+    3352
+    """
+    record = record or {}
+    total = 0
+    for name, pop in net.populations.items():
+        m, n = pop.model, int(pop.n)
+        k = len(m.states)
+        per = 3 * k + 2 * k * k + len(m.parameters) + 2 * len(m.inputs) + len(m.ports) + 6
+        total += 8 * n * per
+        total += 8 * n * int(n_steps) * len(record.get(name, ()))
+        total += sum(8 * n * int(n_steps) for v in pop.inputs.values() if np.ndim(v) == 2)
+    for name, g in net.generators.items():
+        total += 8 * int(g.n) * (int(n_steps) if isinstance(g, SpikeSource) else 4)
+    for c in net.connections:
+        D = c.delays
+        d = D.data if hasattr(D, "nnz") else np.asarray(D, dtype=np.float64)
+        d_max = float(np.max(d)) if np.size(d) else 0.0
+        steps = math.floor(d_max / dt + 0.5)
+        n_post = int(net.populations[c.target].n)
+        total += 8 * n_post * (steps + 1) + 24 * int(c.weights.nnz if hasattr(c.weights, "nnz")
+                                                    else np.count_nonzero(c.weights))
+    return total
 
 
 def simulate(model, n, duration, dt=1e-4, backend="torch", params=None, inputs=None,

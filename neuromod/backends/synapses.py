@@ -42,6 +42,9 @@ class Receptor:
     drive : str
         Expression of the receptor's contribution: a current ``I_e`` (amp) for
         current-based, a conductance ``g_e`` (siemens) for conductance-based.
+    domains : dict
+        Parameter name -> domain (time constants ``'positive'``, reversal
+        potentials ``'finite'``), for :class:`~neuromod.backends.NeuronModel`.
     """
     name: str
     equations: str
@@ -49,6 +52,7 @@ class Receptor:
     port: str
     port_unit: str
     drive: str
+    domains: dict = None
 
 
 def biexp_peak_factor(tau_d, tau_r):
@@ -95,8 +99,10 @@ def receptor(name, kind="current", kernel="exp", tau="5*ms", tau_rise="1*ms", E_
         raise ValueError(f"receptor kind must be 'current' or 'conductance', got {kind!r}")
     X = f"{var}_{name}"
     params = {f"tau_{name}": tau}
+    domains = {f"tau_{name}": "positive"}
     if kind == "conductance":
         params[f"E_{name}"] = E_rev
+        domains[f"E_{name}"] = "finite"
     if kernel == "exp":
         eqs = f"d{X}/dt = -{X}/tau_{name} : {unit}"
         port = f"{X} += w"
@@ -104,6 +110,7 @@ def receptor(name, kind="current", kernel="exp", tau="5*ms", tau_rise="1*ms", E_
         extra = ""
     elif kernel == "biexp":
         params[f"tau_r_{name}"] = tau_rise
+        domains[f"tau_r_{name}"] = "positive"
         k = biexp_peak_factor(f"tau_{name}", f"tau_r_{name}")
         eqs = (f"d{X}_d/dt = -{X}_d/tau_{name} : {unit}\n"
                f"d{X}_r/dt = -{X}_r/tau_r_{name} : {unit}\n"
@@ -112,4 +119,4 @@ def receptor(name, kind="current", kernel="exp", tau="5*ms", tau_rise="1*ms", E_
         drive = X
     else:
         raise ValueError(f"kernel must be 'exp' or 'biexp', got {kernel!r}")
-    return Receptor(name, eqs, params, port, unit, drive)
+    return Receptor(name, eqs, params, port, unit, drive, domains)

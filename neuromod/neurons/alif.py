@@ -16,8 +16,13 @@ With ``a``, ``b`` > 0 the inter-spike intervals lengthen under constant input
 """
 from neuromod.backends.model import NeuronModel
 from neuromod.backends.synapses import receptor
+from neuromod.neurons.lif import DOMAINS as LIF_DOMAINS
 
-__all__ = ["alif"]
+__all__ = ["alif", "DOMAINS"]
+
+#: Valid ranges of the parameters: those of the LIF; ``tau_w`` > 0; the adaptation
+#: coupling ``a`` and increment ``b`` finite (either sign is a valid neuron model).
+DOMAINS = dict(LIF_DOMAINS, a="finite", b="finite", tau_w="positive")
 
 
 def alif(kernel="exp", receptors=("e", "i"), **parameters):
@@ -38,12 +43,14 @@ def alif(kernel="exp", receptors=("e", "i"), **parameters):
     """
     params = {"tau_m": "20*ms", "E_L": "-60*mV", "v_th": "-50*mV", "v_reset": "-60*mV",
               "R": "10*Mohm", "t_ref": "5*ms", "a": "4*nS", "b": "0.1*nA", "tau_w": "100*ms"}
+    domains = dict(DOMAINS)
     taus = {"e": "5*ms", "i": "10*ms"}
     lines, ports, drives = [], {}, []
     for r in receptors:
         rec = receptor(r, "current", kernel, tau=taus.get(r, "5*ms"))
         lines.append(rec.equations)
         params.update(rec.parameters)
+        domains.update(rec.domains)
         ports[r] = (rec.port, rec.port_unit)
         drives.append(rec.drive)
     current = " + ".join(drives + ["I_ext"])
@@ -52,6 +59,6 @@ def alif(kernel="exp", receptors=("e", "i"), **parameters):
     model = NeuronModel(
         "alif", eqs, params, threshold="v > v_th", reset="v = v_reset; I_adapt += b",
         refractory="t_ref", inputs=("I_ext",), ports=ports, init={"v": "E_L"},
-        method="exact", surrogate_scale="v_th - v_reset",
+        method="exact", surrogate_scale="v_th - v_reset", domains=domains,
         description="adaptive leaky integrate-and-fire (subthreshold a, spike-triggered b)")
     return model.with_parameters(**parameters) if parameters else model

@@ -17,7 +17,13 @@ Defaults: ``C_m = 200 pF``, ``g_L = 10 nS`` (``tau_m = 20 ms``), ``E_L = v_reset
 from neuromod.backends.model import NeuronModel
 from neuromod.backends.synapses import receptor
 
-__all__ = ["coba_lif"]
+__all__ = ["coba_lif", "DOMAINS"]
+
+#: Valid ranges of the membrane parameters (``C_m`` and the leak ``g_L`` > 0,
+#: ``t_ref`` >= 0, potentials finite); receptors add theirs (time constants > 0,
+#: reversal potentials finite).
+DOMAINS = {"C_m": "positive", "g_L": "positive", "E_L": "finite", "v_th": "finite",
+           "v_reset": "finite", "t_ref": "non_negative"}
 
 
 def coba_lif(kernel="exp", **parameters):
@@ -30,12 +36,14 @@ def coba_lif(kernel="exp", **parameters):
     """
     params = {"C_m": "200*pF", "g_L": "10*nS", "E_L": "-60*mV", "v_th": "-50*mV",
               "v_reset": "-60*mV", "t_ref": "5*ms"}
+    domains = dict(DOMAINS)
     lines, ports, terms = [], {}, ["g_L*(E_L - v)"]
     for r, tau, E in (("e", "5*ms", "0*mV"), ("i", "10*ms", "-80*mV")):
         rec = receptor(r, "conductance", kernel, tau=tau, E_rev=E,
                        tau_rise="1*ms" if r == "e" else "2*ms")
         lines.append(rec.equations)
         params.update(rec.parameters)
+        domains.update(rec.domains)
         ports[r] = (rec.port, rec.port_unit)
         terms.append(f"{rec.drive}*(E_{r} - v)")
     eqs = "\n".join([f"dv/dt = ({' + '.join(terms)} + I_ext)/C_m : volt (unless refractory)"]
@@ -43,6 +51,6 @@ def coba_lif(kernel="exp", **parameters):
     model = NeuronModel(
         "coba-lif", eqs, params, threshold="v > v_th", reset="v = v_reset", refractory="t_ref",
         inputs=("I_ext",), ports=ports, init={"v": "E_L"}, method="exponential_euler",
-        surrogate_scale="v_th - v_reset",
+        surrogate_scale="v_th - v_reset", domains=domains,
         description="conductance-based leaky integrate-and-fire (exponential Euler)")
     return model.with_parameters(**parameters) if parameters else model

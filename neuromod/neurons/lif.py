@@ -19,7 +19,11 @@ Analytic f-I curve for a constant input ``I`` above rheobase (continuous time)::
 from neuromod.backends.model import NeuronModel
 from neuromod.backends.synapses import receptor
 
-__all__ = ["lif"]
+__all__ = ["lif", "DOMAINS"]
+
+#: Valid ranges of the membrane parameters (receptors add theirs: time constants > 0).
+DOMAINS = {"tau_m": "positive", "E_L": "finite", "v_th": "finite", "v_reset": "finite",
+           "R": "positive", "t_ref": "non_negative"}
 
 
 def lif(kernel="exp", receptors=("e", "i"), **parameters):
@@ -34,7 +38,8 @@ def lif(kernel="exp", receptors=("e", "i"), **parameters):
         Weights are in amp (volt for ``'delta'``); inhibition is a negative weight.
     **parameters
         Overrides of the defaults (Brian2 text such as ``tau_m='10*ms'``, quantities
-        or SI numbers).
+        or SI numbers), checked against :data:`DOMAINS` (``tau_m``, ``R`` and the
+        synaptic time constants > 0, ``t_ref`` >= 0, potentials finite).
 
     Returns
     -------
@@ -50,6 +55,7 @@ def lif(kernel="exp", receptors=("e", "i"), **parameters):
     """
     params = {"tau_m": "20*ms", "E_L": "-60*mV", "v_th": "-50*mV", "v_reset": "-60*mV",
               "R": "10*Mohm", "t_ref": "5*ms"}
+    domains = dict(DOMAINS)
     taus = {"e": "5*ms", "i": "10*ms"}
     lines, ports, drives = [], {}, []
     for r in receptors:
@@ -60,6 +66,7 @@ def lif(kernel="exp", receptors=("e", "i"), **parameters):
                        tau_rise="1*ms" if r == "e" else "2*ms")
         lines.append(rec.equations)
         params.update(rec.parameters)
+        domains.update(rec.domains)
         ports[r] = (rec.port, rec.port_unit)
         drives.append(rec.drive)
     current = " + ".join(drives + ["I_ext"])
@@ -68,7 +75,7 @@ def lif(kernel="exp", receptors=("e", "i"), **parameters):
     model = NeuronModel(
         "lif", eqs, params, threshold="v > v_th", reset="v = v_reset", refractory="t_ref",
         inputs=("I_ext",), ports=ports, init={"v": "E_L"}, method="exact",
-        surrogate_scale="v_th - v_reset",
+        surrogate_scale="v_th - v_reset", domains=domains,
         description="leaky integrate-and-fire, current-based synapses "
                     f"({kernel} kernel)")
     return model.with_parameters(**parameters) if parameters else model

@@ -19,6 +19,8 @@ import numpy as np
 import scipy.sparse as sps
 
 from neuromod.backends.network import Network
+from neuromod.errors import ParameterError
+from neuromod.limits import check_int, check_seed, check_value
 from neuromod.neurons.lif import lif
 
 __all__ = ["cuba"]
@@ -30,9 +32,9 @@ def cuba(n=4000, p=0.02, seed=0, frac_exc=0.8, scale_weights=True):
     Parameters
     ----------
     n : int
-        Number of neurons (80% excitatory).
+        Number of neurons (80% excitatory), at least 2.
     p : float
-        Connection probability (each pair independently, no self-connections are
+        Connection probability, ``0 < p <= 1`` (each pair independently, no self-connections are
         excluded, as in Brian2's example).
     seed : int
         Seeds connectivity and initial potentials.
@@ -46,8 +48,15 @@ def cuba(n=4000, p=0.02, seed=0, frac_exc=0.8, scale_weights=True):
         Populations ``'exc'`` and ``'inh'``; weights in amp (``R = 10 Mohm``:
         1.62 mV -> 0.162 nA).
     """
-    rng = np.random.default_rng(seed)
+    n = check_int("cuba: n", n, 2)
+    check_value("cuba: p", p, "unit_interval")
+    check_value("cuba: p", p, "positive")
+    check_value("cuba: frac_exc", frac_exc, (0.0, 1.0))
+    rng = np.random.default_rng(check_seed(seed))
     n_e = int(round(frac_exc * n))
+    if not 0 < n_e < n:
+        raise ParameterError(f"cuba: frac_exc = {frac_exc:g} of n = {n} leaves a population "
+                             "empty")
     n_i = n - n_e
     model = lif(E_L="-49*mV", v_reset="-60*mV", v_th="-50*mV", tau_m="20*ms", t_ref="5*ms",
                 tau_e="5*ms", tau_i="10*ms")
