@@ -205,7 +205,7 @@ def load_json(path, text, what, where=None):
     try:
         return json.loads(text)
     except RecursionError:
-        fail(path, f"{what} is nested too deeply to decode", where)
+        fail(path, f"{what}: JSON nested too deeply to decode", where)
     except ValueError as exc:
         fail(path, f"{what} is not valid JSON ({getattr(exc, 'msg', exc)})", where)
 

@@ -129,10 +129,11 @@ def check_annotation(name, values, n_trains):
     if arr.ndim == 0:
         check_allocation(int(n_trains) * arr.dtype.itemsize, f"annotation {name!r}")
         arr = np.full(n_trains, arr.item(), dtype=arr.dtype)
+    if arr.ndim != 1:
+        raise SpikeDataError(f"annotation {name!r} has shape {arr.shape}; expected one value "
+                             f"per train, shape ({n_trains},)")
     if arr.shape != (n_trains,):
-        raise SpikeDataError(
-            f"annotation {name!r} has {arr.size} values for {n_trains} trains"
-            + ("" if arr.ndim == 1 else f" (shape {arr.shape}; one value per train)"))
+        raise SpikeDataError(f"annotation {name!r} has {arr.size} values for {n_trains} trains")
     return arr
 
 
