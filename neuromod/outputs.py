@@ -277,9 +277,14 @@ def _run_writer(target, write):
         raise type(exc)(text) from None
     except Exception as exc:
         code = _write_failure(exc)
-        if code is None:
+        if code is not None:
+            reason = os.strerror(code)
+        elif isinstance(exc, OSError):      # e.g. HDF5's "File write failed", no errno
+            reason = " ".join(str(exc.strerror or exc).split()) or type(exc).__name__
+            reason = reason.replace(target.tmp, target.path)
+        else:
             raise
-        raise OutputError(f"{target.path}: cannot write: {os.strerror(code)}") from None
+        raise OutputError(f"{target.path}: cannot write: {reason}") from None
 
 
 class Outputs:

@@ -89,18 +89,64 @@ def _neo_io(fmt):
 
 
 def _save_nix(io_class, tmp, block):
-    with io_class(tmp, mode="ow") as io:
-        io.write_block(block)
+    def write():
+        io = io_class(tmp, mode="ow")
+        try:
+            io.write_block(block)
+        finally:
+            try:
+                io.close()          # flushes: a full disk shows here
+            except BaseException:
+                io.nix_file = None  # NixIO.__del__ would retry the failed close
+                raise
+    _fail_quietly(write)
 
 
 def _save_nwb(io_class, tmp, block):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        io = io_class(tmp, mode="w",
-                      session_start_time=datetime.datetime.now(datetime.timezone.utc),
-                      identifier=str(uuid.uuid4()),
-                      session_description="spike trains written by neuromod")
-        io.write_all_blocks([block], validate=False)
+    def write():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            io = io_class(tmp, mode="w",
+                          session_start_time=datetime.datetime.now(datetime.timezone.utc),
+                          identifier=str(uuid.uuid4()),
+                          session_description="spike trains written by neuromod")
+            io.write_all_blocks([block], validate=False)
+    _fail_quietly(write)
+
+
+def _fail_quietly(write):
+    """Run ``write()`` with ``sys.stderr`` captured; on success pass on what it printed,
+    on failure drop it and free what the write left, then raise its error.
+
+    HDF5 objects freed while a write fails (a full disk) retry the write and print a
+    traceback each ("Exception ignored in ... __dealloc__", straight to
+    ``sys.stderr``); the temporary file they belong to is discarded by the caller
+    anyway, and the error raised here is reported once, as one line.
+    """
+    import gc
+    import io as _io
+    import sys
+    real, sys.stderr = sys.stderr, _io.StringIO()
+    error = None
+    try:
+        write()
+    except Exception as exc:
+        error = exc
+    finally:
+        captured, sys.stderr = sys.stderr, real
+    if error is None:
+        real.write(captured.getvalue())
+        return
+    sys.stderr = _io.StringIO()
+    try:
+        link = error
+        while link is not None:       # frees the frames (and the HDF5 objects) of write()
+            link.__traceback__ = None
+            link = link.__cause__ or link.__context__
+        gc.collect()
+    finally:
+        sys.stderr = real
+    raise error
 
 
 def _load_nix(io_class, path):

@@ -132,10 +132,13 @@ def test_fifo_socket_directory_refused(tmp_path):
     assert os.path.exists(fifo) and not os.path.isfile(fifo)
 
 
-def test_write_error_names_the_target_not_the_temporary_file(tmp_path):
+@pytest.mark.parametrize("ext", [".npz", ".txt"])
+def test_write_error_names_the_target_not_the_temporary_file(ext, tmp_path):
     """A file-size limit makes every write fail with EFBIG (as a full disk does with
-    ENOSPC); the one-line message names the target, and nothing is left behind."""
-    target = tmp_path / "big.npz"
+    ENOSPC); the one-line message names the target, and nothing is left behind.
+    (HDF5 files are tested on a real full file system below: under a file-size limit
+    libhdf5 itself crashes when it shuts down, after neuromod's one-line error.)"""
+    target = tmp_path / f"big{ext}"
     code = f"""
 import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -147,8 +150,52 @@ sys.exit(main(["simulate", "lif", "--n", "200", "--duration", "0.5", "--out", {s
                           timeout=300)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert lines == [f"neuromod simulate: error: {target}: cannot write: File too large"]
+    assert len(lines) == 1 and lines[0].startswith(f"neuromod simulate: error: {target}: "
+                                                   "cannot write: "), proc.stderr
+    assert lines[0].endswith("File too large")
     assert listing(tmp_path) == []
+
+
+@pytest.fixture
+def small_filesystems(tmp_path):
+    """A 256 KiB file system and a read-only one (tmpfs; needs root, as the suite has)."""
+    full, ro = tmp_path / "full", tmp_path / "ro"
+    full.mkdir()
+    ro.mkdir()
+    mounted = []
+    for d, opts in ((full, "size=256k"), (ro, "ro,size=64k")):
+        rc = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(d)],
+                            capture_output=True).returncode
+        if rc != 0:
+            for m in mounted:
+                subprocess.run(["umount", str(m)])
+            pytest.skip("cannot mount a tmpfs here (not root); the file-size-limit test "
+                        "covers the same messages")
+        mounted.append(d)
+    yield full, ro
+    for m in mounted:
+        subprocess.run(["umount", str(m)], check=True)
+
+
+@pytest.mark.parametrize("ext", [".nix", ".nwb", ".npz"])
+def test_full_disk_is_one_line_naming_the_file(ext, small_filesystems, capsys):
+    full, ro = small_filesystems
+    target = full / f"s{ext}"
+    rc, out, err = run(["simulate", "lif", "--n", "500", "--duration", "1", "--out",
+                        str(target)], capsys)
+    assert rc == 2
+    assert err.strip() == (f"neuromod simulate: error: {target}: cannot write: "
+                           "No space left on device")
+    assert listing(full) == []
+
+
+def test_read_only_file_system_refused_before_work(small_filesystems, capsys):
+    full, ro = small_filesystems
+    rc, out, err = run(["stats", str(full / "missing-input.txt"), "--plot",
+                        str(ro / "fig.png")], capsys)
+    assert rc == 2
+    assert err.strip() == (f"neuromod stats: error: --plot {ro / 'fig.png'}: directory {ro} "
+                           "is on a read-only file system")
 
 
 # --------------------------------------------------------------------- every command
