@@ -222,7 +222,8 @@ def read_wav(path):
     elif kind.kind == "i":
         x = data.astype(np.float64) / float(2 ** (8 * kind.itemsize - 1))
     else:
-        x = data.astype(np.float64)
+        with np.errstate(invalid="ignore"):   # NaN payloads: check_signal names them
+            x = data.astype(np.float64)
     if channels > 1:
         x = x.reshape(-1, channels).mean(axis=1)
     return x, int(fs), {"channels": int(channels), "format": fmt}

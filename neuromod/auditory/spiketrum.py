@@ -41,6 +41,7 @@ Decoder
     configuration alone (:func:`decode`).
 """
 from dataclasses import dataclass, field
+from functools import lru_cache
 import json
 
 import numpy as np
@@ -292,13 +293,19 @@ def check_spikes(spikes, config, source=None):
 
 
 def _dictionary_shape(cfg):
-    """``(lengths, peaks)`` of the kernels of ``cfg`` in samples, computed as
-    :class:`KernelDictionary` does but without building it (vectorised, O(K))."""
-    cf = erb_space(cfg["fmin"], cfg["fmax"], cfg["channels"])
-    b = cfg["bandwidth"] * erb(cf)
-    lengths = kernel_lengths(b, cfg["sample_rate"], cfg["order"], cfg["threshold_db"])
-    peaks = np.round((cfg["order"] - 1) * cfg["sample_rate"] / (2.0 * np.pi * b))
-    return [int(v) for v in lengths], [int(v) for v in peaks]
+    """``(lengths, peaks)`` of the kernels of ``cfg`` in samples (tuples of ints), computed
+    as :class:`KernelDictionary` does but without building it (vectorised, O(K))."""
+    return _kernel_shape(cfg["sample_rate"], cfg["fmin"], cfg["fmax"], cfg["channels"],
+                         cfg["order"], cfg["bandwidth"], cfg["threshold_db"])
+
+
+@lru_cache(maxsize=32)
+def _kernel_shape(fs, fmin, fmax, channels, order, bandwidth, threshold_db):
+    cf = erb_space(fmin, fmax, channels)
+    b = bandwidth * erb(cf)
+    lengths = kernel_lengths(b, fs, order, threshold_db)
+    peaks = np.round((order - 1) * fs / (2.0 * np.pi * b))
+    return tuple(int(v) for v in lengths), tuple(int(v) for v in peaks)
 
 
 def _dictionary_bytes(cfg):
