@@ -79,8 +79,25 @@ _EMPTY_I = np.zeros(0, dtype=np.int64)
 
 def _spikes(kind, y, thr, decay, fs):
     from neuromod.spikes import SpikeTrains
+    from neuromod.limits import check_allocation, check_value
+    from neuromod.auditory.audio import AudioError
+    from neuromod.errors import ParameterError
+    if y.ndim != 2:
+        raise AudioError(f"{kind}: filterbank outputs must be 2-D (channels, samples), got "
+                         f"shape {y.shape}")
+    if not np.all(np.isfinite(y)):
+        raise AudioError(f"{kind}: filterbank outputs are not all finite")
+    try:   # a threshold <= 0 would never stop emitting spikes in the compiled loop
+        thr = check_value("delta" if kind == "send_on_delta" else "theta", thr, "positive")
+        fs = check_value("fs", fs, "positive")
+    except ParameterError as exc:
+        raise AudioError(f"{kind}: {exc}") from None
     K, N = y.shape
     if kind == "send_on_delta":
+        # at most (|y[k, 0]| + total variation of channel k) / delta + 1 spikes per sample
+        tv = float(np.abs(y[:, :1]).sum() + np.abs(np.diff(y, axis=1)).sum()) if N else 0.0
+        bound = min(tv / thr + 2.0 * K * N, 2.0 ** 60)     # capped: a readable message
+        check_allocation(16 * bound, f"{kind}: about {bound:.3g} spikes at delta = {thr:g}")
         n = _sod(y, thr, True, _EMPTY_I, _EMPTY_I)
         t, ids = np.empty(n, np.int64), np.empty(n, np.int64)
         _sod(y, thr, False, t, ids)

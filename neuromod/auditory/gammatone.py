@@ -203,9 +203,12 @@ class GammatoneFilterbank:
         numpy.ndarray, shape (K, N)
             ``y_k[t] = sum_j x[j] g_k[t - j]`` (causal).
         """
+        from neuromod.limits import check_allocation
         x = np.ascontiguousarray(x, dtype=np.float64)
         if x.ndim != 1:
             raise ValueError("filter expects a 1-D signal")
+        check_allocation(8 * int(self.n_channels) * int(x.size),
+                         f"gammatone filterbank: {self.n_channels} channels x {x.size} samples")
         m = self.order - 1
         a = _eulerian(m)
         out = np.empty((self.n_channels, x.size))

@@ -505,3 +505,31 @@ def test_cli_encode_channels_100000(tmp_path, capsys):
                    capsys)
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
     assert "channels = 100000" in err and not (tmp_path / "o.npz").exists()
+
+
+# ------------------------------------------------------- baseline encoders' kernels
+@pytest.mark.parametrize("kind, thr", [("send_on_delta", 0.0), ("send_on_delta", -1.0),
+                                       ("send_on_delta", float("nan")), ("lif", 0.0),
+                                       ("lif", float("inf"))])
+def test_baseline_thresholds_that_would_never_stop_are_refused(kind, thr):
+    from neuromod.auditory.baselines import lif_rate_code, send_on_delta
+    y = np.array([[0.0, 0.5, 1.0, 0.2]])
+    with pytest.raises(AudioError) as info:
+        (send_on_delta if kind == "send_on_delta" else lif_rate_code)(y, thr, 16000)
+    one_line(info, kind, "must be > 0")
+
+
+def test_send_on_delta_spike_count_bounded_before_counting():
+    from neuromod.auditory.baselines import send_on_delta
+    with pytest.raises(ResourceLimitError) as info:
+        send_on_delta(np.array([[0.0, 1.0, -1.0]]), 1e-300, 16000)
+    one_line(info, "send_on_delta: about", "would allocate")
+    with pytest.raises(AudioError, match="not all finite"):
+        send_on_delta(np.array([[0.0, np.nan]]), 0.1, 16000)
+
+
+def test_filterbank_output_bounded_before_allocating(monkeypatch):
+    from neuromod.auditory.gammatone import GammatoneFilterbank
+    monkeypatch.setenv("NEUROMOD_MEMORY_LIMIT", "1M")
+    with pytest.raises(ResourceLimitError, match="gammatone filterbank: 32 channels x 16000"):
+        GammatoneFilterbank(16000, 32, 100, 7000).filter(np.zeros(16000))
