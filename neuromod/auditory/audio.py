@@ -92,8 +92,8 @@ def _wav_layout(path, f, size):
             if csize < 24:
                 bad(f"ds64 chunk of {csize} bytes (at least 24)")
             (rf64_data,) = struct.unpack("<Q", f.read(24)[8:16])
-        elif cid == b"fmt ":
-            fmt = _parse_fmt(f.read(csize), e, bad)
+        elif cid == b"fmt ":     # 40 bytes at most are used; a huge chunk is not read whole
+            fmt = _parse_fmt(f.read(min(csize, 64)), e, bad)
         pos = body + csize + (csize & 1)
     bad(f"more than {_MAX_CHUNKS} chunks before the data")
 
