@@ -134,15 +134,61 @@ def unit_name(dim):
     return "*".join(parts)
 
 
+#: Bounds on a quantity's text: characters, nesting depth of the expression, size
+#: of an exponent applied to a dimensioned quantity.
+MAX_TEXT = 1000
+MAX_DEPTH = 50
+MAX_UNIT_POWER = 64
+
+
+def _show(text):
+    """The text for a message: repr, cut to 60 characters (one line)."""
+    r = repr(text)
+    return r if len(r) <= 60 else r[:56] + "...'"
+
+
+def _bad(text, what):
+    return UnitError(f"cannot read {_show(text)} as a quantity: {what}")
+
+
+def _depth(tree):
+    """Nesting depth of an ast, computed without recursion."""
+    best, stack = 0, [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        best = max(best, d)
+        if d > MAX_DEPTH:
+            return d
+        stack.extend((c, d + 1) for c in ast.iter_child_nodes(node))
+    return best
+
+
+def _power(base, exponent, text):
+    """``base ** exponent`` for floats, refusing overflow and complex results
+    before computing (so that ``10**10**10`` answers at once)."""
+    if base == 0.0:
+        if exponent < 0:
+            raise _bad(text, "0 raised to a negative power")
+        return 0.0 if exponent > 0 else 1.0
+    if base < 0 and exponent != int(exponent):
+        raise _bad(text, "fractional power of a negative number")
+    if exponent * math.log10(abs(base)) > 308.5:
+        raise _bad(text, "the power overflows")
+    return base ** exponent       # underflows to 0 quietly
+
+
 def _eval(node, text):
     if isinstance(node, ast.Expression):
         return _eval(node.body, text)
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
             and not isinstance(node.value, bool):
-        return float(node.value), DIMENSIONLESS
+        v = float(node.value)         # OverflowError for huge ints: caught by the caller
+        if not math.isfinite(v):
+            raise _bad(text, "a number is not finite")
+        return v, DIMENSIONLESS
     if isinstance(node, ast.Name):
         if node.id not in UNITS:
-            raise UnitError(f"unknown unit {node.id!r} in {text!r}")
+            raise UnitError(f"unknown unit {node.id!r} in {_show(text)}")
         return UNITS[node.id]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v, d = _eval(node.operand, text)
@@ -152,18 +198,56 @@ def _eval(node, text):
         if isinstance(node.op, ast.Pow):
             rv, rd = _eval(node.right, text)
             if rd != DIMENSIONLESS:
-                raise UnitError(f"exponent must be dimensionless in {text!r}")
-            return lv ** rv, dim_pow(ld, rv)
+                raise UnitError(f"exponent must be dimensionless in {_show(text)}")
+            if ld != DIMENSIONLESS and abs(rv) > MAX_UNIT_POWER:
+                raise _bad(text, f"a unit raised to the power {rv:g}")
+            try:
+                dim = dim_pow(ld, rv)
+            except UnitError as exc:
+                raise _bad(text, str(exc)) from None
+            return _power(lv, rv, text), dim
         rv, rd = _eval(node.right, text)
         if isinstance(node.op, ast.Mult):
             return lv * rv, dim_mul(ld, rd)
         if isinstance(node.op, ast.Div):
+            if rv == 0.0:
+                raise _bad(text, "division by zero")
             return lv / rv, dim_div(ld, rd)
         if isinstance(node.op, (ast.Add, ast.Sub)):
             if ld != rd:
-                raise UnitError(f"adding quantities of different dimensions in {text!r}")
+                raise UnitError(f"adding quantities of different dimensions in {_show(text)}")
             return (lv + rv if isinstance(node.op, ast.Add) else lv - rv), ld
-    raise UnitError(f"cannot read {text!r} as a quantity (write e.g. 20*ms or 0.9*nA)")
+    raise UnitError(f"cannot read {_show(text)} as a quantity (write e.g. 20*ms or 0.9*nA)")
+
+
+def _parse(text):
+    """``(value, dim, has_units)`` of a quantity's text; every failure a one-line
+    :class:`~neuromod.errors.UnitError` naming the text."""
+    text = str(text).strip()
+    if len(text) > MAX_TEXT:
+        raise _bad(text, f"longer than {MAX_TEXT} characters")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        raise UnitError(f"cannot read {_show(text)} as a quantity "
+                        "(write e.g. 20*ms or 0.9*nA)") from None
+    if _depth(tree) > MAX_DEPTH:
+        raise _bad(text, f"nested more than {MAX_DEPTH} deep")
+    try:
+        v, d = _eval(tree, text)
+    except UnitError:
+        raise
+    except ZeroDivisionError:
+        raise _bad(text, "division by zero") from None
+    except (OverflowError, RecursionError, MemoryError):
+        raise _bad(text, "a value overflows") from None
+    except (TypeError, ValueError):
+        raise _bad(text, "not a real number") from None
+    v = float(v)
+    if not math.isfinite(v):
+        raise _bad(text, "the value is not finite")
+    has_units = any(isinstance(n, ast.Name) for n in ast.walk(tree))
+    return v, tuple(int(x) for x in d), has_units
 
 
 def parse_quantity(text):
@@ -174,32 +258,39 @@ def parse_quantity(text):
     text : str
         Numbers, unit names (``ms``, ``mV``, ``nA``, ``Mohm``, ``nS``, ``pF``,
         ``Hz``, ``volt``, ``second`` and every SI-prefixed form), ``*``, ``/``,
-        ``**``, unary minus and parentheses. A plain number is dimensionless.
+        ``**``, unary minus and parentheses. A plain number is dimensionless. At
+        most :data:`MAX_TEXT` characters, nested at most :data:`MAX_DEPTH` deep.
 
     Returns
     -------
     value : float
-        In SI units.
+        In SI units, finite.
     dim : tuple of 7 ints
         Dimension exponents (metre, kilogram, second, amp, kelvin, mole, candela).
 
     Raises
     ------
     UnitError
-        On unknown unit names or inconsistent dimensions.
+        On unknown unit names or inconsistent dimensions, and -- one line naming
+        the text -- on division by zero, overflow (powers are bounded before they
+        are computed), non-finite or complex values, too long or too deeply
+        nested text.
 
     Examples
     --------
     >>> parse_quantity("100*Mohm")[0]
     100000000.0
+    >>> parse_quantity("10**10**10")
+    Traceback (most recent call last):
+    ...
+    neuromod.errors.UnitError: cannot read '10**10**10' as a quantity: the power overflows
+    >>> parse_quantity("1/0")
+    Traceback (most recent call last):
+    ...
+    neuromod.errors.UnitError: cannot read '1/0' as a quantity: division by zero
     """
-    text = str(text).strip()
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError:
-        raise UnitError(f"cannot read {text!r} as a quantity (write e.g. 20*ms or 0.9*nA)") from None
-    v, d = _eval(tree, text)
-    return float(v), tuple(int(x) for x in d)
+    v, d, _ = _parse(text)
+    return v, d
 
 
 def parse_unit(text):
@@ -247,7 +338,10 @@ def as_si(value, dim=None, name="value"):
     Raises
     ------
     UnitError
-        When ``value`` carries units of another dimension.
+        When ``value`` carries units of another dimension, is text that
+        :func:`parse_quantity` refuses, or is not a number. (Finite values and
+        domains are checked where the value is used, e.g.
+        :meth:`~neuromod.backends.model.NeuronModel.with_parameters`.)
 
     Examples
     --------
@@ -259,8 +353,8 @@ def as_si(value, dim=None, name="value"):
     mod = type(value).__module__ or ""
     got = None
     if isinstance(value, str):
-        v, got = parse_quantity(value)
-        if not any(isinstance(n, ast.Name) for n in ast.walk(ast.parse(value.strip(), mode="eval"))):
+        v, got, has_units = _parse(value)
+        if not has_units:
             got = None   # a plain number: SI units of whatever is expected
     elif mod.startswith("brian2"):
         from brian2.units.fundamentalunits import get_dimensions
@@ -273,7 +367,10 @@ def as_si(value, dim=None, name="value"):
     else:
         if hasattr(value, "detach"):
             value = value.detach().cpu().numpy()
-        arr = np.asarray(value, dtype=np.float64)
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise UnitError(f"{name}: {_show(value)} is not a number or a quantity") from None
         v = float(arr) if arr.ndim == 0 else arr
     if got is not None and dim is not None and tuple(got) != tuple(dim):
         raise UnitError(f"{name}: expected {unit_name(dim)}, got {unit_name(got)}")

@@ -58,14 +58,18 @@ def _import_brian2_without_pylab():
 
 
 def _split_sets(items):
+    """``[(name, value_text), ...]`` of the ``--set NAME=VALUE`` words (several may
+    share one argument, separated by blanks); a one-line ParameterError otherwise."""
+    from neuromod.errors import ParameterError
     out = []
     for item in items:
         for part in item.split():
-            if "=" not in part:
-                from neuromod.errors import NeuromodError
-                raise NeuromodError(f"--set {part!r}: expected NAME=VALUE (e.g. tau_m=20*ms)")
-            name, value = part.split("=", 1)
-            out.append((name.strip(), value.strip()))
+            name, eq, value = part.partition("=")
+            name = name.strip()
+            if not eq or not name.isidentifier():
+                shown = part if len(part) <= 40 else part[:37] + "..."
+                raise ParameterError(f"--set {shown!r}: expected NAME=VALUE (e.g. tau_m=20*ms)")
+            out.append((name, value.strip()))
     return out
 
 
@@ -113,20 +117,22 @@ def run(args):
         raise NeuromodError(f"unknown model {args.model!r}; known: {', '.join(MODELS)}")
     model = MODELS[args.model]()
     amp = (0, 0, 0, 1, 0, 0, 0)
-    values, I_min, I_max = {}, None, None
+    from neuromod.limits import check_value
+    I_min, I_max = None, None
     for name, text in _split_sets(args.sets):
         try:
             if name in ("I_min", "I_max"):
-                v = float(as_si(text, amp, name))
+                v = check_value(name, as_si(text, amp, name), "finite")
                 I_min, I_max = (v, I_max) if name == "I_min" else (I_min, v)
             elif name in model.parameters:
-                values[name] = float(as_si(text, model.parameters[name].dim, name))
+                # parsed, dimension- and domain-checked by the model (one line on error)
+                model = model.with_parameters(**{name: text})
             else:
                 raise NeuromodError(f"model {args.model!r} has no parameter {name!r}; it has "
                                     f"{', '.join(model.parameters)}, I_min, I_max")
         except NeuromodError as exc:
-            raise NeuromodError(f"--set {name}={text}: {exc}") from None
-    model = model.with_parameters(**values)
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise type(exc)(f"--set {name}={shown}: {exc}") from None
     rb = rheobase(model)
     if (I_min is None or I_max is None) and not rb > 0:
         raise NeuromodError(f"model {args.model!r} fires without input with these parameters; "
