@@ -213,10 +213,19 @@ def parse_size(text):
 
 
 def format_bytes(n):
-    """``'74.5 GiB'``, ``'8 GiB'``, ``'512 MiB'``, ``'12 KiB'``, ``'100 B'``."""
+    """``'74.5 GiB'``, ``'8 GiB'``, ``'512 MiB'``, ``'12 KiB'``, ``'100 B'`` (up to EiB,
+    then ``'1.2e+30 B'``).
+
+    Examples
+    --------
+    >>> format_bytes(3 * 1024 ** 5), format_bytes(10 ** 30)
+    ('3 PiB', '1e+30 B')
+    """
     n = float(n)
-    for unit, size in (("TiB", 1024 ** 4), ("GiB", 1024 ** 3), ("MiB", 1024 ** 2),
-                       ("KiB", 1024)):
+    if n >= 1024 ** 7:
+        return f"{n:.3g} B"
+    for unit, size in (("EiB", 1024 ** 6), ("PiB", 1024 ** 5), ("TiB", 1024 ** 4),
+                       ("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
         if n >= size:
             v = n / size
             return f"{v:.0f} {unit}" if v == round(v) else f"{v:.1f} {unit}"

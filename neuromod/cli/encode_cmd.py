@@ -43,7 +43,7 @@ def run(args):
     from neuromod.auditory.spiketrum import encode, make_config
     from neuromod.auditory.spikefile import save_code
     from neuromod.cli.common import print_json
-
+    from neuromod.errors import NeuromodError
     from neuromod.outputs import PLOT_EXTENSIONS, Outputs
 
     out_path = args.out or default_output(args.input)
@@ -57,8 +57,10 @@ def run(args):
         try:
             code = encode(x, fs, rate=cfg["rate"], channels=cfg["channels"], fmin=cfg["fmin"],
                           fmax=cfg["fmax"])
-        except AudioError as exc:
-            raise AudioError(f"{args.input}: {exc}") from None
+        except NeuromodError as exc:
+            if args.input in str(exc):
+                raise
+            raise type(exc)(f"{args.input}: {exc}") from None
         wall = time.perf_counter() - t0
         if code.exhausted:
             raise AudioError(
