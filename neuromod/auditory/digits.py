@@ -285,11 +285,7 @@ def _train(torch, X, y, epochs, lr, batch, seed, checkpoint, n_hidden, weight_de
     gen = torch.Generator().manual_seed(seed)
     start = 0
     if checkpoint and os.path.exists(checkpoint):
-        state = torch.load(checkpoint, weights_only=False)
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        start = int(state["epoch"])
+        start = _resume(checkpoint, net, opt, gen, epochs)
     n = Xt.shape[0]
     for epoch in range(start, epochs):
         net.train()
@@ -306,12 +302,43 @@ def _train(torch, X, y, epochs, lr, batch, seed, checkpoint, n_hidden, weight_de
         if log is not None:
             log(epoch + 1, total / n)
         if checkpoint:
-            tmp = f"{checkpoint}.tmp"
-            torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(),
-                        "generator": gen.get_state(), "epoch": epoch + 1}, tmp)
-            os.replace(tmp, checkpoint)
+            from neuromod.backends.serialize import save_state
+            save_state({"model": net.state_dict(), "optimizer": opt.state_dict(),
+                        "generator": gen.get_state(), "epoch": epoch + 1}, checkpoint)
     net.eval()
     return net
+
+
+def _resume(checkpoint, net, opt, gen, epochs):
+    """Load a checkpoint written by :func:`train_classifier` (``.npz``: JSON header
+    and arrays, read without pickle by :func:`neuromod.backends.serialize.load_state`)
+    into ``net``, ``opt`` and ``gen``; return the epoch to continue from. Anything
+    that does not fit this network is a one-line FileFormatError."""
+    import torch
+    from neuromod.backends.serialize import load_state
+    from neuromod.errors import FileFormatError
+    state = load_state(checkpoint)
+    try:
+        epoch = int(state["epoch"])
+        if not 0 <= epoch <= epochs or isinstance(state["epoch"], bool):
+            raise ValueError(f"epoch {epoch} outside 0..{epochs}")
+        gstate = state["generator"]
+        if not (isinstance(gstate, torch.Tensor) and gstate.dtype == torch.uint8):
+            raise ValueError("generator state is not a uint8 tensor")
+        model = state["model"]
+        own = net.state_dict()
+        if not isinstance(model, dict) or set(model) != set(own) or any(
+                not isinstance(model[k], torch.Tensor) or model[k].shape != own[k].shape
+                or model[k].dtype != own[k].dtype for k in own):
+            raise ValueError("weights do not fit this network")
+        net.load_state_dict(model)
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(gstate)
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+        text = " ".join(str(exc).split())[:100]
+        raise FileFormatError(f"{checkpoint}: not a checkpoint of this classifier "
+                              f"({text})") from None
+    return epoch
 
 
 def accuracy(net, X, y):

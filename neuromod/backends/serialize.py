@@ -14,6 +14,10 @@ untrusted file cannot run code. The header records ``format``
 ``layer``
     A :class:`~neuromod.backends.torch_backend.NeuronLayer` with its (trained)
     parameters, time step, drive and surrogate.
+``state``
+    A training state (:func:`save_state`, :func:`load_state`): nested dicts,
+    lists and tuples of numbers, strings, numpy arrays and torch tensors -- model
+    weights, optimiser state, random-generator states -- as JSON plus arrays.
 
 Files of every earlier version stay readable: :func:`load` upgrades old headers
 step by step (:data:`_UPGRADES`). Writes are atomic.
@@ -34,14 +38,22 @@ import numpy as np
 from neuromod.backends.model import NeuronModel
 from neuromod.errors import FileFormatError
 
-__all__ = ["save", "load", "VERSION", "FORMAT"]
+__all__ = ["save", "load", "save_state", "load_state", "VERSION", "FORMAT"]
 
 FORMAT = "neuromod-model"
-#: Current file version. 1: first release.
-VERSION = 1
+#: Current file version. 1: first release; 2: model parameters record their domain
+#: (version-1 parameters read as ``'finite'``), and the ``state`` kind.
+VERSION = 2
 _HEADER = "__neuromod__"
+
+
+def _upgrade_1(head, arrays):
+    """Version 1 -> 2: nothing to convert (a parameter without ``domain`` is finite)."""
+    return dict(head, version=2), arrays
+
+
 #: version -> function upgrading a header (and arrays) of that version to the next.
-_UPGRADES = {}
+_UPGRADES = {1: _upgrade_1}
 
 
 class _Arrays:
@@ -171,6 +183,164 @@ def save(obj, path):
     atomic_write(path, write)
 
 
+def save_state(state, path):
+    """Write a training state -- nested dicts (string or integer keys), lists and
+    tuples of None, bools, numbers, strings, numpy arrays and torch tensors -- to
+    ``path`` (atomic ``.npz``: JSON header and arrays, no pickle).
+
+    Examples
+    --------
+    >>> import os, tempfile, torch
+    >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
+    >>> save_state({"epoch": 3, "w": torch.ones(2), "groups": [{"betas": (0.9, 0.99)}]}, path)
+    >>> back = load_state(path)
+    >>> back["epoch"], back["w"], back["groups"][0]["betas"]
+    (3, tensor([1., 1.]), (0.9, 0.99))
+    """
+    from neuromod.io import atomic_write
+    A = _Arrays()
+    head = {"format": FORMAT, "version": VERSION, "kind": "state",
+            "state": _state_to_json(state, A, 0)}
+    header = np.array(json.dumps(head, sort_keys=True))
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{_HEADER: header}, **A.arrays)
+
+    atomic_write(path, write)
+
+
+def load_state(path):
+    """Read what :func:`save_state` wrote; tensors come back as torch tensors of their
+    dtype, arrays as numpy arrays.
+
+    Raises
+    ------
+    FileFormatError
+        When the file is not a neuromod state file (or is damaged).
+    """
+    head, arrays = _read(path)
+    if head.get("kind") != "state":
+        raise FileFormatError(f"{path}: not a training state (kind {head.get('kind')!r})")
+    try:
+        return _state_from_json(head["state"], arrays, 0)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise FileFormatError(f"{path}: damaged training state ({_one_line(exc)})") from None
+
+
+_MAX_STATE_DEPTH = 32
+_TENSOR_DTYPES = ("float64", "float32", "float16", "int64", "int32", "int16", "int8",
+                  "uint8", "bool")
+
+
+def _one_line(exc):
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _state_to_json(x, A, depth):
+    if depth > _MAX_STATE_DEPTH:
+        raise TypeError("training state nested too deeply")
+    if x is None or isinstance(x, (bool, str)):
+        return x
+    if isinstance(x, (int, float)):
+        return x if isinstance(x, int) or np.isfinite(x) else {"float": repr(float(x))}
+    if hasattr(x, "detach"):
+        t = x.detach().cpu()
+        dtype = str(t.dtype).replace("torch.", "")
+        if dtype not in _TENSOR_DTYPES:
+            raise TypeError(f"cannot store a {dtype} tensor")
+        key = f"a{len(A.arrays)}"
+        A.arrays[key] = t.numpy()
+        return {"tensor": key, "dtype": dtype}
+    if isinstance(x, np.ndarray) or isinstance(x, np.generic):
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"cannot store a {arr.dtype} array")
+        key = f"a{len(A.arrays)}"
+        A.arrays[key] = arr
+        return {"array": key}
+    if isinstance(x, tuple):
+        return {"tuple": [_state_to_json(v, A, depth + 1) for v in x]}
+    if isinstance(x, list):
+        return [_state_to_json(v, A, depth + 1) for v in x]
+    if isinstance(x, dict):
+        if all(isinstance(k, str) for k in x):
+            return {"dict": {k: _state_to_json(v, A, depth + 1) for k, v in x.items()}}
+        if all(isinstance(k, int) and not isinstance(k, bool) for k in x):
+            return {"intdict": [[k, _state_to_json(v, A, depth + 1)] for k, v in x.items()]}
+    raise TypeError(f"cannot store a {type(x).__name__} in a training state")
+
+
+def _state_from_json(x, arrays, depth):
+    if depth > _MAX_STATE_DEPTH:
+        raise ValueError("nested too deeply")
+    if x is None or isinstance(x, (bool, str, int, float)):
+        return x
+    if isinstance(x, list):
+        return [_state_from_json(v, arrays, depth + 1) for v in x]
+    if not isinstance(x, dict) or len(x) not in (1, 2):
+        raise ValueError("unknown entry")
+    if set(x) == {"tensor", "dtype"}:
+        import torch
+        if x["dtype"] not in _TENSOR_DTYPES:
+            raise ValueError(f"tensor dtype {str(x['dtype'])[:20]!r}")
+        arr = arrays[x["tensor"]]
+        if str(arr.dtype) != x["dtype"]:
+            raise ValueError(f"array {x['tensor']!r} is {arr.dtype}, expected {x['dtype']}")
+        return torch.from_numpy(np.array(arr))
+    if set(x) == {"array"}:
+        return arrays[x["array"]]
+    if set(x) == {"float"} and x["float"] in ("nan", "inf", "-inf"):
+        return float(x["float"])
+    if set(x) == {"tuple"} and isinstance(x["tuple"], list):
+        return tuple(_state_from_json(v, arrays, depth + 1) for v in x["tuple"])
+    if set(x) == {"dict"} and isinstance(x["dict"], dict):
+        return {k: _state_from_json(v, arrays, depth + 1) for k, v in x["dict"].items()}
+    if set(x) == {"intdict"} and isinstance(x["intdict"], list):
+        out = {}
+        for k, v in x["intdict"]:
+            if not isinstance(k, int) or isinstance(k, bool):
+                raise ValueError("integer key expected")
+            out[k] = _state_from_json(v, arrays, depth + 1)
+        return out
+    raise ValueError("unknown entry")
+
+
+def _read(path):
+    """``(header, arrays)`` of a neuromod ``.npz`` (any released version, upgraded)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (ValueError, OSError, EOFError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise FileFormatError(f"{path}: not a neuromod model file ({_one_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 -- zipfile errors of a damaged archive
+        raise FileFormatError(f"{path}: not a neuromod model file ({_one_line(exc)})") from None
+    if _HEADER not in arrays:
+        raise FileFormatError(f"{path}: not a neuromod model file (no {_HEADER} entry)")
+    try:
+        head = json.loads(str(arrays.pop(_HEADER)))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise FileFormatError(f"{path}: damaged header ({_one_line(exc)})") from None
+    if not isinstance(head, dict) or head.get("format") != FORMAT:
+        fmt = head.get("format") if isinstance(head, dict) else None
+        raise FileFormatError(f"{path}: format {fmt!r}, expected {FORMAT!r}")
+    version = head.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise FileFormatError(f"{path}: bad file version {version!r}")
+    if version > VERSION:
+        raise FileFormatError(f"{path}: written by a newer neuromod (file version {version}, "
+                              f"this release reads up to {VERSION})")
+    while version < VERSION:
+        if version not in _UPGRADES:
+            raise FileFormatError(f"{path}: unknown file version {version}")
+        head, arrays = _UPGRADES[version](head, arrays)
+        version = head["version"]
+    return head, arrays
+
+
 def load(path):
     """Read what :func:`save` wrote (any released version).
 
@@ -183,30 +353,7 @@ def load(path):
     FileFormatError
         When the file is not a neuromod model file, or comes from a newer version.
     """
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise FileFormatError(f"{path}: not a neuromod model file ({exc})") from None
-    if _HEADER not in arrays:
-        raise FileFormatError(f"{path}: not a neuromod model file (no {_HEADER} entry)")
-    try:
-        head = json.loads(str(arrays.pop(_HEADER)))
-    except json.JSONDecodeError as exc:
-        raise FileFormatError(f"{path}: damaged header ({exc})") from None
-    if head.get("format") != FORMAT:
-        raise FileFormatError(f"{path}: format {head.get('format')!r}, expected {FORMAT!r}")
-    version = int(head.get("version", 0))
-    if version > VERSION:
-        raise FileFormatError(f"{path}: written by a newer neuromod (file version {version}, "
-                              f"this release reads up to {VERSION})")
-    while version < VERSION:
-        if version not in _UPGRADES:
-            raise FileFormatError(f"{path}: unknown file version {version}")
-        head, arrays = _UPGRADES[version](head, arrays)
-        version = head["version"]
+    head, arrays = _read(path)
     kind = head.get("kind")
     if kind == "model":
         return NeuronModel.from_dict(head["model"])

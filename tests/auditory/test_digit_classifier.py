@@ -100,3 +100,50 @@ def test_design_is_the_recorded_cross_validation_choice():
     # folds are the training accents; the held-out accents never enter the selection
     test_accents = {it[3] for it in digits.load_digits("test")}
     assert set(rec["folds"]).isdisjoint(test_accents) and len(rec["folds"]) == 6
+
+
+def _tiny_set():
+    rng = np.random.default_rng(4)
+    y = np.arange(20) % 10
+    X = rng.poisson(0.3, (20, 4, 5)).astype(np.float32)
+    return X, y
+
+
+def test_checkpoint_is_npz_json_and_resumes_exactly(tmp_path):
+    from neuromod.backends.serialize import load_state
+    X, y = _tiny_set()
+    kw = dict(seed=2, n_hidden=8, batch=10)
+    straight = digits.train_classifier(X, y, epochs=4, **kw)
+    ck = tmp_path / "ck.npz"
+    digits.train_classifier(X, y, epochs=2, checkpoint=str(ck), **kw)
+    with np.load(ck, allow_pickle=False) as z:          # plain arrays and a JSON header
+        assert all(z[k].dtype.kind in "fiubU" for k in z.files)
+    state = load_state(ck)
+    assert state["epoch"] == 2 and state["generator"].dtype == torch.uint8
+    assert isinstance(state["optimizer"]["param_groups"][0]["betas"], tuple)
+    resumed = digits.train_classifier(X, y, epochs=4, checkpoint=str(ck), **kw)
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_a_pickled_or_foreign_checkpoint_is_refused_not_run(tmp_path):
+    import pickle
+
+    from neuromod.errors import FileFormatError
+    X, y = _tiny_set()
+    marker = tmp_path / "executed"
+
+    class Plant:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    ck = tmp_path / "ck.pt"
+    ck.write_bytes(pickle.dumps(Plant()))           # what torch.save-era files could hold
+    with pytest.raises(FileFormatError, match="ck.pt"):
+        digits.train_classifier(X, y, epochs=1, n_hidden=8, checkpoint=str(ck))
+    assert not marker.exists()
+    # a valid state file of another network: one line, naming the file
+    other = tmp_path / "other.npz"
+    digits.train_classifier(X, y, epochs=1, n_hidden=4, checkpoint=str(other))
+    with pytest.raises(FileFormatError, match="not a checkpoint of this classifier"):
+        digits.train_classifier(X, y, epochs=2, n_hidden=8, checkpoint=str(other))
