@@ -87,20 +87,14 @@ def pause_point(phase):
             time.sleep(0.05)
 
 
+#: (test of st_mode, what the file is), first match wins.
+_KINDS = ((stat.S_ISREG, "file"), (stat.S_ISCHR, "device"), (stat.S_ISDIR, "a directory"),
+          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISBLK, "a block device"))
+
+
 def _kind(mode):
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISCHR(mode):
-        return "device"
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    return "not a regular file"
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
 class Output:

@@ -3,25 +3,16 @@ written. (Bad files have their own tables: test_io_*, test_audio_*; bad outputs:
 test_outputs.)"""
 import os
 
-import numpy as np
 import pytest
-from scipy.io import wavfile
 
 from neuromod.cli import main
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "data")
-TRAINS = os.path.abspath(os.path.join(DATA, "spikes", "demo_trains.txt"))
-
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("cmd")
-    t = np.arange(int(16000 * 0.2)) / 16000
-    wav = d / "tone.wav"
-    wavfile.write(wav, 16000, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))
-    assert main(["encode", str(wav), "--rate", "500", "--channels", "8",
-                 "--out", str(d / "tone.npz")]) == 0
-    return {"trains": TRAINS, "wav": str(wav), "spikes": str(d / "tone.npz")}
+def inputs(tmp_path_factory, tone_wav, trains_file):
+    spikes = tmp_path_factory.mktemp("cmd") / "tone.npz"
+    assert main(["encode", tone_wav, "--rate", "500", "--channels", "8", "--out", str(spikes)]) == 0
+    return {"trains": trains_file, "wav": tone_wav, "spikes": str(spikes)}
 
 
 #: (case id, argv with {trains}/{wav}/{spikes}/{out}, a word the message must contain)
@@ -69,14 +60,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("argv,word", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_option_is_one_line_exit_2(argv, word, inputs, tmp_path, capsys):
+def test_bad_option_is_one_line_exit_2(argv, word, inputs, tmp_path, cli):
     out = str(tmp_path / "out")
-    argv = [a.format(out=out, **inputs) for a in argv]
-    try:
-        rc = main(argv)
-    except SystemExit as exc:           # argparse rejects some option values itself
-        rc = exc.code
-    stdout, err = capsys.readouterr()
+    rc, stdout, err = cli([a.format(out=out, **inputs) for a in argv])
     assert rc == 2, (stdout, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err

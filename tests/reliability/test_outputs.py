@@ -6,26 +6,10 @@ import socket
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-from scipy.io import wavfile
 
-from neuromod.cli import main
 from neuromod.errors import OutputError
 from neuromod.outputs import PLOT_EXTENSIONS, Outputs, atomic_write, check_output
-
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "data")
-TRAINS = os.path.abspath(os.path.join(DATA, "spikes", "demo_trains.txt"))
-
-
-def run(argv, capsys):
-    try:
-        rc = main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
-
 
 def text_writer(s):
     def write(tmp):
@@ -178,34 +162,30 @@ def small_filesystems(tmp_path):
 
 
 @pytest.mark.parametrize("ext", [".nix", ".nwb", ".npz"])
-def test_full_disk_is_one_line_naming_the_file(ext, small_filesystems, capsys):
+def test_full_disk_is_one_line_naming_the_file(ext, small_filesystems, cli):
     full, ro = small_filesystems
     target = full / f"s{ext}"
-    rc, out, err = run(["simulate", "lif", "--n", "500", "--duration", "1", "--out",
-                        str(target)], capsys)
+    rc, out, err = cli(["simulate", "lif", "--n", "500", "--duration", "1", "--out",
+                        str(target)])
     assert rc == 2
     assert err.strip() == (f"neuromod simulate: error: {target}: cannot write: "
                            "No space left on device")
     assert listing(full) == []
 
 
-def test_read_only_file_system_refused_before_work(small_filesystems, capsys):
+def test_read_only_file_system_refused_before_work(small_filesystems, cli):
     full, ro = small_filesystems
-    rc, out, err = run(["stats", str(full / "missing-input.txt"), "--plot",
-                        str(ro / "fig.png")], capsys)
+    rc, out, err = cli(["stats", str(full / "missing-input.txt"), "--plot",
+                        str(ro / "fig.png")])
     assert rc == 2
     assert err.strip() == (f"neuromod stats: error: --plot {ro / 'fig.png'}: directory {ro} "
                            "is on a read-only file system")
 
 
 # --------------------------------------------------------------------- every command
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("inputs")
-    t = np.arange(int(16000 * 0.2)) / 16000
-    wav = d / "tone.wav"
-    wavfile.write(wav, 16000, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))
-    return {"wav": str(wav), "trains": TRAINS, "dir": d}
+@pytest.fixture
+def files(tone_wav, trains_file):
+    return {"wav": tone_wav, "trains": trains_file}
 
 
 BAD_OUTPUTS = {
@@ -235,60 +215,59 @@ COMMANDS = {
 
 @pytest.mark.parametrize("bad", list(BAD_OUTPUTS))
 @pytest.mark.parametrize("command", list(COMMANDS))
-def test_bad_output_refused_before_any_work(command, bad, files, tmp_path, capsys):
+def test_bad_output_refused_before_any_work(command, bad, files, tmp_path, cli):
     """The output check comes first: the input named here does not even exist, and the
     error is still about the output; one line, exit 2, nothing written."""
     head, option, ext = COMMANDS[command]
     path, expected = BAD_OUTPUTS[bad](tmp_path, ext)
     argv = [a.replace("{missing_input}", str(tmp_path / "no-such-input")) for a in head(files)]
     before = listing(tmp_path)
-    rc, out, err = run(argv + [option, path], capsys)
+    rc, out, err = cli(argv + [option, path])
     assert rc == 2
     assert len(err.strip().splitlines()) == 1 and expected in err and option in err, err
     assert "no-such-input" not in err
     assert listing(tmp_path) == before
 
 
-def test_unknown_plot_format_refused_before_encoding(files, tmp_path, capsys):
+def test_unknown_plot_format_refused_before_encoding(files, tmp_path, cli):
     """The issue's case: `encode ok.wav --out e.npz --plot e.txt` wrote e.npz, then failed."""
-    rc, out, err = run(["encode", files["wav"], "--out", str(tmp_path / "e.npz"),
-                        "--plot", str(tmp_path / "e.txt")], capsys)
+    rc, out, err = cli(["encode", files["wav"], "--out", str(tmp_path / "e.npz"),
+                        "--plot", str(tmp_path / "e.txt")])
     assert rc == 2 and "unknown format" in err and len(err.strip().splitlines()) == 1
     assert listing(tmp_path) == []
 
 
-def test_failure_after_the_first_output_leaves_none(files, tmp_path, capsys, monkeypatch):
+def test_failure_after_the_first_output_leaves_none(files, tmp_path, monkeypatch, cli):
     """simulate writes --out, then the figure fails: neither file exists afterwards."""
     import neuromod.backends.plots as plots
 
     def broken(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     monkeypatch.setattr(plots, "simulation_figure", broken)
-    rc, out, err = run(["simulate", "lif", "--n", "2", "--duration", "0.05",
-                        "--out", str(tmp_path / "s.txt"), "--plot", str(tmp_path / "p.png")],
-                       capsys)
+    rc, out, err = cli(["simulate", "lif", "--n", "2", "--duration", "0.05",
+                        "--out", str(tmp_path / "s.txt"), "--plot", str(tmp_path / "p.png")])
     assert rc == 2 and err.strip() == (f"neuromod simulate: error: {tmp_path / 'p.png'}: "
                                        "cannot write: No space left on device")
     assert listing(tmp_path) == []
 
 
-def test_outputs_to_dev_null_and_through_symlinks(files, tmp_path, capsys):
+def test_outputs_to_dev_null_and_through_symlinks(files, tmp_path, cli):
     real = tmp_path / "real.png"
     real.write_bytes(b"old")
     os.symlink(real, tmp_path / "fig.png")
-    rc, out, err = run(["stats", files["trains"], "--plot", str(tmp_path / "fig.png")], capsys)
+    rc, out, err = cli(["stats", files["trains"], "--plot", str(tmp_path / "fig.png")])
     assert rc == 0, err
     assert os.path.islink(tmp_path / "fig.png") and real.read_bytes()[:4] == b"\x89PNG"
-    rc, out, err = run(["stats", files["trains"], "--plot", "/dev/null"], capsys)
+    rc, out, err = cli(["stats", files["trains"], "--plot", "/dev/null"])
     assert rc == 0, err
     assert not os.path.isfile("/dev/null")
-    rc, out, err = run(["encode", files["wav"], "--rate", "500", "--channels", "8",
-                        "--out", "/dev/null", "--plot", "/dev/null"], capsys)
+    rc, out, err = cli(["encode", files["wav"], "--rate", "500", "--channels", "8",
+                        "--out", "/dev/null", "--plot", "/dev/null"])
     assert rc == 0, err
     assert listing(tmp_path) == ["fig.png", "real.png"]
 
 
-def test_demo_commits_its_files_together(tmp_path, capsys, monkeypatch):
+def test_demo_commits_its_files_together(tmp_path, monkeypatch, cli):
     """A demo part that fails after others wrote their files leaves no file at all."""
     import neuromod.auditory.demo as audio_demo
 
@@ -296,6 +275,6 @@ def test_demo_commits_its_files_together(tmp_path, capsys, monkeypatch):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.path.join(outdir, "x.wav"))
     monkeypatch.setattr(audio_demo, "run", broken)
     out_dir = tmp_path / "demo"
-    rc, out, err = run(["demo", "--out", str(out_dir), "--parts", "stats,auditory"], capsys)
+    rc, out, err = cli(["demo", "--out", str(out_dir), "--parts", "stats,auditory"])
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
     assert listing(out_dir) == []

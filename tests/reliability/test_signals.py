@@ -10,12 +10,9 @@ import signal
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-from scipy.io import wavfile
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "data")
-TRAINS = os.path.abspath(os.path.join(DATA, "spikes", "demo_trains.txt"))
+TRAINS = "{trains}"
 
 
 def run_until_paused(argv, phase, sig, cwd):
@@ -31,14 +28,6 @@ def run_until_paused(argv, phase, sig, cwd):
         if proc.poll() is None:
             proc.kill()
     return proc.returncode, err
-
-
-@pytest.fixture(scope="module")
-def wav(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sig") / "tone.wav"
-    t = np.arange(int(16000 * 0.2)) / 16000
-    wavfile.write(path, 16000, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))
-    return str(path)
 
 
 EXITS = {signal.SIGINT: (130, "interrupted"), signal.SIGTERM: (143, "terminated"),
@@ -58,9 +47,9 @@ CASES = [
 
 @pytest.mark.parametrize("name,argv,target,sig", CASES, ids=[c[0] for c in CASES])
 def test_signal_mid_write_leaves_old_target_and_no_temporary_file(name, argv, target, sig,
-                                                                 tmp_path, wav):
+                                                                 tmp_path, tone_wav, trains_file):
     (tmp_path / target).write_bytes(b"old contents")
-    argv = [a.format(d=tmp_path, wav=wav) for a in argv]
+    argv = [a.format(d=tmp_path, wav=tone_wav, trains=trains_file) for a in argv]
     rc, err = run_until_paused(argv, "write", sig, tmp_path)
     status, line = EXITS[sig]
     assert rc == status, err
@@ -70,9 +59,9 @@ def test_signal_mid_write_leaves_old_target_and_no_temporary_file(name, argv, ta
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_before_the_subcommands_are_imported(sig, tmp_path):
+def test_signal_before_the_subcommands_are_imported(sig, tmp_path, trains_file):
     """Ctrl-C in the first moments (while the subcommands load) is one line, no traceback."""
-    rc, err = run_until_paused(["stats", TRAINS], "start", sig, tmp_path)
+    rc, err = run_until_paused(["stats", trains_file], "start", sig, tmp_path)
     assert rc == EXITS[sig][0] and err.strip().splitlines() == [EXITS[sig][1]], err
 
 
