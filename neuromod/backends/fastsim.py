@@ -12,7 +12,8 @@ gives the same input spikes on both paths; results agree with the eager loop to
 float rounding (synaptic inputs are summed in another order).
 
 The generated kernels are loaded like those of :mod:`neuromod.backends.fused` (source
-checked against its hash, compiled in each process, no numba pickles).
+checked against its hash; numba's pickled on-disk cache only on request, see
+:func:`neuromod.backends.fused.numba_cache`).
 """
 import time
 
@@ -67,10 +68,11 @@ def _source(tm, has_inputs, has_ports, dt):
     L = []
     a = L.append
     I = "        "
+    cache = _numba_cache()
     a("import math")
     a("from numba import njit")
     a("")
-    a("@njit(cache=False, nogil=True, error_model='numpy')")
+    a(f"@njit(cache={cache}, nogil=True, error_model='numpy')")
     a("def advance(X, R, P, C, REF, U, spk, act):")
     a("    for j in range(X.shape[1]):")
     _load_locals(a, tm, has_inputs, I)
@@ -141,7 +143,7 @@ def _source(tm, has_inputs, has_ports, dt):
     a(f"{I}spk[j] = fired")
     a(f"{I}act[j] = active")
     a("")
-    a("@njit(cache=False, nogil=True, error_model='numpy')")
+    a(f"@njit(cache={cache}, nogil=True, error_model='numpy')")
     a("def finish(X, P, C, U, W, spk, act):")
     a("    for j in range(X.shape[1]):")
     _load_locals(a, tm, has_inputs, I)
@@ -172,7 +174,7 @@ _PROP_SRC = '''import numpy as np
 from numba import njit
 
 
-@njit(cache=False, nogil=True, error_model="numpy")
+@njit(cache=CACHE, nogil=True, error_model="numpy")
 def propagate(idx, crow, post, w, dsteps, buf, k):
     L = buf.shape[0]
     for q in range(idx.shape[0]):
@@ -221,6 +223,11 @@ def _module(src):
     return _load_source(src)
 
 
+def _numba_cache():
+    from neuromod.backends.fused import numba_cache
+    return numba_cache()
+
+
 def run_fast(net, duration, dt, record=None, seed=None, dtype=torch.float64):
     """Simulate a :class:`Network` on the CPU without gradients; see :meth:`Network.run`."""
     from neuromod.spikes import SpikeTrains
@@ -257,7 +264,7 @@ def run_fast(net, duration, dt, record=None, seed=None, dtype=torch.float64):
                           inputs=inputs, U=U, spk=np.zeros(n, np.bool_), act=np.zeros(n, np.bool_),
                           W=np.zeros((max(len(tm.ports), 1), n), npdt), n=n, times=[], ids=[],
                           rec=_record_plan(tm, record.get(name, ()), n, n_steps), Ptorch=P)
-    prop = _module(_PROP_SRC).propagate
+    prop = _module(_PROP_SRC.replace("CACHE", _numba_cache())).propagate
     max_d = 0
     conns = []
     for c in net.connections:

@@ -81,7 +81,7 @@ def _source(pl):
     a("from numba import njit, prange")
     a("")
     par = _parallel()
-    opts = "cache=False, nogil=True, error_model='numpy'" + (", parallel=True" if par else "")
+    opts = f"cache={numba_cache()}, nogil=True, error_model='numpy'" + (", parallel=True" if par else "")
     head = "\n".join(["    T, BN = x.shape", "    N = bthr.shape[0]",
                       f"    nblocks = (BN + {_BLOCK - 1}) // {_BLOCK}"])
     loop = "\n".join([f"    for blk in {'prange' if par else 'range'}(nblocks):", f"        j0 = blk * {_BLOCK}",
@@ -285,10 +285,8 @@ def _load_source(src):
     the text, for tracebacks and inspection. A file is only ever *compared* with the
     source generated now: one whose content does not match its name (corrupt,
     foreign, planted) is rewritten, and what runs is always the in-memory source
-    compiled here, never the file's content. The generated kernels are compiled with
-    ``cache=False``: numba's on-disk cache stores pickles, which a shared or
-    writable cache folder could be used to plant, so the compilation is repeated in
-    each process instead.
+    compiled here, never the file's content. Numba's own on-disk cache is off by
+    default (see :func:`numba_cache`).
     """
     import hashlib
     import sys
@@ -306,6 +304,31 @@ def _load_source(src):
     exec(code, mod.__dict__)     # noqa: S102 -- the source generated above, not the file
     _MODULES[key] = mod
     return mod
+
+
+def numba_cache():
+    """``'True'`` or ``'False'``: whether generated kernels use numba's on-disk cache.
+
+    Numba stores its cache as pickles (``__pycache__/*.nbi``, ``*.nbc`` next to the
+    source), and loading a planted one would run code, so it is off by default and
+    each process compiles the generated kernels again (a few seconds for the
+    training kernels). ``NEUROMOD_NUMBA_CACHE=1`` turns it on for a cache folder
+    that only the current user can write (owned by them, no group or other write
+    permission on it or ``$NEUROMOD_CACHE``); for any other folder it stays off.
+    Read at each call (no state is kept).
+    """
+    import os
+    if os.environ.get("NEUROMOD_NUMBA_CACHE", "0") != "1" or not hasattr(os, "getuid"):
+        return "False"
+    from neuromod.backends.model import cache_folder
+    folder = cache_folder("fused")
+    if folder is None:
+        return "False"
+    for path in (os.path.dirname(folder), folder):
+        st = os.stat(path)
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return "False"
+    return "True"
 
 
 def _keep_source(src, key):
