@@ -1,5 +1,6 @@
 """The on-disk caches that spare later processes work: the sympy analysis of a model
-and the Brian2 backend's exact propagator coefficients (same values as computed),
+(JSON, see tests/reliability/test_no_pickle.py for planted entries) and the Brian2
+backend's exact propagator coefficients (same values as computed),
 and what each backend of ``neuromod simulate`` imports once they are warm."""
 import dataclasses
 import json
@@ -36,7 +37,8 @@ def test_analysis_is_kept_on_disk_and_read_back_unchanged(tmp_path, monkeypatch,
     fresh = analyse(factory())
     first = factory().analysis                    # computed and written
     files = list((tmp_path / "analysis").iterdir())
-    assert len(files) == 1
+    assert len(files) == 1 and files[0].suffix == ".json"       # JSON trees, no pickle
+    assert json.loads(files[0].read_text())["states"] == factory().states
     second = cached_analysis(factory())          # read back
     assert _srepr(first) == _srepr(second) == _srepr(fresh)
     # other parameter values share the analysis; a broken file is recomputed

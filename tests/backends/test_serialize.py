@@ -1,6 +1,7 @@
 """Save/load: one .npz with a JSON header and numeric arrays, no pickle, versioned;
 round trips of models, networks and trained layers on both backends."""
 import json
+import math
 import os
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import torch
 from neuromod.backends import Network, load, save
 from neuromod.backends.serialize import VERSION
 from neuromod.backends.torch_backend import NeuronLayer
-from neuromod.errors import FileFormatError
+from neuromod.errors import FileFormatError, NeuromodError
 from neuromod.neurons import MODELS, lif
 from neuromod.spikes import SpikeTrains
 
@@ -98,3 +99,54 @@ def test_newer_version_and_foreign_files_are_refused(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(FileFormatError):
         load(tmp_path / "junk.npz")
+
+
+def test_version_1_models_load_with_the_declared_domains_of_today(tmp_path):
+    """A version-1 header has no parameter domains: those parameters read as 'finite'
+    (NaN and infinities still refused); files written now record each domain."""
+    net = load(DATA / "network_v1.npz")
+    m = net.populations["a"].model
+    assert all(p.domain == "finite" for p in m.parameters.values())
+    save(lif(), tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as z:
+        head = json.loads(str(z["__neuromod__"]))
+    assert head["version"] == VERSION == 2
+    assert head["model"]["parameters"]["tau_m"]["domain"] == "positive"
+    assert load(tmp_path / "m.npz").parameters["t_ref"].domain == "non_negative"
+    # a version-1 header with a bad value is refused in one line
+    head["version"] = 1
+    for p in head["model"]["parameters"].values():
+        p.pop("domain")
+    head["model"]["parameters"]["tau_m"]["value"] = float("nan")
+    np.savez(tmp_path / "bad.npz", __neuromod__=np.array(json.dumps(head)))
+    with pytest.raises(NeuromodError, match="tau_m = nan"):
+        load(tmp_path / "bad.npz")
+
+
+def test_training_state_round_trip_and_damage(tmp_path):
+    from neuromod.backends.serialize import load_state, save_state
+    state = {"epoch": 7, "w": torch.arange(6, dtype=torch.float32).reshape(2, 3),
+             "gen": torch.Generator().manual_seed(3).get_state(), "arr": np.eye(2),
+             "opt": {"state": {0: {"step": torch.tensor(4.0)}}, "groups": [{"betas": (0.9, 0.99),
+                                                                         "foreach": None}]},
+             "nan": float("nan"), "flag": True, "name": "x"}
+    save_state(state, tmp_path / "s.npz")
+    back = load_state(tmp_path / "s.npz")
+    assert back["epoch"] == 7 and back["flag"] is True and back["name"] == "x"
+    assert torch.equal(back["w"], state["w"]) and back["w"].dtype == torch.float32
+    assert torch.equal(back["gen"], state["gen"]) and np.array_equal(back["arr"], np.eye(2))
+    assert list(back["opt"]["state"]) == [0] and back["opt"]["groups"][0]["betas"] == (0.9, 0.99)
+    assert math.isnan(back["nan"])
+    with pytest.raises(TypeError):
+        save_state({"f": lambda: 0}, tmp_path / "f.npz")
+    with np.load(tmp_path / "s.npz", allow_pickle=False) as z:
+        head = json.loads(str(z["__neuromod__"]))
+        arrays = {k: z[k] for k in z.files if k != "__neuromod__"}
+    for damage in ({"code": {"__import__": "os"}}, {"tensor": "a99", "dtype": "float32"},
+                   {"tensor": "a0", "dtype": "complex64"}):
+        head["state"]["dict"]["w"] = damage
+        np.savez(tmp_path / "d.npz", __neuromod__=np.array(json.dumps(head)), **arrays)
+        with pytest.raises(FileFormatError, match="d.npz: damaged training state"):
+            load_state(tmp_path / "d.npz")
+    with pytest.raises(FileFormatError, match="not a training state"):
+        save(lif(), tmp_path / "m.npz") or load_state(tmp_path / "m.npz")
