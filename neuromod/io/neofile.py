@@ -33,7 +33,9 @@ Speed (2-core machine, Neo 0.14.6): NIX writes ~40 ms and reads ~25 ms per train
 (Neo makes a metadata section per train); NWB writes ~13 ms and reads ~2 ms per
 train.
 """
+import contextlib
 import datetime
+import io as _io
 import json
 import math
 import uuid
@@ -298,7 +300,9 @@ def _read_blocks(path, fmt):
     check_exists(path)
     _check_hdf5(path, fmt)
     try:
-        with warnings.catch_warnings():
+        # Neo's NWBIO prints some complaints on stdout ("Unable to read this version of
+        # NWB file"), which would corrupt the output of ``neuromod stats --json``.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(_io.StringIO()):
             warnings.simplefilter("ignore")
             load = _load_nix if fmt == "NIX" else _load_nwb
             blocks = load(_neo_io(fmt), str(path))

@@ -638,7 +638,8 @@ class SpikeTrains:
 
     # ------------------------------------------------------------------ misc
     def equals(self, other, atol=0.0):
-        """True when both hold the same trains, window and annotations."""
+        """True when both hold the same trains, window and annotations (NaN values of
+        a float annotation count as equal)."""
         if not isinstance(other, SpikeTrains):
             return False
         if (self.n_trains != other.n_trains or self.t_start != other.t_start
@@ -648,11 +649,19 @@ class SpikeTrains:
             return False
         if set(self.annotations) != set(other.annotations):
             return False
-        return all(np.array_equal(self.annotations[k], other.annotations[k]) for k in self.annotations)
+        return all(_same_values(self.annotations[k], other.annotations[k])
+                   for k in self.annotations)
 
     def __repr__(self):
         return (f"SpikeTrains(n_trains={self.n_trains}, n_spikes={self.n_spikes}, "
                 f"window=[{_fmt(self.t_start)}, {_fmt(self.t_stop)}] s)")
+
+
+def _same_values(a, b):
+    """Equal annotation arrays (NaN equal to NaN in float annotations)."""
+    a, b = np.asarray(a), np.asarray(b)
+    nan_ok = a.dtype.kind in "fc" and b.dtype.kind in "fc"
+    return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=nan_ok))
 
 
 def as_spike_trains(x, t_start=None, t_stop=None):
