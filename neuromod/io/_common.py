@@ -8,8 +8,9 @@ import re
 
 import numpy as np
 
-from neuromod.errors import FileFormatError, NeuromodError, SpikeDataError
-from neuromod.spikes.trains import ANNOTATION_KINDS, SpikeTrains, check_n_trains
+from neuromod.errors import FileFormatError, NeuromodError, ResourceLimitError, SpikeDataError
+from neuromod.spikes.trains import (
+    ANNOTATION_KINDS, SpikeTrains, check_n_trains, check_str_annotation)
 from neuromod.units import to_seconds
 
 #: dtype kinds an annotation may have in every format (bool, int, uint, float, str).
@@ -261,6 +262,10 @@ def decode_annotation(path, payload, where):
              where)
     try:
         if dt.kind == "U":
+            try:
+                check_str_annotation(name, values)
+            except ResourceLimitError as exc:
+                fail(path, str(exc), where, ResourceLimitError)
             arr = np.asarray(values, dtype=str)
             if arr.dtype.itemsize < dt.itemsize:
                 arr = arr.astype(dt)

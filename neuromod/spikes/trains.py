@@ -115,6 +115,9 @@ def check_annotation(name, values, n_trains):
             raise SpikeDataError(
                 f"annotation {name!r} mixes value types ({shown}); an annotation holds values "
                 "of one kind: bool, int, float or str")
+        if kinds == {"U"}:
+            # numpy stores every string at the longest one's width (4 bytes a character)
+            check_str_annotation(name, values)
         try:
             arr = np.asarray(values, dtype=np.float64 if kinds == {"i", "f"} else None)
         except (OverflowError, ValueError, TypeError) as exc:
@@ -135,6 +138,14 @@ def check_annotation(name, values, n_trains):
     if arr.shape != (n_trains,):
         raise SpikeDataError(f"annotation {name!r} has {arr.size} values for {n_trains} trains")
     return arr
+
+
+def check_str_annotation(name, values):
+    """Refuse a str annotation whose numpy array (every value at the width of the
+    longest, 4 bytes a character) would exceed the memory limit."""
+    longest = max(map(len, values), default=0)
+    check_allocation(4 * longest * len(values),
+                     f"annotation {name!r}: {len(values)} strings of up to {longest} characters")
 
 
 def _short(v):
@@ -427,8 +438,16 @@ class SpikeTrains:
         keys = set(parts[0].annotations)
         for p in parts[1:]:
             keys &= set(p.annotations)
-        ann = {k: np.concatenate([p.annotations[k] for p in parts]) for k in keys}
         n = sum(p.n_trains for p in parts)
+        ann = {}
+        for k in keys:
+            values = [p.annotations[k] for p in parts]
+            kinds = {v.dtype.kind for v in values}
+            if len(kinds) > 1 and not kinds <= set("iuf"):   # numpy would make str of int
+                raise SpikeDataError(
+                    f"cannot concatenate annotation {k!r}: the parts hold different kinds "
+                    f"({', '.join(sorted(str(v.dtype) for v in values))})")
+            ann[k] = check_annotation(k, np.concatenate(values), n)
         return cls._trusted(times, ids, t0, t1, n, ann)
 
     # ------------------------------------------------------------------ access

@@ -301,7 +301,11 @@ def time_rescaling_ks(st, rate, dt, seed=0):
     if dt is None or not np.isscalar(dt) or not math.isfinite(dt) or not dt > 0:
         raise SpikeDataError(f"dt must be a finite time > 0, got {dt}")
     dt = float(dt)
-    n_bins = int(math.ceil(st.duration / dt - 1e-9))
+    q = st.duration / dt - 1e-9
+    if not math.isfinite(q) or q > 2.0 ** 62:
+        raise SpikeDataError(f"dt {dt:.9g} s gives too many bins for the window "
+                             f"[{st.t_start:.9g}, {st.t_stop:.9g}] s")
+    n_bins = int(math.ceil(q))
     lam = np.asarray(to_hertz(rate, "rate"), dtype=np.float64)
     if lam.ndim not in (1, 2) or lam.shape[-1] != n_bins or (
             lam.ndim == 2 and lam.shape[0] != st.n_trains):

@@ -154,6 +154,34 @@ def test_hdf5_datasets_claiming_huge_shapes_are_refused(neo_files, tmp_path, ext
     one_line(e, f"edited.{ext}", "'huge'", "would allocate")
 
 
+def test_string_annotation_of_one_long_value_is_bounded(tmp_path, small_limit):
+    # numpy would store 200,000 strings at the width of the longest (100,000 characters)
+    p = tmp_path / "wide.txt"
+    values = ["x" * 100_000] + [""] * 199_999
+    p.write_text("# annotation: " + json.dumps({"name": "area", "values": values}) + "\n"
+                 + "\n" * 200_000)
+    with pytest.raises(ResourceLimitError) as e:
+        io.read(p)
+    one_line(e, "wide.txt", "'area'", "100000 characters")
+    with pytest.raises(ResourceLimitError):
+        check_annotation("area", values, len(values))
+
+
+def test_concatenating_annotations_of_different_kinds_is_refused():
+    a = SpikeTrains.from_list([[0.1]], t_stop=1.0, annotations={"area": ["V1"]})
+    b = SpikeTrains.from_list([[0.2]], t_stop=1.0, annotations={"area": [3]})
+    with pytest.raises(SpikeDataError) as e:
+        SpikeTrains.concatenate([a, b])
+    one_line(e, "'area'")
+
+
+def test_time_rescaling_with_an_absurd_dt_is_refused():
+    st = SpikeTrains.from_list([[0.1]], t_stop=1e300)
+    with pytest.raises(SpikeDataError) as e:
+        evaluation.time_rescaling_ks(st, np.ones(3), 1e-300)
+    one_line(e, "too many bins")
+
+
 def test_container_and_binning_bounds():
     with pytest.raises(ResourceLimitError) as e:
         SpikeTrains([0.1], [0], t_stop=1.0, n_trains=10 ** 12)
