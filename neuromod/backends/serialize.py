@@ -36,7 +36,7 @@ import json
 import numpy as np
 
 from neuromod.backends.model import NeuronModel
-from neuromod.errors import FileFormatError
+from neuromod.errors import FileFormatError, NeuromodError
 
 __all__ = ["save", "load", "save_state", "load_state", "VERSION", "FORMAT"]
 
@@ -351,9 +351,23 @@ def load(path):
     Raises
     ------
     FileFormatError
-        When the file is not a neuromod model file, or comes from a newer version.
+        When the file is not a neuromod model file, is damaged (missing or mistyped
+        fields), or comes from a newer version; a value outside its domain is the
+        model's one-line ParameterError, prefixed with the path.
     """
     head, arrays = _read(path)
+    try:
+        return _build(head, arrays, path)
+    except NeuromodError as exc:
+        if str(path) in str(exc):
+            raise
+        raise type(exc)(f"{path}: {' '.join(str(exc).split())}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        what = f"missing field {exc}" if isinstance(exc, KeyError) else _one_line(exc)
+        raise FileFormatError(f"{path}: damaged model file ({what})") from None
+
+
+def _build(head, arrays, path):
     kind = head.get("kind")
     if kind == "model":
         return NeuronModel.from_dict(head["model"])

@@ -150,3 +150,25 @@ def test_training_state_round_trip_and_damage(tmp_path):
             load_state(tmp_path / "d.npz")
     with pytest.raises(FileFormatError, match="not a training state"):
         save(lif(), tmp_path / "m.npz") or load_state(tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize("damage", [
+    lambda h: h["model"].pop("equations"),
+    lambda h: h["model"]["parameters"]["tau_m"].pop("value"),
+    lambda h: h["model"]["parameters"]["tau_m"].update(value="fast"),
+    lambda h: h["model"]["parameters"]["tau_m"].update(domain=7),
+    lambda h: h["model"]["parameters"]["tau_m"].update(domain=[0, 1, 2]),
+    lambda h: h["model"]["parameters"]["tau_m"].update(value=-1.0),
+    lambda h: h["model"].update(parameters=[]),
+    lambda h: h.update(model=None),
+])
+def test_damaged_model_fields_are_one_line_errors_naming_the_file(tmp_path, damage):
+    save(lif(), tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as z:
+        head = json.loads(str(z["__neuromod__"]))
+    damage(head)
+    np.savez(tmp_path / "bad.npz", __neuromod__=np.array(json.dumps(head)))
+    with pytest.raises(NeuromodError) as exc:
+        load(tmp_path / "bad.npz")
+    msg = str(exc.value)
+    assert "bad.npz" in msg and "\n" not in msg
