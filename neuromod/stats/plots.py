@@ -1,6 +1,8 @@
 """Figures of spike-train statistics (matplotlib, imported on use, Agg backend)."""
 import numpy as np
 
+from neuromod.limits import check_allocation
+
 __all__ = ["stats_figure", "save_figure"]
 
 
@@ -44,8 +46,13 @@ def stats_figure(spike_trains, report, path, bin_size=0.1, max_raster_trains=200
     ax.set(xlim=(st.t_start, st.t_stop), xlabel="time (s)", ylabel="train",
            title=f"raster ({shown.n_trains} of {st.n_trains} trains)")
     ax = axes[0, 1]
-    counts = st.bin(bin_size).sum(axis=0)
+    # population counts (one row, not trains x bins); matplotlib holds ~20 doubles per bin
     edges = st.bin_edges(bin_size)
+    nb = edges.size - 1
+    check_allocation(nb * 8 * 20, f"PSTH figure: {nb} bins (bin_size={bin_size:g} s)")
+    k = np.clip(np.floor((st.times - st.t_start) / (edges[1] - edges[0])).astype(np.int64),
+                0, nb - 1)
+    counts = np.bincount(k, minlength=nb)
     widths = np.diff(edges)
     rate = counts / (max(st.n_trains, 1) * widths)
     ax.stairs(rate, edges, fill=True, color="tab:blue", alpha=0.7)
