@@ -327,7 +327,10 @@ def isi_pair(s1, s2, t_start, t_end, mrts):
         isi_value += curr_isi * (curr_t - last_t)
         curr_isi = abs(nu1 - nu2) / max(mrts, max(nu1, nu2))
         last_t = curr_t
-    isi_value += curr_isi * (t_end - last_t)
+    # A last segment of zero length (both trains end with a spike at t_end and one
+    # spike each, so nu1 = nu2 = 0 and curr_isi = 0/0) adds nothing: PySpike adds NaN.
+    if t_end > last_t:
+        isi_value += curr_isi * (t_end - last_t)
     return isi_value / (t_end - t_start)
 
 
