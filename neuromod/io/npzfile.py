@@ -21,6 +21,7 @@ import math
 import zipfile
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from neuromod.errors import FileFormatError, NeuromodError
 from neuromod.io._common import atomic_write, check_exists, fail, finish, load_json, one_line
@@ -48,14 +49,10 @@ def _scalar(path, arr, key, kind):
     return arr.reshape(()).item()
 
 
-#: Bytes read from a zip member at a time (the array itself is allocated once).
-_CHUNK = 1 << 24
-
-
 def _array_header(path, key, fh):
     """(shape, fortran_order, dtype) of the ``.npy`` member open in ``fh``, read from
     its header alone (nothing of the data is read)."""
-    from numpy.lib import format as npy
+    npy = npy_format
     try:
         version = npy.read_magic(fh)
         if version == (1, 0):
@@ -94,19 +91,13 @@ def _read_member(path, zf, info, total):
         nbytes = count * dtype.itemsize
         check_allocation(total + max(nbytes, count),
                          f"{path}: array {key!r} of shape {shape} dtype {dtype}")
-        flat = np.empty(count, dtype=dtype)
-        view = memoryview(flat.view(np.uint8)) if nbytes else None
-        pos = 0
-        while pos < nbytes:
-            chunk = fh.read(min(_CHUNK, nbytes - pos))
-            if not chunk:
-                fail(path, f"array {key!r} is truncated ({pos} of {nbytes} bytes)")
-            view[pos:pos + len(chunk)] = chunk
-            pos += len(chunk)
-    if fortran:
-        arr = flat.reshape(shape[::-1]).transpose()
-    else:
-        arr = flat.reshape(shape)
+    # the size is known and bounded: numpy reads the member (its header again, then
+    # the data into one array of that size)
+    with zf.open(info) as fh:
+        try:
+            arr = npy_format.read_array(fh, allow_pickle=False)
+        except ValueError as exc:        # data shorter than the header says
+            fail(path, f"array {key!r} is truncated or damaged ({one_line(exc)})")
     return key, arr, nbytes
 
 
