@@ -66,7 +66,7 @@ from neuromod.backends.dims import (DIMENSIONLESS, UNITS, as_si, format_quantity
 from neuromod.backends.equations import (ModelDefinitionError, identifiers, parse_condition,
                                          parse_equations, parse_statements)
 from neuromod.errors import ParameterError, UnitError
-from neuromod.limits import DOMAINS, domain as _domain
+from neuromod.limits import DOMAINS, Domain, domain as _domain
 
 __all__ = ["NeuronModel", "Parameter", "Port", "analyse", "METHODS", "FORMAT_VERSION",
            "check_parameter"]
@@ -80,22 +80,36 @@ _RESERVED = {"t", "dt", "i", "N", "w", "not_refractory", "lastspike", "refractor
 
 
 def _domain_json(spec):
-    """JSON form of a domain: its name, or ``[low, high]`` (None: unbounded)."""
+    """JSON form of a domain: its name, ``[low, high]`` (inclusive, None: unbounded),
+    or for any other :class:`~neuromod.limits.Domain` a dict of its fields."""
     d = _domain(spec)
     if isinstance(spec, str):
         return spec
     if d.name in DOMAINS and DOMAINS[d.name] == d:
         return d.name
-    return [d.low, d.high]
+    if d == Domain(d.name, d.low, d.high):          # inclusive, finite
+        return [d.low, d.high]
+    return {"name": d.name, "low": d.low, "high": d.high, "low_inclusive": d.low_inclusive,
+            "high_inclusive": d.high_inclusive, "finite": d.finite}
 
 
 def _domain_spec(value):
-    """Inverse of :func:`_domain_json`: a name or a ``(low, high)`` pair."""
+    """Inverse of :func:`_domain_json`: a name, a ``(low, high)`` pair or a Domain."""
+    def number(v):
+        return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
     if isinstance(value, list):
-        if len(value) != 2 or not all(v is None or (isinstance(v, (int, float))
-                                                    and not isinstance(v, bool)) for v in value):
-            raise ParameterError(f"a domain pair is [low, high], not {value!r}")
+        if len(value) != 2 or not all(number(v) for v in value):
+            raise ParameterError(f"a domain pair is [low, high], not {str(value)[:60]}")
         return tuple(value)
+    if isinstance(value, dict):
+        fields = {"name": str, "low": number, "high": number, "low_inclusive": bool,
+                  "high_inclusive": bool, "finite": bool}
+        if set(value) != set(fields) or not all(
+                isinstance(value[k], t) if isinstance(t, type) else t(value[k])
+                for k, t in fields.items()):
+            raise ParameterError(f"a domain is a name, [low, high] or the fields "
+                                 f"{', '.join(fields)}, not {str(value)[:60]}")
+        return Domain(**value)
     return value
 
 

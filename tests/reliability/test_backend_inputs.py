@@ -267,3 +267,18 @@ def test_every_valid_seed_runs_on_both_backends(backend):
         return net.run(0.02, 1e-4, backend=backend, seed=seed).spikes["p"]
     a, b = spikes(2 ** 64 - 1), spikes(2 ** 64 - 1)
     assert a.equals(b) and a.n_spikes > 0
+
+
+def test_any_domain_survives_a_save(tmp_path):
+    from neuromod.backends import load, save
+    from neuromod.limits import Domain
+    open_unit = Domain("open_unit", low=0.0, high=1.0, low_inclusive=False)
+    m = NeuronModel("leak", "dv/dt = -v/tau : volt", {"tau": "10*ms", "p": 0.5, "q": 1.0},
+                    domains={"tau": "positive", "p": open_unit, "q": (None, 2.0)})
+    save(m, tmp_path / "m.npz")
+    back = load(tmp_path / "m.npz")
+    assert back == m and back.parameters["p"].domain == open_unit
+    with pytest.raises(ParameterError, match=r"p = 0 must be in \(0, 1\]"):
+        back.with_parameters(p=0.0)
+    with pytest.raises(ParameterError, match="q = 3 must be <= 2"):
+        back.with_parameters(q=3.0)
