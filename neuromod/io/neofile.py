@@ -235,26 +235,33 @@ def _check_hdf5(path, fmt):
         fail(path, f"not an HDF5 file, so not a {fmt} file ({one_line(exc)})")
     with fh:
         try:
-            items = []
-            fh.visititems(lambda name, obj: items.append((name, obj)))
-            datasets = [(n, o) for n, o in items if isinstance(o, h5py.Dataset)]
+            datasets, groups = [], []
+
+            def visit(name, info):      # low-level: no Python object per HDF5 object
+                if info.type == h5py.h5o.TYPE_DATASET:
+                    datasets.append(name)
+                elif info.type == h5py.h5o.TYPE_GROUP:
+                    groups.append(name)
+
+            h5py.h5o.visit(fh.id, visit, info=True)
             total, largest = 0, (0, None, None)
-            for name, ds in datasets:
-                shape = ds.shape
+            for name in datasets:
+                ds = h5py.h5d.open(fh.id, name)
+                shape = ds.get_space().shape
                 if shape is None:          # null dataspace
                     continue
-                nbytes = math.prod(shape) * max(ds.dtype.itemsize, 1)
+                nbytes = math.prod(shape) * max(ds.get_type().get_size(), 1)
                 total += nbytes
                 if nbytes >= largest[0]:
-                    largest = (nbytes, name, shape)
+                    largest = (nbytes, name.decode("utf-8", "replace"), shape)
             if largest[1] is not None:
                 check_allocation(_NEO_COPIES * total,
                                  f"{path}: HDF5 datasets (largest {largest[1]!r} of shape "
                                  f"{largest[2]})")
             if fmt == "NWB":
-                for name, obj in items:
-                    if isinstance(obj, h5py.Group):
-                        _check_table(path, fh, name, obj, h5py)
+                for name in groups:
+                    name = name.decode("utf-8", "replace")
+                    _check_table(path, fh, name, fh[name], h5py)
         except NeuromodError:
             raise
         except Exception as exc:   # damaged files: h5py/libhdf5 raise many types
