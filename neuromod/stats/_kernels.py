@@ -503,10 +503,13 @@ def spike_pair(t1, t2, t_start, t_end, mrts, ri):
                 isi2 = max(t_end - t2[N2 - 1], t2[N2 - 1] - t2[N2 - 2]) if N2 > 1 \
                     else t_end - t2[N2 - 1]
         t_last = t_curr
-    s1 = dt_f1
-    s2 = dt_f2
-    y_end = _dist_at_t(isi1, isi2, s1, s2, mrts, ri)
-    spike_value += 0.5 * (y_start + y_end) * (t_end - t_last)
+    # The last segment; of zero length when both trains end with a spike at t_end
+    # (their last ISIs are then 0 and the profile 0/0): it adds nothing, not NaN.
+    if t_end > t_last:
+        s1 = dt_f1
+        s2 = dt_f2
+        y_end = _dist_at_t(isi1, isi2, s1, s2, mrts, ri)
+        spike_value += 0.5 * (y_start + y_end) * (t_end - t_last)
     return spike_value / (t_end - t_start)
 
 

@@ -45,6 +45,29 @@ def _offsets(ids, n):
     return np.concatenate(([0], np.cumsum(np.bincount(ids, minlength=n)))).astype(np.int64)
 
 
+def _in_window_units(st, fill_empty, mrts):
+    """``_prepared`` with times in units of the window, ``(t - t_start) / duration``
+    in ``[0, 1]``, and ``mrts`` likewise: ISI- and SPIKE-distance are dimensionless
+    (time scales only enter as ratios), and the kernels' products of two or three
+    intervals neither underflow (a window of 1e-300 s) nor overflow (spike times
+    near 1e308 s) there. Returns (times, offsets, mrts)."""
+    T = st.t_stop - st.t_start
+    if not math.isfinite(T):
+        raise ParameterError(f"the window [{st.t_start:g}, {st.t_stop:g}] s is too long "
+                             "for the synchrony measures (its duration overflows)")
+    times, offsets = _prepared(st, fill_empty)
+    u = (times - st.t_start) / T
+    np.clip(u, 0.0, 1.0, out=u)
+    if u.size > 1:       # rounding may join two spikes of a train: keep one
+        ids = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
+        keep = np.ones(u.size, dtype=bool)
+        keep[1:] = (ids[1:] != ids[:-1]) | (u[1:] != u[:-1])
+        if not keep.all():
+            u, ids = u[keep], ids[keep]
+            offsets = _offsets(ids, offsets.size - 1)
+    return np.ascontiguousarray(u), offsets, mrts / T
+
+
 def _prepared(st, fill_empty):
     times, ids = _unique_csr(st)
     n = st.n_trains
@@ -118,9 +141,8 @@ def isi_distance(spiketrains, t_start=None, t_stop=None, mrts=0.0):
     check_pairwise(st.n_trains, 2, "ISI-distances")
     mrts = _mrts(mrts)
     from neuromod.stats import _kernels
-    times, offsets = _prepared(st, fill_empty=True)
-    return _kernels.call(_kernels.isi_matrix, _work(st), times, offsets, st.t_start,
-                         st.t_stop, mrts)
+    times, offsets, mrts = _in_window_units(st, True, mrts)
+    return _kernels.call(_kernels.isi_matrix, _work(st), times, offsets, 0.0, 1.0, mrts)
 
 
 def spike_distance(spiketrains, t_start=None, t_stop=None, mrts=0.0, rate_independent=False):
@@ -178,9 +200,9 @@ def spike_distance(spiketrains, t_start=None, t_stop=None, mrts=0.0, rate_indepe
     check_pairwise(st.n_trains, 2, "SPIKE-distances")
     mrts = _mrts(mrts)
     from neuromod.stats import _kernels
-    times, offsets = _prepared(st, fill_empty=True)
-    return _kernels.call(_kernels.spike_matrix, _work(st), times, offsets, st.t_start,
-                         st.t_stop, mrts, bool(rate_independent))
+    times, offsets, mrts = _in_window_units(st, True, mrts)
+    return _kernels.call(_kernels.spike_matrix, _work(st), times, offsets, 0.0, 1.0, mrts,
+                         bool(rate_independent))
 
 
 def spike_sync(spiketrains, t_start=None, t_stop=None, max_tau=None, mrts=0.0):
