@@ -54,7 +54,10 @@ infinite). Defaults are checked when the model is built, new values by
 :meth:`NeuronModel.with_parameters` and per-population overrides by
 :meth:`NeuronModel.resolve_parameters` -- the path both backends take -- so a
 nonsense value is a one-line :class:`~neuromod.errors.ParameterError` before any
-simulation. The domains are saved with the model (:data:`FORMAT_VERSION` 2).
+simulation. Relations between two parameters that the equations need (``tau_e >
+tau_r_e`` for a difference-of-exponentials kernel) are declared as ``constraints``
+and checked at the same places. Domains and constraints are saved with the model
+(:data:`FORMAT_VERSION` 2).
 """
 import copy
 from dataclasses import dataclass
@@ -111,6 +114,28 @@ def _domain_spec(value):
                                  f"{', '.join(fields)}, not {str(value)[:60]}")
         return Domain(**value)
     return value
+
+
+_COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
+            "!=": np.not_equal}
+
+
+def _parse_constraint(text, model, parameters):
+    """``(text, a, op, b)`` of a constraint ``'a OP b'`` between two parameters."""
+    import re
+    m = re.fullmatch(r"\s*([A-Za-z_]\w*)\s*(<=|>=|!=|<|>)\s*([A-Za-z_]\w*)\s*", str(text))
+    if not m:
+        raise ModelDefinitionError(f"model {model!r}: constraint {str(text)[:60]!r} is not "
+                                   "'a OP b' with OP one of < <= > >= !=")
+    a, op, b = m.groups()
+    for name in (a, b):
+        if name not in parameters:
+            raise ModelDefinitionError(f"model {model!r}: constraint {text!r} names {name!r}, "
+                                       "not a parameter")
+    if parameters[a].dim != parameters[b].dim:
+        raise ModelDefinitionError(f"model {model!r}: constraint {text!r} compares "
+                                   "parameters of different dimensions")
+    return text.strip(), a, op, b
 
 
 def check_parameter(name, value, spec="finite", model=None):
@@ -316,6 +341,11 @@ class NeuronModel:
         Parameters not named here (and not given as a :class:`Parameter` with its
         own domain) are ``'finite'``. Checked for the defaults here and for every
         later value (:meth:`with_parameters`, :meth:`resolve_parameters`).
+    constraints : sequence of str, optional
+        Relations between two parameters that the equations need, each
+        ``'a OP b'`` with ``OP`` one of ``< <= > >= !=`` (e.g. ``'tau_e > tau_r_e'``
+        for a difference-of-exponentials kernel, whose peak factor divides by
+        ``tau_e - tau_r_e``). Checked wherever domains are.
 
     Raises
     ------
@@ -336,7 +366,7 @@ class NeuronModel:
 
     def __init__(self, name, equations, parameters, threshold=None, reset=None, refractory=0.0,
                  inputs=(), ports=None, init=None, method="exact", surrogate_scale="1",
-                 description="", domains=None):
+                 description="", domains=None, constraints=()):
         self.name = str(name)
         self.equations = str(equations)
         self.eqs = parse_equations(self.equations)
@@ -386,6 +416,10 @@ class NeuronModel:
                     f"initial value of {k}", _scalar(as_si(v, None, f"init {k}"), f"init {k}"),
                     "finite", self.name))
         self._check()
+        self.constraints = tuple(str(c) for c in constraints)
+        self._constraints = [_parse_constraint(c, self.name, self.parameters)
+                             for c in self.constraints]
+        self._check_constraints({k: p.value for k, p in self.parameters.items()})
 
     # ----------------------------------------------------------------- structure
     @property
@@ -506,8 +540,24 @@ class NeuronModel:
             p = self.parameters[k]
             value = p.check(_scalar(as_si(v, p.dim, k), k), self.name)
             new.parameters[k] = Parameter(k, value, p.dim, p.doc, p.domain)
+        new._check_constraints({k: p.value for k, p in new.parameters.items()})
         new.__dict__.pop("_analysis", None)
         return new
+
+    def _check_constraints(self, values):
+        """Raise a one-line ParameterError if ``values`` (name -> float or per-neuron
+        array) break one of the model's constraints."""
+        for text, a, op, b in self._constraints:
+            va, vb = values[a], values[b]
+            ok = _COMPARE[op](np.asarray(va), np.asarray(vb))
+            if not np.all(ok):
+                where = ""
+                if np.ndim(ok):
+                    i = int(np.argmin(ok))
+                    where = f" (neuron {i})"
+                    va, vb = np.broadcast_to(va, ok.shape)[i], np.broadcast_to(vb, ok.shape)[i]
+                raise ParameterError(f"model {self.name!r}: {a} = {float(va):g} and {b} = "
+                                     f"{float(vb):g} must satisfy {text}{where}")
 
     def resolve_parameters(self, n, overrides=None):
         """Parameter values for ``n`` neurons in SI: dict name -> float or (n,) array.
@@ -528,6 +578,7 @@ class NeuronModel:
                     raise ModelDefinitionError(
                         f"parameter {k!r}: {val.size} values for {n} neurons")
             out[k] = self.parameters[k].check(val, self.name)
+        self._check_constraints(out)
         return out
 
     # ----------------------------------------------------------------- serialisation
@@ -543,6 +594,7 @@ class NeuronModel:
             "ports": {k: {"code": p.code, "unit": p.unit} for k, p in self.ports.items()},
             "init": dict(self.init), "method": self.method,
             "surrogate_scale": self.surrogate_scale, "description": self.description,
+            "constraints": list(self.constraints),
         }
 
     @classmethod
@@ -558,7 +610,8 @@ class NeuronModel:
                    inputs=d.get("inputs", ()), ports=ports, init=d.get("init"),
                    method=d.get("method", "exact"),
                    surrogate_scale=d.get("surrogate_scale", "1"),
-                   description=d.get("description", ""), domains=domains)
+                   description=d.get("description", ""), domains=domains,
+                   constraints=d.get("constraints", ()))
 
     def __eq__(self, other):
         return isinstance(other, NeuronModel) and self.to_dict() == other.to_dict()

@@ -45,6 +45,8 @@ class Receptor:
     domains : dict
         Parameter name -> domain (time constants ``'positive'``, reversal
         potentials ``'finite'``), for :class:`~neuromod.backends.NeuronModel`.
+    constraints : tuple of str
+        ``biexp``: ``'tau_X > tau_r_X'`` (the peak factor divides by their difference).
     """
     name: str
     equations: str
@@ -53,6 +55,7 @@ class Receptor:
     port_unit: str
     drive: str
     domains: dict = None
+    constraints: tuple = ()
 
 
 def biexp_peak_factor(tau_d, tau_r):
@@ -107,7 +110,7 @@ def receptor(name, kind="current", kernel="exp", tau="5*ms", tau_rise="1*ms", E_
         eqs = f"d{X}/dt = -{X}/tau_{name} : {unit}"
         port = f"{X} += w"
         drive = X
-        extra = ""
+        constraints = ()
     elif kernel == "biexp":
         params[f"tau_r_{name}"] = tau_rise
         domains[f"tau_r_{name}"] = "positive"
@@ -117,6 +120,7 @@ def receptor(name, kind="current", kernel="exp", tau="5*ms", tau_rise="1*ms", E_
                f"{X} = {X}_d - {X}_r : {unit}")
         port = f"{X}_d += w*{k}; {X}_r += w*{k}"
         drive = X
+        constraints = (f"tau_{name} > tau_r_{name}",)
     else:
         raise ValueError(f"kernel must be 'exp' or 'biexp', got {kernel!r}")
-    return Receptor(name, eqs, params, port, unit, drive, domains)
+    return Receptor(name, eqs, params, port, unit, drive, domains, constraints)

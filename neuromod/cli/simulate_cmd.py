@@ -118,21 +118,25 @@ def run(args):
     model = MODELS[args.model]()
     amp = (0, 0, 0, 1, 0, 0, 0)
     from neuromod.limits import check_value
-    I_min, I_max = None, None
+    values, I_min, I_max = {}, None, None
     for name, text in _split_sets(args.sets):
         try:
             if name in ("I_min", "I_max"):
                 v = check_value(name, as_si(text, amp, name), "finite")
                 I_min, I_max = (v, I_max) if name == "I_min" else (I_min, v)
             elif name in model.parameters:
-                # parsed, dimension- and domain-checked by the model (one line on error)
-                model = model.with_parameters(**{name: text})
+                p = model.parameters[name]    # parsed, dimension- and domain-checked
+                values[name] = p.check(as_si(text, p.dim, name), model.name)
             else:
                 raise NeuromodError(f"model {args.model!r} has no parameter {name!r}; it has "
                                     f"{', '.join(model.parameters)}, I_min, I_max")
         except NeuromodError as exc:
             shown = text if len(text) <= 40 else text[:37] + "..."
             raise type(exc)(f"--set {name}={shown}: {exc}") from None
+    try:
+        model = model.with_parameters(**values)   # relations between parameters, at once
+    except NeuromodError as exc:
+        raise type(exc)(f"--set: {exc}") from None
     rb = rheobase(model)
     if (I_min is None or I_max is None) and not rb > 0:
         raise NeuromodError(f"model {args.model!r} fires without input with these parameters; "

@@ -43,7 +43,7 @@ def alif(kernel="exp", receptors=("e", "i"), **parameters):
     """
     params = {"tau_m": "20*ms", "E_L": "-60*mV", "v_th": "-50*mV", "v_reset": "-60*mV",
               "R": "10*Mohm", "t_ref": "5*ms", "a": "4*nS", "b": "0.1*nA", "tau_w": "100*ms"}
-    domains = dict(DOMAINS)
+    domains, constraints = dict(DOMAINS), ()
     taus = {"e": "5*ms", "i": "10*ms"}
     lines, ports, drives = [], {}, []
     for r in receptors:
@@ -51,6 +51,7 @@ def alif(kernel="exp", receptors=("e", "i"), **parameters):
         lines.append(rec.equations)
         params.update(rec.parameters)
         domains.update(rec.domains)
+        constraints += rec.constraints
         ports[r] = (rec.port, rec.port_unit)
         drives.append(rec.drive)
     current = " + ".join(drives + ["I_ext"])
@@ -59,6 +60,6 @@ def alif(kernel="exp", receptors=("e", "i"), **parameters):
     model = NeuronModel(
         "alif", eqs, params, threshold="v > v_th", reset="v = v_reset; I_adapt += b",
         refractory="t_ref", inputs=("I_ext",), ports=ports, init={"v": "E_L"},
-        method="exact", surrogate_scale="v_th - v_reset", domains=domains,
+        method="exact", surrogate_scale="v_th - v_reset", domains=domains, constraints=constraints,
         description="adaptive leaky integrate-and-fire (subthreshold a, spike-triggered b)")
     return model.with_parameters(**parameters) if parameters else model

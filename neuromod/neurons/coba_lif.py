@@ -36,7 +36,7 @@ def coba_lif(kernel="exp", **parameters):
     """
     params = {"C_m": "200*pF", "g_L": "10*nS", "E_L": "-60*mV", "v_th": "-50*mV",
               "v_reset": "-60*mV", "t_ref": "5*ms"}
-    domains = dict(DOMAINS)
+    domains, constraints = dict(DOMAINS), ()
     lines, ports, terms = [], {}, ["g_L*(E_L - v)"]
     for r, tau, E in (("e", "5*ms", "0*mV"), ("i", "10*ms", "-80*mV")):
         rec = receptor(r, "conductance", kernel, tau=tau, E_rev=E,
@@ -44,6 +44,7 @@ def coba_lif(kernel="exp", **parameters):
         lines.append(rec.equations)
         params.update(rec.parameters)
         domains.update(rec.domains)
+        constraints += rec.constraints
         ports[r] = (rec.port, rec.port_unit)
         terms.append(f"{rec.drive}*(E_{r} - v)")
     eqs = "\n".join([f"dv/dt = ({' + '.join(terms)} + I_ext)/C_m : volt (unless refractory)"]
@@ -51,6 +52,6 @@ def coba_lif(kernel="exp", **parameters):
     model = NeuronModel(
         "coba-lif", eqs, params, threshold="v > v_th", reset="v = v_reset", refractory="t_ref",
         inputs=("I_ext",), ports=ports, init={"v": "E_L"}, method="exponential_euler",
-        surrogate_scale="v_th - v_reset", domains=domains,
+        surrogate_scale="v_th - v_reset", domains=domains, constraints=constraints,
         description="conductance-based leaky integrate-and-fire (exponential Euler)")
     return model.with_parameters(**parameters) if parameters else model

@@ -55,7 +55,7 @@ def lif(kernel="exp", receptors=("e", "i"), **parameters):
     """
     params = {"tau_m": "20*ms", "E_L": "-60*mV", "v_th": "-50*mV", "v_reset": "-60*mV",
               "R": "10*Mohm", "t_ref": "5*ms"}
-    domains = dict(DOMAINS)
+    domains, constraints = dict(DOMAINS), ()
     taus = {"e": "5*ms", "i": "10*ms"}
     lines, ports, drives = [], {}, []
     for r in receptors:
@@ -67,6 +67,7 @@ def lif(kernel="exp", receptors=("e", "i"), **parameters):
         lines.append(rec.equations)
         params.update(rec.parameters)
         domains.update(rec.domains)
+        constraints += rec.constraints
         ports[r] = (rec.port, rec.port_unit)
         drives.append(rec.drive)
     current = " + ".join(drives + ["I_ext"])
@@ -75,7 +76,7 @@ def lif(kernel="exp", receptors=("e", "i"), **parameters):
     model = NeuronModel(
         "lif", eqs, params, threshold="v > v_th", reset="v = v_reset", refractory="t_ref",
         inputs=("I_ext",), ports=ports, init={"v": "E_L"}, method="exact",
-        surrogate_scale="v_th - v_reset", domains=domains,
+        surrogate_scale="v_th - v_reset", domains=domains, constraints=constraints,
         description="leaky integrate-and-fire, current-based synapses "
                     f"({kernel} kernel)")
     return model.with_parameters(**parameters) if parameters else model

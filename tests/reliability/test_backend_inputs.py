@@ -282,3 +282,40 @@ def test_any_domain_survives_a_save(tmp_path):
         back.with_parameters(p=0.0)
     with pytest.raises(ParameterError, match="q = 3 must be <= 2"):
         back.with_parameters(q=3.0)
+
+
+@pytest.mark.parametrize("factory", [lambda **k: lif(kernel="biexp", **k),
+                                     lambda **k: alif(kernel="biexp", **k),
+                                     lambda **k: coba_lif(kernel="biexp", **k)])
+def test_biexp_kernels_need_decay_longer_than_rise(factory, no_backend):
+    """Equal time constants divide the peak factor by zero (a traceback on both
+    backends before); the relation is part of the model and checked like a domain."""
+    with pytest.raises(ParameterError, match="must satisfy tau_e > tau_r_e") as exc:
+        factory(tau_e="1*ms")
+    _one_line(exc)
+    m = factory(tau_e="0.5*ms", tau_r_e="0.2*ms")        # both at once: fine
+    assert m.parameters["tau_e"].value == 0.0005
+    for backend in ("torch", "brian2"):
+        with pytest.raises(ParameterError, match=r"tau_i > tau_r_i \(neuron 1\)"):
+            simulate(factory(), 2, 0.01, backend=backend,
+                     params={"tau_r_i": np.array([1e-3, 20e-3])})
+
+
+def test_constraints_are_checked_saved_and_must_name_parameters(tmp_path):
+    from neuromod.backends import load, save
+    from neuromod.backends.equations import ModelDefinitionError
+    eqs = "dv/dt = -v/tau : volt"
+    m = NeuronModel("c", eqs, {"tau": "10*ms", "tau2": "5*ms"}, constraints=["tau > tau2"])
+    save(m, tmp_path / "m.npz")
+    assert load(tmp_path / "m.npz").constraints == ("tau > tau2",)
+    with pytest.raises(ParameterError, match="must satisfy tau > tau2"):
+        load(tmp_path / "m.npz").with_parameters(tau2="20*ms")
+    for bad in ["tau > nope", "tau >> tau2", "tau > 3"]:
+        with pytest.raises(ModelDefinitionError):
+            NeuronModel("c", eqs, {"tau": "10*ms", "tau2": "5*ms"}, constraints=[bad])
+
+
+def test_simulate_with_several_valid_set_values_runs(cli):
+    rc, out, err = cli(["simulate", "lif", "--n", "2", "--duration", "0.01", "--set",
+                        "tau_m=1*ms", "tau_e=1*ms", "--json"])
+    assert rc == 0, err
