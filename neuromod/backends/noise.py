@@ -1,0 +1,209 @@
+"""Zero-mean noise families for stochastic (escape-noise) firing, in standard units.
+
+A neuron with threshold noise fires in a time step with probability
+``F((u - theta) / sigma)``, where ``F`` is the cumulative distribution function of
+the noise added to the membrane potential ``u`` and ``sigma`` its **standard
+deviation** -- for every family, so that noise levels compare across families
+(Jolivet et al. 2006, escape noise; Ma et al. 2023, noise-driven learning). The
+gradient of the firing probability is the density, ``f((u - theta)/sigma) / sigma``.
+
+Each :class:`NoiseFamily` holds the standardised (unit-variance) CDF ``F(z)`` and
+density ``f(z)`` once per array library (NumPy, Torch) and as C expressions (for
+code generation), all numerically safe for every finite or infinite input: no
+overflow, results in ``[0, 1]`` (CDF) and ``[0, max f]`` (density), no NaN except
+for a NaN input.
+
+==============  ==============================  =======================================
+family          parameterisation (sigma = 1)    F(z)
+==============  ==============================  =======================================
+``gaussian``    standard normal                 ``erfc(-z / sqrt 2) / 2``
+``logistic``    scale ``s = sqrt(3) / pi``      ``expit(z / s)``
+``triangular``  half-width ``b = sqrt 6``       piecewise quadratic on ``[-b, b]``
+``uniform``     half-width ``a = sqrt 3``       ``clip((z + a) / (2 a), 0, 1)``
+==============  ==============================  =======================================
+
+Examples
+--------
+>>> import numpy as np
+>>> fam = FAMILIES["logistic"]
+>>> float(fam.cdf(np.float64(0.0)))
+0.5
+>>> [round(float(FAMILIES[k].cdf(np.float64(1.0))), 4) for k in sorted(FAMILIES)]
+[0.8413, 0.8598, 0.8249, 0.7887]
+>>> float(FAMILIES["gaussian"].cdf(np.float64(-1e300))), float(FAMILIES["uniform"].pdf(np.float64(5.0)))
+(0.0, 0.0)
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["NoiseFamily", "FAMILIES", "family"]
+
+_SQRT2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_LOGISTIC_S = math.sqrt(3.0) / math.pi
+_TRI_B = math.sqrt(6.0)
+_UNI_A = math.sqrt(3.0)
+
+
+def _is_torch(z):
+    return type(z).__module__.startswith("torch")
+
+
+def _lib(z):
+    """(elementwise functions, where, clip) for a NumPy array/scalar or a Torch tensor."""
+    if _is_torch(z):
+        import torch
+        return torch, torch.where, torch.clamp
+    return np, np.where, np.clip
+
+
+# ------------------------------------------------------------------- gaussian
+def _gauss_cdf(z):
+    if _is_torch(z):
+        import torch
+        return 0.5 * torch.special.erfc(-z / _SQRT2)
+    from scipy.special import erfc
+    return 0.5 * erfc(-np.asarray(z, dtype=float) / _SQRT2)
+
+
+def _mask(z, cond):
+    """``cond`` as 0/1 values of ``z``'s dtype."""
+    return cond.to(z.dtype) if _is_torch(z) else np.asarray(cond, dtype=float)
+
+
+def _gauss_pdf(z):
+    lib, where, clip = _lib(z)
+    zc = clip(z, -37.0, 37.0)       # exp(-684.5) is still a normal float64: no underflow
+    return _INV_SQRT_2PI * lib.exp(-0.5 * zc * zc) * _mask(z, lib.abs(z) < 37.0)
+
+
+# ------------------------------------------------------------------- logistic
+def _logistic_cdf(z):
+    if _is_torch(z):
+        import torch
+        return torch.sigmoid(z / _LOGISTIC_S)
+    from scipy.special import expit
+    return expit(np.asarray(z, dtype=float) / _LOGISTIC_S)
+
+
+def _logistic_pdf(z):
+    lib, where, clip = _lib(z)
+    x = z / _LOGISTIC_S
+    e = lib.exp(-lib.abs(clip(x, -700.0, 700.0))) * _mask(z, lib.abs(x) < 700.0)
+    return e / ((1.0 + e) * (1.0 + e) * _LOGISTIC_S)      # expit(x) expit(-x) / s
+
+
+# ------------------------------------------------------------------- triangular
+def _tri_cdf(z):
+    lib, where, clip = _lib(z)
+    zc = clip(z, -_TRI_B, _TRI_B)
+    left, right = _TRI_B + zc, _TRI_B - zc       # distances to the ends of the support
+    return where(zc < 0, left * left / (2.0 * _TRI_B * _TRI_B),
+                 1.0 - right * right / (2.0 * _TRI_B * _TRI_B))
+
+
+def _tri_pdf(z):
+    lib, where, clip = _lib(z)
+    zc = clip(z, -_TRI_B, _TRI_B)
+    return (_TRI_B - lib.abs(zc)) / (_TRI_B * _TRI_B)
+
+
+# ------------------------------------------------------------------- uniform
+def _uni_cdf(z):
+    lib, where, clip = _lib(z)
+    return clip((clip(z, -_UNI_A, _UNI_A) + _UNI_A) / (2.0 * _UNI_A), 0.0, 1.0)
+
+
+def _uni_pdf(z):
+    lib, where, clip = _lib(z)
+    return _mask(z, (z > -_UNI_A) & (z < _UNI_A)) * (1.0 / (2.0 * _UNI_A))
+
+
+@dataclass(frozen=True)
+class NoiseFamily:
+    """A zero-mean, unit-variance noise distribution: ``cdf(z)`` and ``pdf(z)`` for
+    NumPy arrays and Torch tensors alike (Torch: differentiable, any float dtype and
+    device), and the same functions as C expressions of ``z`` (``c_cdf``, ``c_pdf``;
+    ``<math.h>`` only) for generated code.
+
+    ``scale`` is the library parameter of the matching :mod:`scipy.stats`
+    distribution that has unit standard deviation (``scipy_name``), the oracle the
+    tests compare against.
+    """
+    name: str
+    cdf_fn: object
+    pdf_fn: object
+    c_cdf: str
+    c_pdf: str
+    scipy_name: str
+    scipy_args: tuple
+
+    def cdf(self, z):
+        """``F(z)``, the probability that the noise is below ``z`` standard deviations."""
+        return self.cdf_fn(z)
+
+    def pdf(self, z):
+        """``f(z) = dF/dz``, the density in units of 1 / standard deviation."""
+        return self.pdf_fn(z)
+
+    def firing_probability(self, u, theta, sigma):
+        """``F((u - theta) / sigma)``: the probability to fire in one step (``sigma > 0``,
+        the noise's standard deviation, in the units of ``u``)."""
+        return self.cdf((u - theta) / sigma)
+
+    def firing_density(self, u, theta, sigma):
+        """``f((u - theta) / sigma) / sigma``: d(firing probability)/du."""
+        return self.pdf((u - theta) / sigma) / sigma
+
+
+#: The noise families by name (σ is the standard deviation for each).
+FAMILIES = {
+    "gaussian": NoiseFamily(
+        "gaussian", _gauss_cdf, _gauss_pdf,
+        c_cdf=f"(0.5 * erfc(-(z) / {_SQRT2!r}))",
+        c_pdf=f"(fabs(z) < 37.0 ? {_INV_SQRT_2PI!r} * exp(-0.5 * (z) * (z)) : 0.0)",
+        scipy_name="norm", scipy_args=(0.0, 1.0)),
+    "logistic": NoiseFamily(
+        "logistic", _logistic_cdf, _logistic_pdf,
+        c_cdf=f"(1.0 / (1.0 + exp(-fmin(fmax((z) / {_LOGISTIC_S!r}, -700.0), 700.0))))",
+        c_pdf=(f"(fabs((z) / {_LOGISTIC_S!r}) >= 700.0 ? 0.0 : "
+               f"exp(-fabs((z) / {_LOGISTIC_S!r})) / ((1.0 + exp(-fabs((z) / {_LOGISTIC_S!r})))"
+               f" * (1.0 + exp(-fabs((z) / {_LOGISTIC_S!r}))) * {_LOGISTIC_S!r}))"),
+        scipy_name="logistic", scipy_args=(0.0, _LOGISTIC_S)),
+    "triangular": NoiseFamily(
+        "triangular", _tri_cdf, _tri_pdf,
+        c_cdf=(f"((z) <= -{_TRI_B!r} ? 0.0 : (z) >= {_TRI_B!r} ? 1.0 : (z) < 0.0 ? "
+               f"({_TRI_B!r} + (z)) * ({_TRI_B!r} + (z)) / {2 * _TRI_B * _TRI_B!r} : "
+               f"1.0 - ({_TRI_B!r} - (z)) * ({_TRI_B!r} - (z)) / {2 * _TRI_B * _TRI_B!r})"),
+        c_pdf=(f"(fabs(z) >= {_TRI_B!r} ? 0.0 : ({_TRI_B!r} - fabs(z)) / "
+               f"{_TRI_B * _TRI_B!r})"),
+        scipy_name="triang", scipy_args=(0.5, -_TRI_B, 2 * _TRI_B)),
+    "uniform": NoiseFamily(
+        "uniform", _uni_cdf, _uni_pdf,
+        c_cdf=(f"((z) <= -{_UNI_A!r} ? 0.0 : (z) >= {_UNI_A!r} ? 1.0 : "
+               f"((z) + {_UNI_A!r}) / {2 * _UNI_A!r})"),
+        c_pdf=f"(fabs(z) < {_UNI_A!r} ? {1 / (2 * _UNI_A)!r} : 0.0)",
+        scipy_name="uniform", scipy_args=(-_UNI_A, 2 * _UNI_A)),
+}
+
+
+def family(name):
+    """The :class:`NoiseFamily` called ``name`` (one-line error listing the known ones).
+
+    Examples
+    --------
+    >>> family("gaussian").name
+    'gaussian'
+    >>> family("cauchy")
+    Traceback (most recent call last):
+    ...
+    neuromod.errors.ParameterError: unknown noise family 'cauchy'; known: gaussian, logistic, triangular, uniform
+    """
+    from neuromod.errors import ParameterError
+    try:
+        return FAMILIES[name]
+    except (KeyError, TypeError):
+        raise ParameterError(f"unknown noise family {name!r}; known: "
+                             f"{', '.join(FAMILIES)}") from None
