@@ -5,10 +5,12 @@ import errno
 import json
 import os
 import re
+import stat
 
 import numpy as np
 
 from neuromod.errors import FileFormatError, NeuromodError, ResourceLimitError, SpikeDataError
+from neuromod.limits import check_allocation
 from neuromod.spikes.trains import (
     ANNOTATION_KINDS, SpikeTrains, check_n_trains, check_str_annotation)
 from neuromod.units import to_seconds
@@ -44,8 +46,7 @@ def read_text_bytes(path):
     Mac line ends, which would silently merge lines).
     """
     check_exists(path)
-    with open(path, "rb") as fh:
-        data = fh.read()
+    data = read_bounded(path, TEXT_BYTES_PER_BYTE)
     if not data:
         fail(path, "empty file")
     if data.startswith(b"\xef\xbb\xbf"):
@@ -62,6 +63,34 @@ def read_text_bytes(path):
         fail(path, "carriage return without line feed (old Mac line ends); "
                    "convert the file to \\n or \\r\\n line ends", f"line {line}")
     return data
+
+
+#: Bytes a text or CSV file costs in memory per byte of the file while it is read:
+#: the bytes, the scanned float64 bits and the container's arrays (~40 bytes per
+#: spike) for a typical 10-20 bytes per spike.
+TEXT_BYTES_PER_BYTE = 5
+
+
+def read_bounded(path, per_byte=1, chunk=1 << 20):
+    """The bytes of ``path``, refused (ResourceLimitError naming it) when ``per_byte``
+    bytes of memory per byte of it would exceed ``NEUROMOD_MEMORY_LIMIT``: a regular
+    file by its size before reading, anything else (a pipe, ``/dev/zero``) as it is
+    read."""
+    with open(path, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if stat.S_ISREG(info.st_mode):
+            check_allocation(per_byte * info.st_size,
+                             f"{path}: reading a file of {info.st_size} bytes")
+            return fh.read()
+        parts, total = [], 0
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                return b"".join(parts)
+            total += len(block)
+            check_allocation((per_byte + 1) * total,
+                             f"{path}: reading more than {total} bytes of input")
+            parts.append(block)
 
 
 def scan(data, kind, *args):

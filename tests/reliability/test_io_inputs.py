@@ -83,6 +83,22 @@ def test_text_files_asking_for_unbounded_memory_are_refused(tmp_path, name, cont
     one_line(e, name, *words)
 
 
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_endless_inputs_are_refused_at_the_limit(small_limit, device):
+    with pytest.raises(ResourceLimitError) as e:
+        io.read(device, format="txt")
+    one_line(e, device, "reading more than")
+
+
+def test_text_files_are_bounded_by_their_size(tmp_path, monkeypatch):
+    p = tmp_path / "long.txt"
+    p.write_text("0.1 0.2\n" * 100_000)                      # 800 kB
+    monkeypatch.setenv("NEUROMOD_MEMORY_LIMIT", "1M")
+    with pytest.raises(ResourceLimitError) as e:
+        io.read(p)
+    one_line(e, "long.txt", "800000 bytes")
+
+
 NPZ_LIMITS = {
     "times header claims 1e10": [("times.npy", f8((10 ** 10,)), b"\0" * 8),
                                  ("ids.npy", i8((1,)), b"\0" * 8)],
