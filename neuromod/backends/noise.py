@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NoiseFamily", "FAMILIES", "family"]
+__all__ = ["NoiseFamily", "FAMILIES", "family", "brian2_function"]
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -207,3 +207,39 @@ def family(name):
     except (KeyError, TypeError):
         raise ParameterError(f"unknown noise family {name!r}; known: "
                              f"{', '.join(FAMILIES)}") from None
+
+
+def brian2_function(name, kind="cdf"):
+    """The ``cdf`` or ``pdf`` of a noise family as a Brian2 function of a dimensionless
+    argument, with NumPy, Cython and C++ implementations (Brian2 has no ``erf``).
+
+    The function is called ``neuromod_<family>_<kind>`` in Brian2 code, e.g.
+    ``p = neuromod_gaussian_cdf((v - v_th) / sigma) : 1``. The C++ and Cython
+    implementations compile the same C expression (:attr:`NoiseFamily.c_cdf`); the
+    NumPy one is :meth:`NoiseFamily.cdf`. A new :class:`brian2.Function` is made at
+    each call (Brian2 objects are never shared between callers).
+
+    Examples
+    --------
+    >>> f = brian2_function("logistic")
+    >>> float(f.pyfunc(0.0)), sorted(f.implementations.keys())
+    (0.5, ['cpp', 'cython'])
+    """
+    from brian2 import Function
+    fam = family(name)
+    if kind not in ("cdf", "pdf"):
+        from neuromod.errors import ParameterError
+        raise ParameterError(f"kind must be 'cdf' or 'pdf', not {kind!r}")
+    fname = f"neuromod_{fam.name}_{kind}"
+    expr = fam.c_cdf if kind == "cdf" else fam.c_pdf
+    numpy_fn = fam.cdf if kind == "cdf" else fam.pdf
+    c_code = f"static inline double {fname}(double z) {{ return {expr}; }}"
+    f = Function(lambda z: numpy_fn(np.asarray(z, dtype=float)), arg_units=[1], return_unit=1,
+                 arg_types=["float"], return_type="float", stateless=True)
+    f.implementations.add_implementation(
+        "cpp", code={"support_code": "#include <math.h>\n" + c_code}, name=fname)
+    cython = ("cdef extern from *:\n"
+              f"    \"\"\"\n    #include <math.h>\n    {c_code}\n    \"\"\"\n"
+              f"    double {fname}(double z) nogil\n")
+    f.implementations.add_implementation("cython", code=cython, name=fname)
+    return f

@@ -112,3 +112,30 @@ def test_c_expressions_compute_the_same_values(tmp_path):
 def test_unknown_family_is_a_one_line_error():
     with pytest.raises(ParameterError, match="unknown noise family 'cauchy'; known: gaussian"):
         family("cauchy")
+
+
+@pytest.mark.parametrize("target", ["numpy", "cython"])
+def test_brian2_functions_on_each_target(target):
+    """The CDFs and densities as Brian2 functions, evaluated in generated code of the
+    numpy and cython targets, equal the NumPy implementation."""
+    import brian2 as b2
+    from neuromod.backends.noise import brian2_function
+    z = np.array([-np.inf, -1e300, -2.0, -1.0, -0.3, 0.0, 0.7, 2.0, 1e300, np.inf])
+    names = {f"neuromod_{n}_{k}": brian2_function(n, k) for n in NAMES for k in ("cdf", "pdf")}
+    eqs = "z : 1\n" + "\n".join(f"{n} : 1" for n in (k[9:] for k in names))
+    code = "\n".join(f"{k[9:]} = {k}(z)" for k in names)
+    previous = b2.prefs.codegen.target
+    b2.prefs.codegen.target = target
+    try:
+        group = b2.NeuronGroup(z.size, eqs, namespace=dict(names))
+        group.z = z
+        op = group.run_regularly(code, dt=0.1 * b2.ms)
+        net = b2.Network(group, op)
+        net.run(0.1 * b2.ms)
+        assert type(op.codeobj).__name__.lower().startswith(target)
+        for key in names:
+            fam, kind = FAMILIES[key.split("_")[1]], key.split("_")[2]
+            np.testing.assert_allclose(getattr(group, key[9:])[:], getattr(fam, kind)(z),
+                                       rtol=1e-12, atol=1e-15, err_msg=key)
+    finally:
+        b2.prefs.codegen.target = previous
