@@ -27,8 +27,9 @@ def to_si(x, dimension, name="value"):
 
     Parameters
     ----------
-    x : float, array_like, quantities.Quantity or brian2.Quantity
-        Plain numbers are taken to be in SI units already.
+    x : float, array_like, str, quantities.Quantity or brian2.Quantity
+        Plain numbers are taken to be in SI units already; text is read as Brian2
+        syntax (``'20*ms'``, ``'5*Hz'``; see :func:`neuromod.backends.dims.as_si`).
     dimension : {'s', 'Hz'}
         The expected dimension.
     name : str
@@ -51,6 +52,10 @@ def to_si(x, dimension, name="value"):
     """
     if x is None:
         return None
+    if isinstance(x, str):          # Brian2 syntax ('20*ms', '5*Hz') or a plain number
+        from neuromod.backends.dims import as_si
+        s, hz = (0, 0, 1, 0, 0, 0, 0), (0, 0, -1, 0, 0, 0, 0)
+        return as_si(x, s if dimension == "s" else hz, name)
     if _is_quantities(x):
         import quantities as pq
         target = pq.s if dimension == "s" else pq.Hz

@@ -365,6 +365,8 @@ def as_si(value, dim=None, name="value"):
     elif mod.startswith("quantities"):
         v, got = _quantities_dim(value)
     else:
+        if value is None:
+            raise UnitError(f"{name}: None is not a number or a quantity")
         if hasattr(value, "detach"):
             value = value.detach().cpu().numpy()
         try:

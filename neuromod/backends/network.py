@@ -54,6 +54,9 @@ __all__ = ["Network", "Population", "PoissonSource", "SpikeSource", "Connection"
 
 #: Most time steps one run may take (step counters are 32-bit in the kernels).
 MAX_STEPS = 2 ** 31 - 1
+#: Options each backend's run accepts (see :meth:`Network.run`).
+_OPTIONS = {"torch": ("dtype", "device", "fused"),
+            "brian2": ("target", "integrator", "directory")}
 
 
 def n_steps_for(duration, dt):
@@ -243,7 +246,10 @@ class Network:
             if k not in model.states:
                 raise NeuromodError(f"population {name!r}: initial value for {k!r}, not a "
                                     f"state variable of model {model.name!r}")
-            _finite(f"population {name!r}: initial {k}", as_si(v, model.dim_of(k), f"init {k}"))
+            v = _finite(f"population {name!r}: initial {k}", as_si(v, model.dim_of(k), f"init {k}"))
+            if np.ndim(v) and np.shape(v) != (n,):
+                raise NeuromodError(f"population {name!r}: initial {k} has shape {np.shape(v)}; "
+                                    f"expected () or ({n},)")
         self.populations[name] = pop
         return pop
 
@@ -362,6 +368,11 @@ class Network:
         n_neurons = sum(p.n for p in self.populations.values())
         check_allocation(run_bytes(self, n_steps, dt, record),
                          f"simulate ({n_neurons} neurons, {n_steps} steps)")
+        known = _OPTIONS.get(backend, ())
+        unknown = sorted(set(options) - set(known))
+        if backend in _OPTIONS and unknown:
+            raise NeuromodError(f"backend {backend!r} has no option {unknown[0]!r}; it has "
+                                f"{', '.join(known)}")
         if backend == "torch":
             from neuromod.backends.torch_network import run_torch
             return run_torch(self, duration, dt, record, seed, **options)

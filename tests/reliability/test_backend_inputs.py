@@ -143,6 +143,9 @@ BAD_INPUTS = [
     ("input text", dict(inputs={"I_ext": "1/0"}), "division by zero"),
     ("input units", dict(inputs={"I_ext": "5*ms"}), "expected amp"),
     ("input object", dict(inputs={"I_ext": object()}), "not a number"),
+    ("init shape", dict(init={"v": [0.0, 0.0]}), "initial v has shape (2,); expected () or (3,)"),
+    ("param None", dict(params={"tau_m": None}), "tau_m: None is not a number"),
+    ("unknown option", dict(foo=1), "has no option 'foo'"),
 ]
 
 
@@ -163,7 +166,9 @@ RUN_CASES = [
     ({"dt": -1e-4}, "dt = -0.0001"),
     ({"dt": 1e-12}, "100000000000 steps; a run takes at most 2147483647"),
     ({"duration": 1e-6}, "shorter than one step"),
-    ({"duration": "ten"}, "duration"),
+    ({"duration": "ten"}, "unknown unit 'ten'"),
+    ({"duration": "5*mV"}, "duration: expected second, got volt"),
+    ({"dt": "1/0"}, "division by zero"),
     ({"seed": -1}, "seed = -1"),
     ({"seed": 2 ** 64}, "seed = 18446744073709551616"),
     ({"seed": 1.5}, "seed = 1.5 is not an integer"),
@@ -319,3 +324,8 @@ def test_simulate_with_several_valid_set_values_runs(cli):
     rc, out, err = cli(["simulate", "lif", "--n", "2", "--duration", "0.01", "--set",
                         "tau_m=1*ms", "tau_e=1*ms", "--json"])
     assert rc == 0, err
+
+
+def test_durations_may_be_brian2_text():
+    r = simulate(lif(), 2, "10*ms", "0.1*ms", inputs={"I_ext": "2*nA"})
+    assert r.duration == 0.01 and r.dt == 1e-4 and r.t.size == 100
