@@ -441,7 +441,7 @@ def _mutate(f, draw, names):
         obj.attrs[key] = value if not isinstance(value, bytes) else np.void(value)
 
 
-@pytest.mark.parametrize("fmt, n", [("nwb", 110), ("nix", 90)])
+@pytest.mark.parametrize("fmt, n", [("nwb", 130), ("nix", 70)])
 def test_nix_and_nwb_readers_survive_structured_edits(hdf5_bases, tmp_path, fmt, n):
     import h5py
     base, names = hdf5_bases[fmt]

@@ -64,4 +64,4 @@ def test_summary_gives_the_report_or_one_error(case, q):
         assert math.isfinite(row["rate_hz"]) and row["rate_hz"] >= 0
     for name, m in report["pairwise"].items():     # defined for every pair of trains
         assert m.shape == (st_.n_trains, st_.n_trains), name
-        assert np.all(np.isfinite(m)), name
+        assert np.all(np.isfinite(m)), (name, st_.t_start, st_.t_stop, st_.to_list())
