@@ -144,7 +144,14 @@ def read(path, format=None, *, sort=False, t_start=None, t_stop=None):
         Bad content; a one-line message naming the file and the line (text, CSV)
         or train: non-numeric tokens, NaN/inf, spikes outside the file's window,
         ``t_stop <= t_start``, unsorted times (without ``sort``), empty or binary
-        files, unknown extensions.
+        files, unknown extensions, annotations that are not one of bool, int,
+        unsigned int, float or str (one kind each), NWB index arrays that are
+        negative, decreasing or point past their data.
+    ResourceLimitError
+        The file would need more memory than ``NEUROMOD_MEMORY_LIMIT``: the
+        number of trains (a CSV id, an ``n_trains`` field), the ``.npy`` headers of
+        an ``.npz`` archive, the declared shapes of NIX/NWB datasets and the size
+        of a text file are checked before anything is allocated.
 
     Examples
     --------

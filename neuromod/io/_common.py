@@ -481,4 +481,4 @@ __all__ = ["fail", "check_exists", "read_text_bytes", "atomic_write", "finish", 
            "parse_window_directive", "is_window_directive", "is_annotation_directive",
            "is_directive", "comment_body", "invalid_token_message", "one_line", "scan",
            "convert_fallback", "HeaderComments", "annotation_comments", "write_text_file",
-           "load_json"]
+           "load_json", "read_bounded"]

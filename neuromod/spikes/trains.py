@@ -21,6 +21,7 @@ from neuromod.limits import check_allocation
 from neuromod.units import to_seconds
 
 __all__ = ["SpikeTrains", "check_annotation", "check_offsets", "check_n_trains",
+           "check_str_annotation",
            "ANNOTATION_KINDS", "TRAIN_BYTES", "SPIKE_BYTES"]
 
 #: Annotations every container carries.
@@ -142,7 +143,16 @@ def check_annotation(name, values, n_trains):
 
 def check_str_annotation(name, values):
     """Refuse a str annotation whose numpy array (every value at the width of the
-    longest, 4 bytes a character) would exceed the memory limit."""
+    longest, 4 bytes a character) would exceed the memory limit.
+
+    Examples
+    --------
+    >>> check_str_annotation("area", ["V1", "LGN"])
+    >>> check_str_annotation("area", ["x" * 10**6] + [""] * 10**4)
+    Traceback (most recent call last):
+    ...
+    neuromod.errors.ResourceLimitError: annotation 'area': 10001 strings of up to 1000000 characters would allocate 37.3 GiB (limit 8 GiB; set NEUROMOD_MEMORY_LIMIT)
+    """
     longest = max(map(len, values), default=0)
     check_allocation(4 * longest * len(values),
                      f"annotation {name!r}: {len(values)} strings of up to {longest} characters")
@@ -228,8 +238,9 @@ class SpikeTrains:
     n_trains : int, optional
         Number of trains (default ``max(ids) + 1``); trains with no spike are allowed.
     annotations : dict of str to array_like, optional
-        Per-train values (length ``n_trains``). ``unit`` defaults to
-        ``arange(n_trains)`` and ``trial`` to zeros.
+        Per-train values (length ``n_trains``), each of one kind: bool, int,
+        unsigned int, float or str (see :func:`check_annotation`). ``unit`` defaults
+        to ``arange(n_trains)`` and ``trial`` to zeros.
     sort : bool
         Sort unsorted spike times within each train instead of raising.
 
@@ -237,8 +248,11 @@ class SpikeTrains:
     ------
     SpikeDataError
         On NaN/inf times, ids out of range, ``t_stop <= t_start``, spikes outside
-        the window or (without ``sort``) unsorted times within a train. The
-        message names the train.
+        the window, (without ``sort``) unsorted times within a train, or an
+        unsupported annotation. The message names the train or annotation.
+    ResourceLimitError
+        When the arrays of ``n_trains`` trains would exceed ``NEUROMOD_MEMORY_LIMIT``
+        (checked before allocating).
 
     Examples
     --------
