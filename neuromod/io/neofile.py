@@ -27,7 +27,13 @@ The window is the trains' common window, or the union of their windows when they
 differ (Neo keeps each train's spikes inside its own window). Scalar annotations
 present on every train are kept (Neo's bookkeeping keys ``nix_name`` and
 ``nwb_group`` are not); when trains carry no ``trial`` and there is more than one
-segment, the segment's running index becomes ``trial``.
+segment, the segment's running index becomes ``trial``. An annotation whose values
+are not of one kind (bool, int, float or str; ints and floats become float) is an
+error naming it.
+
+Before Neo reads a file, h5py checks it: the declared sizes of its datasets
+within ``NEUROMOD_MEMORY_LIMIT`` and, in NWB files, every ragged-array index
+(``units/spike_times_index``...) non-negative, non-decreasing and within its data.
 
 Speed (2-core machine, Neo 0.14.6): NIX writes ~40 ms and reads ~25 ms per train
 (Neo makes a metadata section per train); NWB writes ~13 ms and reads ~2 ms per

@@ -6,7 +6,7 @@ Keys (see ``docs/io.md``)
 ``ids``        int64 (n_spikes,) train index of each spike          (required)
 ``t_start``    0-d float64, ``t_stop`` 0-d float64                  (optional window)
 ``n_trains``   0-d int64 (default max id + 1)                       (optional)
-``ann_<name>`` (n_trains,) per-train annotation ``<name>`` (any non-object dtype)
+``ann_<name>`` (n_trains,) per-train annotation ``<name>`` (bool, int, uint, float or str)
 ``_json_extras`` 1-d str: names of the extras stored as JSON text
 anything else  an "extra", returned by :func:`read_npz` and ignored by ``read``.
 
