@@ -1,10 +1,12 @@
 """Degenerate inputs of the statistics: defined values, never NaN where the
 definition gives a number."""
+import warnings
+
 import numpy as np
 import pytest
 
 from neuromod.spikes import SpikeTrains
-from neuromod.stats import synchrony
+from neuromod.stats import evaluation, synchrony
 
 
 @pytest.mark.parametrize("trains, t_stop", [
@@ -29,3 +31,18 @@ def test_distances_do_not_depend_on_the_time_unit(scale, measure):
                                            t_stop=scale))
     assert np.all(np.isfinite(scaled))
     np.testing.assert_allclose(scaled, ref, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_psth_correlations_do_not_overflow(scale):
+    # rates of 1e301 Hz in bins of 1e-301 s: Pearson's sums of products must not overflow
+    trains = [[0.1, 0.5], [0.12, 0.52], [0.3], [0.1, 0.55]]
+    ref = SpikeTrains.from_list(trains, t_stop=1.0)
+    st = SpikeTrains.from_list([np.multiply(t, scale) for t in trains], t_stop=scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        got = evaluation.split_half_noise_ceiling(st, 0.1 * scale)
+        r = evaluation.psth_correlation(st, st.subset([1, 0, 3, 2]), 0.1 * scale)
+    assert got == pytest.approx(evaluation.split_half_noise_ceiling(ref, 0.1), rel=1e-9)
+    assert r == pytest.approx(evaluation.psth_correlation(ref, ref.subset([1, 0, 3, 2]), 0.1),
+                              rel=1e-9)
