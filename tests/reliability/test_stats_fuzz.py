@@ -5,6 +5,7 @@ or one NeuromodError, never another exception; the per-train and per-unit values
 write as JSON, and every pairwise matrix is finite."""
 import json
 import math
+import warnings
 
 import numpy as np
 from hypothesis import given, settings, strategies as st
@@ -54,8 +55,10 @@ def populations(draw):
 def test_summary_gives_the_report_or_one_error(case, q):
     st_, bin_size, tau = case
     try:
-        report = summary.summarize(st_, summary.MEASURES, tau=tau, q=q, bin_size=bin_size,
-                                   progress=False)
+        with warnings.catch_warnings():      # numpy's overflow/invalid warnings are failures
+            warnings.simplefilter("error", RuntimeWarning)
+            report = summary.summarize(st_, summary.MEASURES, tau=tau, q=q, bin_size=bin_size,
+                                       progress=False)
     except NeuromodError as exc:
         assert "\n" not in str(exc)
         return
