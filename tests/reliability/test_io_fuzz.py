@@ -18,6 +18,7 @@ import random
 import re
 import shutil
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def _consume(path, fmt, options):
         assert os.path.basename(path) in str(exc), exc
         return None
     try:
-        report = summary.summarize(trains, STATS, bin_size=0.1, progress=False)
+        with warnings.catch_warnings():      # numpy's overflow/invalid warnings are failures
+            warnings.simplefilter("error", RuntimeWarning)
+            report = summary.summarize(trains, STATS, bin_size=0.1, progress=False)
         json.dumps({"per_train": report["per_train"], "units": report["units"],
                     "population": report["population"]})
     except NeuromodError as exc:
