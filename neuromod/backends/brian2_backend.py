@@ -485,7 +485,29 @@ def run_brian2(net, duration, dt, record=None, seed=None, target="numpy", integr
     return _run(net, duration, dt, record, seed, target, integrator, None)
 
 
+class _InterruptsRaise:
+    """While active, Ctrl-C during a Brian2 run raises ``KeyboardInterrupt``: Brian2's own
+    SIGINT handler would otherwise stop the run early (``core.stop_on_keyboard_interrupt``)
+    and the backend would return a truncated simulation as if complete."""
+
+    def __enter__(self):
+        from brian2 import prefs
+        self.previous = prefs.core.stop_on_keyboard_interrupt
+        prefs.core.stop_on_keyboard_interrupt = False
+        return self
+
+    def __exit__(self, *exc):
+        from brian2 import prefs
+        prefs.core.stop_on_keyboard_interrupt = self.previous
+        return False
+
+
 def _run(net, duration, dt, record, seed, target, integrator, dev):
+    with _InterruptsRaise():
+        return _run_uninterrupted(net, duration, dt, record, seed, target, integrator, dev)
+
+
+def _run_uninterrupted(net, duration, dt, record, seed, target, integrator, dev):
     import brian2 as b2
     from neuromod.spikes import SpikeTrains
     t0 = time.perf_counter()

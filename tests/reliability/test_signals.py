@@ -78,6 +78,34 @@ def test_a_signal_swallowed_by_a_library_still_stops_the_command(monkeypatch, ca
             pass
         return 0
     monkeypatch.setattr(validate_cmd, "run", swallowing_run)
+    before = signal.getsignal(signal.SIGINT)
     assert main(["validate", "--list"]) == 130
     assert capsys.readouterr().err.strip() == "interrupted"
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handlers restored
+    assert signal.getsignal(signal.SIGINT) is before            # handlers restored
+
+
+def test_ctrl_c_during_a_brian2_run_interrupts_the_command(tmp_path):
+    """Brian2, imported by the command, installs a SIGINT handler that stops a run early,
+    and the command would write a truncated simulation with exit status 0; neuromod
+    turns it off during its runs. The SIGINT comes from a timer once Brian2 reports its
+    network running (a fresh process, so that brian2 is imported inside the command)."""
+    code = f"""
+import os, signal, sys
+def send_when_running(signum, frame):
+    b2 = sys.modules.get("brian2")
+    net = getattr(b2, "Network", None)
+    if net is not None and net._globally_running:
+        os.kill(os.getpid(), signal.SIGINT)
+    else:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+signal.signal(signal.SIGALRM, send_when_running)
+signal.setitimer(signal.ITIMER_REAL, 0.05)
+from neuromod.cli import main
+sys.exit(main(["simulate", "lif", "--backend", "brian2", "--n", "200", "--duration", "60",
+               "--out", {str(tmp_path / "s.txt")!r}]))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "interrupted"
+    assert os.listdir(tmp_path) == []
