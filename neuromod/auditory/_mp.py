@@ -38,10 +38,15 @@ flattened cross-correlations), raising a one-line
 an array.
 """
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+
+from neuromod._numba_cache import ensure_cache_dir
+
+ensure_cache_dir(__file__)   # before numba: a cache directory it can write (see there)
+
+from llvmlite import ir  # noqa: E402
+from numba import njit, types  # noqa: E402
+from numba.core import cgutils  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
 
 from neuromod.auditory.audio import AudioError
 

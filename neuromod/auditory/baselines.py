@@ -19,7 +19,12 @@ integer-valued count allows (:func:`match_count`). A fair comparison gives every
 encoder the same gain control.
 """
 import numpy as np
-from numba import njit
+
+from neuromod._numba_cache import ensure_cache_dir
+
+ensure_cache_dir(__file__)   # before numba: a cache directory it can write (see there)
+
+from numba import njit  # noqa: E402
 
 from neuromod.auditory.audio import check_signal, resample
 

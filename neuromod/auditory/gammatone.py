@@ -26,7 +26,12 @@ from functools import lru_cache
 import math
 
 import numpy as np
-from numba import njit
+
+from neuromod._numba_cache import ensure_cache_dir
+
+ensure_cache_dir(__file__)   # before numba: a cache directory it can write (see there)
+
+from numba import njit  # noqa: E402
 
 from neuromod.auditory.erb import erb, erb_space
 

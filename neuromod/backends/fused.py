@@ -36,7 +36,12 @@ import math
 
 import numpy as np
 import torch
-from numba import njit
+
+from neuromod._numba_cache import ensure_cache_dir
+
+ensure_cache_dir(__file__)   # before numba: a cache directory it can write (see there)
+
+from numba import njit  # noqa: E402
 
 from neuromod.backends.surrogate import ATan, FastSigmoid, Gaussian, Sigmoid, Triangle
 

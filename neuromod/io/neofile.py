@@ -145,6 +145,7 @@ def _fail_quietly(write):
     if error is None:
         real.write(captured.getvalue())
         return
+    hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
     sys.stderr = _io.StringIO()
     try:
         link = error
@@ -153,7 +154,7 @@ def _fail_quietly(write):
             link = link.__cause__ or link.__context__
         gc.collect()
     finally:
-        sys.stderr = real
+        sys.stderr, sys.unraisablehook = real, hook
     raise error
 
 
