@@ -44,6 +44,7 @@ import datetime
 import io as _io
 import json
 import math
+import os
 import uuid
 import warnings
 
@@ -172,11 +173,29 @@ def _load_nwb(io_class, path):
 
 
 def _write_neo(st, path, fmt):
-    """Write ``st`` as one Neo block through Neo's IO for ``fmt`` (atomically)."""
+    """Write ``st`` as one Neo block through Neo's IO for ``fmt`` (atomically).
+
+    The HDF5 file is built in a private folder of the system's temporary directory and
+    then copied next to the target with plain file IO: libhdf5 does not recover from a
+    write that fails (a full disk) -- the half-written file stays open inside the
+    library, which crashes the interpreter when it shuts down -- whereas a failing copy
+    is an ordinary ``OSError`` (one line naming the target).
+    """
+    import shutil
+    import tempfile
     io_class = _neo_io(fmt)
     block = _neo_block(st, fmt)
     save = _save_nix if fmt == "NIX" else _save_nwb
-    atomic_write(path, lambda tmp: save(io_class, tmp, block), "." + fmt.lower())
+
+    def write(tmp):
+        staging = tempfile.mkdtemp(prefix="neuromod-hdf5-")
+        try:
+            staged = os.path.join(staging, "spikes." + fmt.lower())
+            save(io_class, staged, block)
+            shutil.copyfile(staged, tmp)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    atomic_write(path, write, "." + fmt.lower())
 
 
 def write_nix(st, path):

@@ -162,14 +162,17 @@ def small_filesystems(tmp_path):
 
 
 @pytest.mark.parametrize("ext", [".nix", ".nwb", ".npz"])
-def test_full_disk_is_one_line_naming_the_file(ext, small_filesystems, cli):
+def test_full_disk_is_one_line_naming_the_file(ext, small_filesystems):
+    """A fresh process: a failed HDF5 write must not leave libhdf5 in a state that
+    crashes the interpreter at exit (exit status 2, not a segfault)."""
     full, ro = small_filesystems
     target = full / f"s{ext}"
-    rc, out, err = cli(["simulate", "lif", "--n", "500", "--duration", "1", "--out",
-                        str(target)])
-    assert rc == 2
-    assert err.strip() == (f"neuromod simulate: error: {target}: cannot write: "
-                           "No space left on device")
+    proc = subprocess.run([sys.executable, "-m", "neuromod", "simulate", "lif", "--n", "500",
+                           "--duration", "1", "--out", str(target)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (f"neuromod simulate: error: {target}: cannot write: "
+                                   "No space left on device")
     assert listing(full) == []
 
 
