@@ -357,7 +357,7 @@ class Network:
         if n_steps > MAX_STEPS:
             raise ParameterError(f"duration/dt = {duration:g} s / {dt:g} s = {n_steps} steps; "
                                  f"a run takes at most {MAX_STEPS}")
-        record = {k: list(v) for k, v in (record or {}).items()}
+        record = check_record(record)
         for pop, vars_ in record.items():
             if pop not in self.populations:
                 raise NeuromodError(f"record: unknown population {pop!r}")
@@ -397,6 +397,38 @@ class Network:
             return arr[:n_steps]
         raise NeuromodError(f"input {pop}.{var}: shape {arr.shape}; expected (), ({p.n},) "
                             f"or (n_steps, {p.n})")
+
+
+def check_record(record):
+    """``record`` as ``{population: [variable, ...]}``: a dict whose values are a
+    variable name or a sequence of names (one-line ParameterError otherwise).
+
+    Examples
+    --------
+    >>> check_record({"exc": "v"})
+    {'exc': ['v']}
+    >>> check_record("v")
+    Traceback (most recent call last):
+    ...
+    neuromod.errors.ParameterError: record must map populations to variables, e.g. {'exc': ['v']}; got 'v'
+    """
+    if record is None:
+        return {}
+    if not isinstance(record, dict):
+        raise ParameterError("record must map populations to variables, e.g. "
+                             f"{{'exc': ['v']}}; got {record!r}")
+    out = {}
+    for pop, names in record.items():
+        names = [names] if isinstance(names, str) else names
+        try:
+            names = list(names)
+        except TypeError:
+            raise ParameterError(f"record[{pop!r}] must be a variable name or a list of "
+                                 f"names, got {names!r}") from None
+        if not all(isinstance(v, str) for v in names):
+            raise ParameterError(f"record[{pop!r}] must list variable names, got {names!r}")
+        out[pop] = names
+    return out
 
 
 def run_bytes(net, n_steps, dt, record=None):

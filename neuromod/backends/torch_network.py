@@ -29,10 +29,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuromod.backends.network import Network, SimulationResult, n_steps_for
+from neuromod.backends.network import (MAX_STEPS, Network, SimulationResult, check_record,
+                                       n_steps_for, run_bytes)
 from neuromod.backends.surrogate import get_surrogate
 from neuromod.backends.torch_backend import as_tensor, compile_model
 from neuromod.errors import NeuromodError
+from neuromod.limits import check_allocation, check_int, check_seed
 
 __all__ = ["TorchNetwork", "run_torch"]
 
@@ -203,6 +205,17 @@ class TorchNetwork(nn.Module):
             ``(spikes, traces, state)``.
         """
         net = self.net
+        n_steps = check_int("n_steps", n_steps, 1, MAX_STEPS)
+        batch = check_int("batch", batch, 1)
+        record = None if record is None else check_record(record)
+        if not isinstance(seed, torch.Generator):
+            seed = check_seed(seed)
+        n_total = sum(int(p.n) for p in net.populations.values())
+        itemsize = torch.empty((), dtype=self.dtype).element_size()
+        # the run's arrays per batch entry, plus the spike tensors (batch, n, n_steps) returned
+        check_allocation(batch * (run_bytes(net, n_steps, self.dt, record)
+                                  + itemsize * n_total * n_steps),
+                         f"TorchNetwork ({batch} x {n_total} neurons, {n_steps} steps)")
         dev, dtype = self._device, self.dtype
         grad = torch.is_grad_enabled()
         gen = seed if isinstance(seed, torch.Generator) else None

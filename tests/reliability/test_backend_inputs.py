@@ -329,3 +329,37 @@ def test_simulate_with_several_valid_set_values_runs(cli):
 def test_durations_may_be_brian2_text():
     r = simulate(lif(), 2, "10*ms", "0.1*ms", inputs={"I_ext": "2*nA"})
     assert r.duration == 0.01 and r.dt == 1e-4 and r.t.size == 100
+
+
+@pytest.mark.parametrize("record,match", [
+    ("v", "record must map populations"),
+    ({"neurons": 3}, "must be a variable name or a list"),
+    ({"neurons": [1]}, "must list variable names"),
+    ({"nobody": ["v"]}, "unknown population"),
+    ({"neurons": "vx"}, "no variable 'vx'"),
+])
+def test_bad_record_is_one_line(record, match):
+    from neuromod.backends.network import Network
+    from neuromod.errors import NeuromodError
+    from neuromod.neurons import lif
+    net = Network()
+    net.add_population("neurons", lif(), 2)
+    with pytest.raises(NeuromodError, match=match):
+        net.run(0.01, 1e-4, record=record)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"n_steps": 0}, "n_steps"), ({"n_steps": 2.5}, "n_steps"), ({"n_steps": 10, "batch": 0}, "batch"),
+    ({"n_steps": 10, "seed": -1}, "seed"), ({"n_steps": 10, "record": "v"}, "record must map"),
+    ({"n_steps": 2 ** 30, "batch": 2 ** 20}, "NEUROMOD_MEMORY_LIMIT"),
+])
+def test_torch_network_forward_checks_its_run(kwargs, match):
+    """The training API (TorchNetwork.forward) checks what Network.run checks."""
+    from neuromod.backends.network import Network
+    from neuromod.backends.torch_network import TorchNetwork
+    from neuromod.errors import NeuromodError
+    from neuromod.neurons import lif
+    net = Network()
+    net.add_population("neurons", lif(), 2)
+    with pytest.raises(NeuromodError, match=match):
+        TorchNetwork(net, 1e-4)(**kwargs)
