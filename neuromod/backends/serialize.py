@@ -71,6 +71,10 @@ class _Arrays:
         arr = np.asarray(value)
         if arr.ndim == 0 and arr.dtype.kind in "fiub":
             return float(arr) if arr.dtype.kind == "f" else int(arr)
+        return self.store(arr)
+
+    def store(self, arr):
+        """Store a numeric (bool, int, uint, float) array under a new key: ``{"array": key}``."""
         if arr.dtype.kind not in "fiub":
             raise TypeError(f"cannot store a {arr.dtype} array")
         key = f"a{len(self.arrays)}"
@@ -254,12 +258,7 @@ def _state_to_json(x, A, depth):
         A.arrays[key] = t.numpy()
         return {"tensor": key, "dtype": dtype}
     if isinstance(x, np.ndarray) or isinstance(x, np.generic):
-        arr = np.asarray(x)
-        if arr.dtype.kind not in "fiub":
-            raise TypeError(f"cannot store a {arr.dtype} array")
-        key = f"a{len(A.arrays)}"
-        A.arrays[key] = arr
-        return {"array": key}
+        return A.store(np.asarray(x))
     if isinstance(x, tuple):
         return {"tuple": [_state_to_json(v, A, depth + 1) for v in x]}
     if isinstance(x, list):
