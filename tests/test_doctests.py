@@ -14,7 +14,7 @@ FOUNDATIONS = ("neuromod.spikes", "neuromod.io", "neuromod.stats", "neuromod.uni
 
 #: Modules whose docstrings must carry runnable examples (the model-definition API).
 MUST_HAVE_EXAMPLES = (
-    "neuromod.backends", "neuromod.backends.dims", "neuromod.backends.equations",
+    "neuromod.backends", "neuromod.units", "neuromod.backends.equations",
     "neuromod.backends.model", "neuromod.backends.synapses", "neuromod.backends.surrogate",
     "neuromod.backends.torch_backend", "neuromod.backends.torch_network",
     "neuromod.backends.network", "neuromod.backends.serialize", "neuromod.backends.brian2_backend",

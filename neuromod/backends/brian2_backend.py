@@ -205,8 +205,9 @@ def _propagator_key(model, vals, dt):
     here = os.path.dirname(os.path.abspath(__file__))
     torch_dir = os.path.dirname(importlib.util.find_spec("torch").origin)
     for path in (os.path.join(torch_dir, "version.py"),
-                 *(os.path.join(here, f) for f in ("torch_backend.py", "model.py", "equations.py",
-                                                   "dims.py"))):
+                 os.path.join(os.path.dirname(here), "units.py"),
+                 *(os.path.join(here, f) for f in ("torch_backend.py", "model.py",
+                                                   "equations.py"))):
         with open(path, "rb") as fh:
             h.update(fh.read())
     return h.hexdigest()[:24]
@@ -366,7 +367,7 @@ def _initial_values(pop, vals):
     import sympy as sp
     for s in m.states:
         if s in pop.init:
-            from neuromod.backends.dims import as_si
+            from neuromod.units import as_si
             v = as_si(pop.init[s], m.dim_of(s), f"init {s}")
         else:
             expr = an.init[s]

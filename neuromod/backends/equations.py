@@ -22,7 +22,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from neuromod.backends.dims import UNITS, parse_unit
+from neuromod.units import UNITS, parse_unit
 from neuromod.errors import NeuromodError
 
 __all__ = ["Equation", "ModelDefinitionError", "parse_equations", "parse_statements",

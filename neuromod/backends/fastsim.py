@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from neuromod.backends.equations import torch_code
-from neuromod.backends.network import SimulationResult, n_steps_for
+from neuromod.backends.network import SimulationResult, n_steps_for, spike_table
 from neuromod.backends.torch_backend import compile_model
 
 __all__ = ["run_fast", "supported"]
@@ -231,7 +231,6 @@ def _numba_cache():
 def run_fast(net, duration, dt, record=None, seed=None, dtype=torch.float64):
     """Simulate a :class:`Network` on the CPU without gradients; see :meth:`Network.run`."""
     from neuromod.spikes import SpikeTrains
-    from neuromod.backends.torch_network import _spike_table
     t0 = time.perf_counter()
     npdt = np.float64 if dtype == torch.float64 else np.float32
     n_steps = n_steps_for(duration, dt)
@@ -290,7 +289,7 @@ def run_fast(net, duration, dt, record=None, seed=None, dtype=torch.float64):
             src[name] = ("poisson", torch.as_tensor(np.broadcast_to(g.rates, (g.n,)) * dt,
                                                     dtype=torch.float64))
         else:
-            src[name] = ("table", _spike_table(g.spikes, dt, n_steps, "cpu").numpy())
+            src[name] = ("table", spike_table(g.spikes, dt, n_steps))
     by_source = {}
     for entry in conns:
         by_source.setdefault(entry[0].source, []).append(entry)

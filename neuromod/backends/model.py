@@ -64,8 +64,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuromod.backends.dims import (DIMENSIONLESS, UNITS, as_si, format_quantity,
-                                    parse_quantity, parse_unit, unit_name)
+from neuromod.units import (DIMENSIONLESS, UNITS, as_si, format_quantity, parse_quantity,
+                            parse_unit, unit_name)
 from neuromod.backends.equations import (ModelDefinitionError, identifiers, parse_condition,
                                          parse_equations, parse_statements)
 from neuromod.errors import ParameterError, UnitError
@@ -268,8 +268,8 @@ class Parameter:
             dim = tuple(int(dd._dims[k]) for k in range(7))
             return cls(name, _scalar(as_si(spec, dim, name), name), dim, doc, domain)
         if mod.startswith("quantities"):
-            from neuromod.backends.dims import _quantities_dim
-            v, dim = _quantities_dim(spec)
+            from neuromod.units import quantities_dim
+            v, dim = quantities_dim(spec)
             return cls(name, _scalar(v, name), dim, doc, domain)
         return cls(name, _scalar(as_si(spec, None, name), name), DIMENSIONLESS, doc, domain)
 
@@ -890,7 +890,8 @@ def _analysis_key(model):
 
     import sympy
 
-    from neuromod.backends import dims, equations
+    from neuromod import units as dims
+    from neuromod.backends import equations
     d = model.to_dict()
     d.pop("description", None)
     d["parameters"] = sorted([k, v["unit"]] for k, v in d["parameters"].items())

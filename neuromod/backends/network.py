@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuromod.backends.dims import as_si
+from neuromod.backends import registry
+from neuromod.units import as_si
 from neuromod.backends.model import NeuronModel, check_parameter
 from neuromod.errors import NeuromodError, ParameterError
 from neuromod.limits import check_allocation, check_int, check_seed, check_value
@@ -55,8 +56,6 @@ __all__ = ["Network", "Population", "PoissonSource", "SpikeSource", "Connection"
 #: Most time steps one run may take (step counters are 32-bit in the kernels).
 MAX_STEPS = 2 ** 31 - 1
 #: Options each backend's run accepts (see :meth:`Network.run`).
-_OPTIONS = {"torch": ("dtype", "device", "fused"),
-            "brian2": ("target", "integrator", "directory")}
 
 
 def n_steps_for(duration, dt):
@@ -368,18 +367,9 @@ class Network:
         n_neurons = sum(p.n for p in self.populations.values())
         check_allocation(run_bytes(self, n_steps, dt, record),
                          f"simulate ({n_neurons} neurons, {n_steps} steps)")
-        known = _OPTIONS.get(backend, ())
-        unknown = sorted(set(options) - set(known))
-        if backend in _OPTIONS and unknown:
-            raise NeuromodError(f"backend {backend!r} has no option {unknown[0]!r}; it has "
-                                f"{', '.join(known)}")
-        if backend == "torch":
-            from neuromod.backends.torch_network import run_torch
-            return run_torch(self, duration, dt, record, seed, **options)
-        if backend == "brian2":
-            from neuromod.backends.brian2_backend import run_brian2
-            return run_brian2(self, duration, dt, record, seed, **options)
-        raise NeuromodError(f"backend must be 'torch' or 'brian2', got {backend!r}")
+        chosen = registry.backend(backend)
+        chosen.check_options(options)
+        return chosen.runner()(self, duration, dt, record, seed, **options)
 
     def input_array(self, pop, var, n_steps):
         """The input ``var`` of ``pop`` as ``(n,)`` constant or ``(n_steps, n)`` array (SI)."""
@@ -397,6 +387,28 @@ class Network:
             return arr[:n_steps]
         raise NeuromodError(f"input {pop}.{var}: shape {arr.shape}; expected (), ({p.n},) "
                             f"or (n_steps, {p.n})")
+
+
+def spike_table(st, dt, n_steps):
+    """Per-step spike table ``(n_steps, n)`` (bool) of a SpikeTrains source, binned as
+    Brian2 bins a ``SpikeGeneratorGroup`` (step ``floor(t / dt)``, one spike per step).
+
+    Examples
+    --------
+    >>> from neuromod.spikes import SpikeTrains
+    >>> spike_table(SpikeTrains.from_list([[0.00025], []], t_stop=0.001), 1e-4, 4)[:, 0].tolist()
+    [False, False, True, False]
+    """
+    k = np.floor((st.times + 1e-3 * dt) / dt).astype(np.int64)
+    keep = k < n_steps
+    k, ids = k[keep], st.ids[keep]
+    counts = np.zeros((n_steps, st.n_trains), dtype=np.int64)
+    np.add.at(counts, (k, ids), 1)
+    if counts.size and counts.max() > 1:
+        t, i = np.argwhere(counts > 1)[0]
+        raise NeuromodError(f"spike source: train {i} has {counts[t, i]} spikes in time step {t} "
+                            f"(dt = {dt:g} s); Brian2 allows one per step")
+    return counts > 0
 
 
 def check_record(record):

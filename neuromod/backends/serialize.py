@@ -116,7 +116,7 @@ def _network_to_json(net, A):
 
 
 def _si(pop, name, value, what):
-    from neuromod.backends.dims import as_si
+    from neuromod.units import as_si
     dim = pop.model.parameters[name].dim if what == "param" else pop.model.dim_of(name)
     return as_si(value, dim, name)
 

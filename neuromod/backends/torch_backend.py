@@ -590,7 +590,7 @@ class NeuronLayer(torch.nn.Module):
                  params=None, train=(), dtype=torch.float32, device=None, detach_reset=True,
                  fused=True):
         super().__init__()
-        from neuromod.backends.dims import as_si
+        from neuromod.units import as_si
         self.model = model
         self.n = int(n)
         self.dt = float(as_si(dt, (0, 0, 1, 0, 0, 0, 0), "dt"))

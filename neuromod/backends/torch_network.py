@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from neuromod.backends.network import (MAX_STEPS, Network, SimulationResult, check_record,
-                                       n_steps_for, run_bytes)
+                                       n_steps_for, run_bytes, spike_table)
 from neuromod.backends.surrogate import get_surrogate
 from neuromod.backends.torch_backend import as_tensor, compile_model
 from neuromod.errors import NeuromodError
@@ -265,7 +265,8 @@ class TorchNetwork(nn.Module):
             elif hasattr(g, "rates"):
                 src[name] = ("poisson", as_tensor(np.broadcast_to(g.rates, (g.n,)) * self.dt, torch.float64, dev))
             else:
-                src[name] = ("table", _spike_table(g.spikes, self.dt, n_steps, dev))
+                src[name] = ("table", torch.as_tensor(spike_table(g.spikes, self.dt, n_steps),
+                                                      device=dev))
         L = self.max_delay + 1
         if state is not None:
             pending, k0 = state["pending"], state["step"]
@@ -378,20 +379,6 @@ def _state_value(tm, S, P, var):
     for u in tm.inputs:
         ns[f"u_{u}"] = 0.0
     return eval(torch_code(tm.an.subexpressions[var], tm._names), ns)  # noqa: S307
-
-
-def _spike_table(st, dt, n_steps, device):
-    """Per-step spike table ``(n_steps, n)`` of a SpikeTrains (Brian2's binning)."""
-    k = np.floor((st.times + 1e-3 * dt) / dt).astype(np.int64)
-    keep = k < n_steps
-    k, ids = k[keep], st.ids[keep]
-    counts = np.zeros((n_steps, st.n_trains), dtype=np.int64)
-    np.add.at(counts, (k, ids), 1)
-    if counts.size and counts.max() > 1:
-        t, i = np.argwhere(counts > 1)[0]
-        raise NeuromodError(f"spike source: train {i} has {counts[t, i]} spikes in time step {t} "
-                            f"(dt = {dt:g} s); Brian2 allows one per step")
-    return torch.as_tensor(counts > 0, device=device)
 
 
 def run_torch(net, duration, dt, record=None, seed=None, dtype=torch.float64, device=None,

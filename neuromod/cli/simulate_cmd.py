@@ -105,7 +105,7 @@ def run(args):
 
     import numpy as np
 
-    from neuromod.backends.dims import as_si
+    from neuromod.units import as_si
     from neuromod.errors import NeuromodError
     from neuromod.neurons import MODELS, rheobase
 

@@ -1,11 +1,13 @@
 """Conversions between :class:`SpikeTrains` and Neo / Brian2 objects.
 
-Neo and Brian2 are imported only inside these functions.
+Neo and Brian2 are imported only inside these functions. The functions that build a
+container take its class as first argument (``SpikeTrains.from_neo`` and
+``SpikeTrains.from_brian2`` pass theirs), so that this module does not import the
+container's module, which imports this one.
 """
 import numpy as np
 
 from neuromod.errors import SpikeDataError
-from neuromod.spikes.trains import SpikeTrains
 from neuromod.units import to_seconds
 
 __all__ = ["to_neo", "to_neo_block", "from_neo", "from_brian2"]
@@ -20,6 +22,7 @@ def to_neo(st):
 
     Examples
     --------
+    >>> from neuromod.spikes import SpikeTrains
     >>> st = SpikeTrains.from_list([[0.1, 0.2]], t_stop=1.0)
     >>> to_neo(st)[0].t_stop.item()
     1.0
@@ -49,8 +52,8 @@ def to_neo_block(st):
     return block
 
 
-def from_neo(obj, t_start=None, t_stop=None):
-    """:class:`SpikeTrains` from Neo objects; units are converted to seconds.
+def from_neo(cls, obj, t_start=None, t_stop=None):
+    """A ``cls`` (:class:`SpikeTrains`) from Neo objects; units are converted to seconds.
 
     The window is the widest of the trains' windows unless given. Neo annotations
     present on every train (such as ``unit`` and ``trial``) are kept; a Block's
@@ -86,12 +89,13 @@ def from_neo(obj, t_start=None, t_stop=None):
             ann[k] = np.asarray(vals)
     if "trial" not in ann and trial_of:
         ann["trial"] = np.asarray(trial_of, dtype=np.int64)
-    return SpikeTrains.from_list(times, t_start=to_seconds(t_start), t_stop=to_seconds(t_stop),
-                                 annotations=ann, sort=True)
+    return cls.from_list(times, t_start=to_seconds(t_start), t_stop=to_seconds(t_stop),
+                         annotations=ann, sort=True)
 
 
-def from_brian2(monitor, t_start=None, t_stop=None):
-    """:class:`SpikeTrains` from a Brian2 ``SpikeMonitor``: one train per source neuron.
+def from_brian2(cls, monitor, t_start=None, t_stop=None):
+    """A ``cls`` (:class:`SpikeTrains`) from a Brian2 ``SpikeMonitor``: one train per
+    source neuron.
 
     Times come from the monitor's unitful ``t`` (converted to seconds); ``t_start``
     defaults to 0 s and ``t_stop`` to the network time the monitor has reached.
@@ -109,4 +113,4 @@ def from_brian2(monitor, t_start=None, t_stop=None):
         if not t_stop > to_seconds(t_start):
             raise SpikeDataError("the monitor has not run yet; give t_stop")
     order = np.argsort(ids, kind="stable")   # Brian2 records in time order
-    return SpikeTrains(times[order], ids[order], t_start=t_start, t_stop=t_stop, n_trains=n)
+    return cls(times[order], ids[order], t_start=t_start, t_stop=t_stop, n_trains=n)

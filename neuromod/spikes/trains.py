@@ -658,7 +658,7 @@ class SpikeTrains:
     def from_neo(cls, obj, t_start=None, t_stop=None):
         """From a ``neo.SpikeTrain``, a list of them, a ``neo.Segment`` or a ``neo.Block``."""
         from neuromod.spikes.convert import from_neo
-        return from_neo(obj, t_start=t_start, t_stop=t_stop)
+        return from_neo(cls, obj, t_start=t_start, t_stop=t_stop)
 
     @classmethod
     def from_brian2(cls, monitor, t_start=None, t_stop=None):
@@ -667,7 +667,7 @@ class SpikeTrains:
         ``t_start`` defaults to 0 s and ``t_stop`` to the monitor's current network time.
         """
         from neuromod.spikes.convert import from_brian2
-        return from_brian2(monitor, t_start=t_start, t_stop=t_stop)
+        return from_brian2(cls, monitor, t_start=t_start, t_stop=t_stop)
 
     # ------------------------------------------------------------------ misc
     def equals(self, other, atol=0.0):

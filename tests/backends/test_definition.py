@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neuromod.backends import ModelDefinitionError, NeuronModel, Parameter
-from neuromod.backends.dims import as_si, parse_quantity, unit_name
+from neuromod.units import as_si, parse_quantity, unit_name
 from neuromod.backends.equations import parse_condition, parse_equations, parse_statements
 from neuromod.backends.synapses import biexp_peak_factor
 from neuromod.errors import UnitError

@@ -1,4 +1,4 @@
-"""Fuzzing the ``--set`` value parser (:func:`neuromod.backends.dims.as_si` with a
+"""Fuzzing the ``--set`` value parser (:func:`neuromod.units.as_si` with a
 model parameter's dimension) and the parameter path behind it: any text -> a finite
 SI value or a one-line NeuromodError, never another exception, never a hang."""
 import math
@@ -7,7 +7,7 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neuromod.backends.dims import UNITS, as_si, parse_quantity
+from neuromod.units import UNITS, as_si, parse_quantity
 from neuromod.errors import NeuromodError
 from neuromod.neurons import alif, coba_lif, lif
 
