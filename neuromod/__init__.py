@@ -7,16 +7,30 @@ imported lazily by the features that need them.
 >>> st = neuromod.SpikeTrains.from_list([[0.1, 0.5], [0.2]], t_stop=1.0)
 >>> st.n_trains
 2
+
+:func:`load` reads every kind of file :func:`save` writes -- model definitions,
+networks, trained layers and training states -- from one ``.npz`` with a JSON header
+(:mod:`neuromod.backends.serialize`; never a pickle):
+
+>>> import os, tempfile
+>>> from neuromod.neurons import lif
+>>> path = os.path.join(tempfile.mkdtemp(), "lif.npz")
+>>> neuromod.save(lif(tau_m="12*ms"), path)
+>>> neuromod.load(path).parameters["tau_m"].value
+0.012
 """
 __version__ = "0.1.0"
 
-__all__ = ["SpikeTrains", "NeuromodError", "SpikeDataError", "__version__"]
+__all__ = ["SpikeTrains", "NeuromodError", "SpikeDataError", "load", "save", "__version__"]
 
 
 def __getattr__(name):
     if name == "SpikeTrains":
         from neuromod.spikes import SpikeTrains
         return SpikeTrains
+    if name in ("load", "save"):
+        from neuromod.backends import serialize
+        return getattr(serialize, name)
     if name in ("NeuromodError", "SpikeDataError"):
         from neuromod import errors
         return getattr(errors, name)

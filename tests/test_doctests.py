@@ -51,3 +51,14 @@ def test_the_examples_were_found():
     # runs after the parametrised tests (file order): most foundation modules carry examples
     assert sum(ATTEMPTED.values()) > 50
     assert [m for m in MUST_HAVE_EXAMPLES if not ATTEMPTED.get(m)] == []
+
+
+def test_top_level_docstring_examples():
+    """The package docstring (SpikeTrains, neuromod.save / neuromod.load) runs as shown;
+    the package is not walked as a whole (its subpackages are listed above)."""
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for test in doctest.DocTestFinder(exclude_empty=True).find(neuromod, "neuromod",
+                                                               globs={"neuromod": neuromod}):
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0 and result.attempted >= 6

@@ -345,7 +345,9 @@ def load(path):
 
     Returns
     -------
-    NeuronModel, Network or NeuronLayer
+    NeuronModel, Network, NeuronLayer or dict
+        What the file holds (its header's ``kind``); a training state written by
+        :func:`save_state` comes back as :func:`load_state` returns it.
 
     Raises
     ------
@@ -382,4 +384,6 @@ def _build(head, arrays, path):
                             train=tuple(head["train"]), dtype=torch.float64,
                             detach_reset=head["detach_reset"])
         return layer
+    if kind == "state":
+        return _state_from_json(head["state"], arrays, 0)
     raise FileFormatError(f"{path}: unknown content kind {kind!r}")

@@ -172,3 +172,34 @@ def test_damaged_model_fields_are_one_line_errors_naming_the_file(tmp_path, dama
         load(tmp_path / "bad.npz")
     msg = str(exc.value)
     assert "bad.npz" in msg and "\n" not in msg
+
+
+def test_top_level_load_reads_every_saved_kind(tmp_path):
+    """neuromod.load is one loader for models, networks, layers and training states."""
+    import numpy as np
+    import torch
+
+    import neuromod
+    from neuromod.backends import serialize
+    from neuromod.backends.network import Network
+    from neuromod.backends.torch_backend import NeuronLayer
+    from neuromod.errors import FileFormatError
+    from neuromod.neurons import lif
+    model = lif(tau_m="12*ms")
+    net = Network()
+    net.add_population("p", model, 3)
+    layer = NeuronLayer(model, 4, 1e-4, dtype=torch.float64)
+    state = {"epoch": 3, "weights": np.arange(4.0), "rng": torch.tensor([1, 2], dtype=torch.int64)}
+    neuromod.save(model, tmp_path / "m.npz")
+    neuromod.save(net, tmp_path / "n.npz")
+    neuromod.save(layer, tmp_path / "l.npz")
+    serialize.save_state(state, tmp_path / "s.npz")
+    assert neuromod.load(tmp_path / "m.npz") == model
+    assert neuromod.load(tmp_path / "n.npz").populations["p"].n == 3
+    assert isinstance(neuromod.load(tmp_path / "l.npz"), NeuronLayer)
+    back = neuromod.load(tmp_path / "s.npz")
+    assert back["epoch"] == 3 and np.array_equal(back["weights"], state["weights"])
+    assert torch.equal(back["rng"], state["rng"])
+    np.savez(tmp_path / "plain.npz", x=np.arange(3))
+    with pytest.raises(FileFormatError, match="plain.npz"):
+        neuromod.load(tmp_path / "plain.npz")
