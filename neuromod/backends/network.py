@@ -44,14 +44,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neuromod.backends import registry
-from neuromod.units import as_si
+from neuromod.backends.coupling import check_kernel, kernel_synapses
 from neuromod.backends.model import NeuronModel, check_parameter
 from neuromod.errors import NeuromodError, ParameterError
 from neuromod.limits import check_allocation, check_int, check_seed, check_value
-from neuromod.units import to_seconds
+from neuromod.units import as_si, to_seconds
 
 __all__ = ["Network", "Population", "PoissonSource", "SpikeSource", "Connection",
-           "SimulationResult", "simulate", "n_steps_for", "run_bytes", "MAX_STEPS"]
+           "ConvConnection", "SimulationResult", "simulate", "n_steps_for", "run_bytes", "MAX_STEPS"]
 
 #: Most time steps one run may take (step counters are 32-bit in the kernels).
 MAX_STEPS = 2 ** 31 - 1
@@ -168,6 +168,35 @@ class Connection:
             D = self.delays
             d = np.full(pre.size, float(D)) if np.ndim(D) == 0 else np.asarray(D, dtype=np.float64)[pre, post]
         return pre.astype(np.int64), post.astype(np.int64), w, d
+
+
+@dataclass
+class ConvConnection:
+    """Shared-kernel coupling from ``source`` to ``target``'s ``port``: both are laid
+    out as maps of ``shape = (H, W)`` neurons (``C_in`` and ``C_out`` of them), and
+    ``kernel`` ``(C_out, C_in, k, k)`` (the port's weight unit) couples every position
+    to its neighbourhood (:mod:`neuromod.backends.coupling`). One delay (seconds) for
+    every synapse. The Torch backend runs it as ``conv2d`` (the kernel trainable), the
+    Brian2 backend as the synapses generated from the kernel."""
+    source: str
+    target: str
+    port: str
+    kernel: np.ndarray
+    shape: tuple
+    boundary: str = "zero"
+    delays: float = 0.0
+    name: str = ""
+
+    @property
+    def n_synapses(self):
+        """The number of synapses the kernel generates (at most)."""
+        return int(np.count_nonzero(self.kernel)) * int(self.shape[0]) * int(self.shape[1])
+
+    def coo(self):
+        """``(pre, post, w, delay_s)`` arrays of the generated synapses (row-major order)."""
+        pre, post, w = kernel_synapses(self.kernel, self.shape, self.boundary)
+        order = np.lexsort((post, pre))
+        return pre[order], post[order], w[order], np.full(pre.size, float(self.delays))
 
 
 @dataclass
@@ -302,6 +331,63 @@ class Network:
         _finite(f"connect {source}->{target}: delays", D.data if hasattr(D, "nnz") else D,
                 "non_negative")
         c = Connection(source, target, port, W, D, name or f"{source}_to_{target}_{port}")
+        self.connections.append(c)
+        return c
+
+    def connect_conv(self, source, target, port, kernel, shape, boundary="zero", delays=0.0,
+                     name=None):
+        """Couple ``source`` to ``target``'s ``port`` by a shared kernel over 2-D maps.
+
+        Parameters
+        ----------
+        source, target : str
+            ``C_in * H * W`` and ``C_out * H * W`` neurons, index ``c*H*W + y*W + x``.
+        port : str
+        kernel : array_like, shape (C_out, C_in, k, k)
+            Weights in the port's unit (odd ``k``; stride 1, same padding).
+        shape : (int, int)
+            ``(H, W)`` of every map.
+        boundary : {"zero", "circular"}
+        delays : float or quantity
+            One delay for every synapse (seconds).
+
+        Returns
+        -------
+        ConvConnection
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from neuromod.neurons import lif
+        >>> net = Network()
+        >>> _ = net.add_population("map", lif(), 16)
+        >>> K = np.full((1, 1, 3, 3), 1e-10); K[0, 0, 1, 1] = 0.0
+        >>> c = net.connect_conv("map", "map", "e", K, (4, 4), boundary="circular")
+        >>> c.n_synapses
+        128
+        """
+        if source not in self.populations and source not in self.generators:
+            raise NeuromodError(f"connect_conv: unknown source {source!r}")
+        if target not in self.populations:
+            raise NeuromodError(f"connect_conv: unknown target population {target!r}")
+        tpop = self.populations[target]
+        if port not in tpop.model.ports:
+            raise NeuromodError(f"connect_conv: model {tpop.model.name!r} has no port {port!r}; "
+                                f"it has {', '.join(tpop.model.ports)}")
+        K = np.asarray(as_si(kernel, tpop.model.ports[port].dim, "kernel"), dtype=np.float64)
+        geo = check_kernel(K, shape, boundary)
+        if self.size(source) != geo.n_pre or tpop.n != geo.n_post:
+            raise NeuromodError(
+                f"connect_conv {source}->{target}: a ({geo.c_out}, {geo.c_in}, {geo.k}, {geo.k}) "
+                f"kernel on {geo.shape[0]} x {geo.shape[1]} maps needs {geo.n_pre} source and "
+                f"{geo.n_post} target neurons, not {self.size(source)} and {tpop.n}")
+        D = as_si(delays, (0, 0, 1, 0, 0, 0, 0), "delays")
+        if np.ndim(D):
+            raise NeuromodError(f"connect_conv {source}->{target}: one delay for every "
+                                "synapse (a number)")
+        _finite(f"connect_conv {source}->{target}: delays", D, "non_negative")
+        c = ConvConnection(source, target, port, K, geo.shape, geo.boundary, float(D),
+                           name or f"{source}_to_{target}_{port}")
         self.connections.append(c)
         return c
 
@@ -480,8 +566,13 @@ def run_bytes(net, n_steps, dt, record=None):
         d_max = float(np.max(d)) if np.size(d) else 0.0
         steps = math.floor(d_max / dt + 0.5)
         n_post = int(net.populations[c.target].n)
-        total += 8 * n_post * (steps + 1) + 24 * int(c.weights.nnz if hasattr(c.weights, "nnz")
-                                                    else np.count_nonzero(c.weights))
+        if isinstance(c, ConvConnection):
+            n_syn = c.n_synapses
+        elif hasattr(c.weights, "nnz"):
+            n_syn = int(c.weights.nnz)
+        else:
+            n_syn = int(np.count_nonzero(c.weights))
+        total += 8 * n_post * (steps + 1) + 24 * n_syn
     return total
 
 

@@ -10,7 +10,7 @@ untrusted file cannot run code. The header records ``format``
 ``network``
     A :class:`~neuromod.backends.network.Network`: models, sizes, parameter and
     initial-value overrides, inputs, sources (Poisson rates, spike times) and
-    connections (dense or CSR weights, delays).
+    connections (dense or CSR weights, or a convolution kernel; delays).
 ``layer``
     A :class:`~neuromod.backends.torch_backend.NeuronLayer` with its (trained)
     parameters, time step, drive and surrogate.
@@ -110,8 +110,16 @@ def _network_to_json(net, A):
             st = g.spikes
             gens.append({"name": name, "kind": "spikes", "n": st.n_trains, "times": A.put(st.times),
                          "ids": A.put(st.ids), "t_start": st.t_start, "t_stop": st.t_stop})
-    conns = [{"source": c.source, "target": c.target, "port": c.port, "name": c.name,
-              "weights": A.put(c.weights), "delays": A.put(c.delays)} for c in net.connections]
+    conns = []
+    for c in net.connections:
+        entry = {"source": c.source, "target": c.target, "port": c.port, "name": c.name,
+                 "delays": A.put(c.delays)}
+        if hasattr(c, "kernel"):          # a ConvConnection
+            entry.update(kind="conv", kernel=A.store(np.asarray(c.kernel, dtype=np.float64)),
+                         shape=[int(v) for v in c.shape], boundary=c.boundary)
+        else:
+            entry["weights"] = A.put(c.weights)
+        conns.append(entry)
     return {"populations": pops, "generators": gens, "connections": conns}
 
 
@@ -138,8 +146,13 @@ def _network_from_json(d, arrays):
                              g["t_stop"], n_trains=g["n"])
             net.add_spike_source(g["name"], st)
     for c in d["connections"]:
-        net.connect(c["source"], c["target"], c["port"], _get(c["weights"], arrays),
-                    delays=_get(c["delays"], arrays), name=c["name"])
+        if c.get("kind") == "conv":
+            net.connect_conv(c["source"], c["target"], c["port"], _get(c["kernel"], arrays),
+                             tuple(c["shape"]), c["boundary"], delays=_get(c["delays"], arrays),
+                             name=c["name"])
+        else:
+            net.connect(c["source"], c["target"], c["port"], _get(c["weights"], arrays),
+                        delays=_get(c["delays"], arrays), name=c["name"])
     return net
 
 

@@ -29,8 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuromod.backends.network import (MAX_STEPS, Network, SimulationResult, check_record,
-                                       n_steps_for, run_bytes, spike_table)
+from neuromod.backends.coupling import conv_input
+from neuromod.backends.network import (MAX_STEPS, ConvConnection, Network, SimulationResult,
+                                       check_record, n_steps_for, run_bytes, spike_table)
 from neuromod.backends.surrogate import get_surrogate
 from neuromod.backends.torch_backend import as_tensor, compile_model
 from neuromod.errors import NeuromodError
@@ -87,9 +88,16 @@ class TorchNetwork(nn.Module):
         self._conns = []
         self._param_values = {name: p.resolved_params() for name, p in net.populations.items()}
         for k, c in enumerate(net.connections):
+            key = f"c{k}"
+            if isinstance(c, ConvConnection):
+                # the kernel is the trainable weight; conv2d delivers the spikes
+                self.weights[key] = nn.Parameter(torch.tensor(c.kernel, dtype=dtype, device=dev))
+                self._conns.append({"conn": c, "key": key, "conv": True, "sparse": False,
+                                    "n_post": net.populations[c.target].n,
+                                    "groups": [{"d": int(round(c.delays / self.dt))}]})
+                continue
             pre, post, w, d = c.coo()
             steps = np.round(d / self.dt).astype(np.int64)  # Brian2: round(delay/dt)
-            key = f"c{k}"
             sparse = hasattr(c.weights, "tocoo")
             entry = {"conn": c, "key": key, "sparse": sparse, "groups": [],
                      "n_post": net.populations[c.target].n}
@@ -138,6 +146,9 @@ class TorchNetwork(nn.Module):
         presynaptic neurons in ``act`` (those that spiked in any batch entry) are read.
         """
         W = self.weights[entry["key"]]
+        if entry.get("conv"):
+            c = entry["conn"]
+            return [(entry["groups"][0]["d"], conv_input(s_pre, W, c.shape, c.boundary))]
         out = []
         B = s_pre.shape[0]
         n_post = entry["n_post"]
@@ -347,7 +358,10 @@ class TorchNetwork(nn.Module):
         net.connections = []
         for entry, c in zip(self._conns, self.net.connections):
             W = self.weights[entry["key"]].detach().cpu().double().numpy().copy()
-            if entry["sparse"]:
+            if entry.get("conv"):
+                import dataclasses
+                net.connections.append(dataclasses.replace(c, kernel=W))
+            elif entry["sparse"]:
                 pre, post, _, _ = c.coo()
                 # keep the synapse pattern even where a weight became 0 (delays align with it)
                 Wn = sps.coo_matrix((W, (pre, post)), shape=c.weights.shape).tocsr()
