@@ -60,6 +60,7 @@ and checked at the same places. Domains and constraints are saved with the model
 (:data:`FORMAT_VERSION` 2).
 """
 import copy
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -366,7 +367,7 @@ class NeuronModel:
 
     def __init__(self, name, equations, parameters, threshold=None, reset=None, refractory=0.0,
                  inputs=(), ports=None, init=None, method="exact", surrogate_scale="1",
-                 description="", domains=None, constraints=()):
+                 description="", domains=None, constraints=(), derived=None):
         self.name = str(name)
         self.equations = str(equations)
         self.eqs = parse_equations(self.equations)
@@ -420,6 +421,46 @@ class NeuronModel:
         self._constraints = [_parse_constraint(c, self.name, self.parameters)
                              for c in self.constraints]
         self._check_constraints({k: p.value for k, p in self.parameters.items()})
+        self.derived = {str(k): str(v) for k, v in (derived or {}).items()}
+        for k in self.derived:
+            self.derived_value(k)        # computable from the parameters alone, finite
+
+    def derived_value(self, name):
+        """The value (SI) of a derived quantity the model declares (``derived=``), an
+        expression of its parameters evaluated with their current values.
+
+        Facts about a model that follow from its parameters -- such as the rheobase of
+        a LIF neuron, ``(v_th - E_L)/R`` -- belong to its definition (and are saved
+        with it), not to code that switches on the model's name.
+
+        Examples
+        --------
+        >>> from neuromod.neurons import lif
+        >>> round(lif().derived_value("rheobase"), 15)
+        1e-09
+        """
+        if name not in self.derived:
+            raise ModelDefinitionError(f"model {self.name!r} declares no derived quantity "
+                                       f"{name!r}; it has {', '.join(self.derived) or 'none'}")
+        import sympy
+        from neuromod.backends.equations import to_sympy
+        text = self.derived[name]
+        names = identifiers(text)
+        unknown = sorted(n for n in names if n not in self.parameters and n not in UNITS)
+        if unknown:
+            raise ModelDefinitionError(f"model {self.name!r}: derived {name} = {text!r} names "
+                                       f"{unknown[0]!r}, not a parameter")
+        symbols = {k: sympy.Symbol(k) for k in self.parameters}
+        expr = to_sympy(text, symbols)
+        value = expr.subs({symbols[k]: p.value for k, p in self.parameters.items()})
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            out = math.nan
+        if not math.isfinite(out):
+            raise ParameterError(f"model {self.name!r}: derived {name} = {text} is not finite "
+                                 "with these parameters")
+        return out
 
     # ----------------------------------------------------------------- structure
     @property
@@ -594,7 +635,7 @@ class NeuronModel:
             "ports": {k: {"code": p.code, "unit": p.unit} for k, p in self.ports.items()},
             "init": dict(self.init), "method": self.method,
             "surrogate_scale": self.surrogate_scale, "description": self.description,
-            "constraints": list(self.constraints),
+            "constraints": list(self.constraints), "derived": dict(self.derived),
         }
 
     @classmethod
@@ -611,7 +652,7 @@ class NeuronModel:
                    method=d.get("method", "exact"),
                    surrogate_scale=d.get("surrogate_scale", "1"),
                    description=d.get("description", ""), domains=domains,
-                   constraints=d.get("constraints", ()))
+                   constraints=d.get("constraints", ()), derived=d.get("derived"))
 
     def __eq__(self, other):
         return isinstance(other, NeuronModel) and self.to_dict() == other.to_dict()

@@ -46,20 +46,15 @@ def get_model(name, **options):
 def rheobase(model):
     """Smallest constant ``I_ext`` (amp) that makes a reference model fire (continuous time).
 
-    ``lif``: ``(v_th - E_L)/R``; ``alif``: ``(v_th - E_L)(1 + a R)/R`` (the adaptation
-    current at steady state adds ``a (v - E_L)``); ``coba-lif``: ``g_L (v_th - E_L)``.
+    Each model declares it in its definition (``derived={"rheobase": ...}``, see
+    :meth:`~neuromod.backends.NeuronModel.derived_value`): ``lif``: ``(v_th - E_L)/R``;
+    ``alif``: ``(v_th - E_L)(1 + a R)/R`` (the adaptation current at steady state adds
+    ``a (v - E_L)``); ``coba-lif``: ``g_L (v_th - E_L)``. A model without one raises a
+    one-line ``ModelDefinitionError``.
 
     Examples
     --------
     >>> round(rheobase(lif()), 15)
     1e-09
     """
-    p = {k: v.value for k, v in model.parameters.items()}
-    gap = p["v_th"] - p["E_L"]
-    if model.name == "lif":
-        return gap / p["R"]
-    if model.name == "alif":
-        return gap * (1 + p["a"] * p["R"]) / p["R"]
-    if model.name == "coba-lif":
-        return gap * p["g_L"]
-    raise KeyError(f"no rheobase formula for model {model.name!r}")
+    return model.derived_value("rheobase")

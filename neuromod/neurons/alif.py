@@ -61,5 +61,6 @@ def alif(kernel="exp", receptors=("e", "i"), **parameters):
         "alif", eqs, params, threshold="v > v_th", reset="v = v_reset; I_adapt += b",
         refractory="t_ref", inputs=("I_ext",), ports=ports, init={"v": "E_L"},
         method="exact", surrogate_scale="v_th - v_reset", domains=domains, constraints=constraints,
+        derived={"rheobase": "(v_th - E_L)*(1 + a*R)/R"},
         description="adaptive leaky integrate-and-fire (subthreshold a, spike-triggered b)")
     return model.with_parameters(**parameters) if parameters else model

@@ -53,5 +53,6 @@ def coba_lif(kernel="exp", **parameters):
         "coba-lif", eqs, params, threshold="v > v_th", reset="v = v_reset", refractory="t_ref",
         inputs=("I_ext",), ports=ports, init={"v": "E_L"}, method="exponential_euler",
         surrogate_scale="v_th - v_reset", domains=domains, constraints=constraints,
+        derived={"rheobase": "g_L*(v_th - E_L)"},
         description="conductance-based leaky integrate-and-fire (exponential Euler)")
     return model.with_parameters(**parameters) if parameters else model

@@ -77,6 +77,7 @@ def lif(kernel="exp", receptors=("e", "i"), **parameters):
         "lif", eqs, params, threshold="v > v_th", reset="v = v_reset", refractory="t_ref",
         inputs=("I_ext",), ports=ports, init={"v": "E_L"}, method="exact",
         surrogate_scale="v_th - v_reset", domains=domains, constraints=constraints,
+        derived={"rheobase": "(v_th - E_L)/R"},
         description="leaky integrate-and-fire, current-based synapses "
                     f"({kernel} kernel)")
     return model.with_parameters(**parameters) if parameters else model

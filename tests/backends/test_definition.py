@@ -143,3 +143,28 @@ def test_biexp_peak_factor_normalises_the_peak():
     for td, tr in ((5e-3, 1e-3), (10e-3, 2e-3), (3e-3, 2.9e-3)):
         k = biexp_peak_factor(td, tr)
         assert (k * (np.exp(-t / td) - np.exp(-t / tr))).max() == pytest.approx(1.0, rel=1e-9)
+
+
+def test_derived_quantities_are_part_of_the_definition(tmp_path):
+    """Facts that follow from the parameters (the rheobase) are declared by the model,
+    evaluated with its current values, saved with it; bad ones are refused up front."""
+    from neuromod.backends import load, save
+    from neuromod.backends.equations import ModelDefinitionError
+    from neuromod.errors import ParameterError
+    from neuromod.neurons import alif, coba_lif, lif, rheobase
+    for m in (lif(), lif(R="20*Mohm"), alif(), coba_lif()):
+        p = {k: v.value for k, v in m.parameters.items()}
+        gap = p["v_th"] - p["E_L"]
+        want = {"lif": gap / p.get("R", 1.0), "alif": gap * (1 + p.get("a", 0) * p.get("R", 1))
+                / p.get("R", 1), "coba-lif": gap * p.get("g_L", 0)}[m.name]
+        assert rheobase(m) == pytest.approx(want, rel=1e-15)
+        save(m, tmp_path / "m.npz")
+        assert rheobase(load(tmp_path / "m.npz")) == rheobase(m)
+    assert rheobase(lif().with_parameters(R="20*Mohm")) == pytest.approx(0.5e-9, rel=1e-12)
+    eqs = "dv/dt = -v/tau : volt"
+    with pytest.raises(ModelDefinitionError, match="names 'nope', not a parameter"):
+        NeuronModel("m", eqs, {"tau": "10*ms"}, derived={"x": "nope/tau"})
+    with pytest.raises(ParameterError, match="not finite"):
+        NeuronModel("m", eqs, {"tau": "10*ms", "z": 0.0}, derived={"x": "tau/z"})
+    with pytest.raises(ModelDefinitionError, match="declares no derived quantity 'rheobase'"):
+        rheobase(NeuronModel("m", eqs, {"tau": "10*ms"}))
