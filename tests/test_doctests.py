@@ -8,7 +8,7 @@ import pytest
 import neuromod
 
 FOUNDATIONS = ("neuromod.spikes", "neuromod.io", "neuromod.stats", "neuromod.units",
-               "neuromod.limits", "neuromod.outputs", "neuromod._numba_cache",
+               "neuromod.limits", "neuromod.outputs", "neuromod.runtime",
                "neuromod.errors", "neuromod.cli.common", "neuromod.auditory", "neuromod.neurons",
                "neuromod.backends")
 

@@ -20,7 +20,7 @@ encoder the same gain control.
 """
 import numpy as np
 
-from neuromod._numba_cache import ensure_cache_dir
+from neuromod.runtime import ensure_cache_dir
 
 ensure_cache_dir(__file__)   # before numba: a cache directory it can write (see there)
 

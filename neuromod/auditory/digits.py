@@ -265,13 +265,10 @@ def train_classifier(X, y, epochs=100, lr=5e-3, batch=60, seed=0, checkpoint=Non
     torch.nn.Module (in eval mode)
     """
     import torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # tiny network: one thread is fastest and reproducible
-    try:
+    from neuromod.runtime import threads
+    with threads(torch=1):     # tiny network: one thread is fastest and reproducible
         return _train(torch, X, y, epochs, lr, batch, seed, checkpoint, n_hidden, weight_decay,
                       readout, beta, log)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(torch, X, y, epochs, lr, batch, seed, checkpoint, n_hidden, weight_decay, readout,
@@ -472,9 +469,8 @@ def run_digits(rate=1000.0, epochs=None, seeds=(0,), checkpoint_dir=None, encode
                                    for i, it in enumerate(test)]
     result = {"rate": rate, "n_train": len(train), "n_test": len(test), "epochs": d["epochs"],
               "seeds": list(seeds), "design": d}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # tiny network: one thread is fastest and reproducible
-    try:
+    from neuromod.runtime import threads
+    with threads(torch=1):     # tiny network: one thread is fastest and reproducible
         for enc in encoders:
             sp, J = encode_set(train, enc, rate, n_jobs=n_jobs)
             result.setdefault("spikes_per_file", float(np.mean([s.n_spikes for s in sp])))
@@ -490,7 +486,7 @@ def run_digits(rate=1000.0, epochs=None, seeds=(0,), checkpoint_dir=None, encode
             accs = {"train": [], **{name: [] for name in feats}}
             for seed in seeds:
                 ckpt = (None if checkpoint_dir is None
-                        else os.path.join(checkpoint_dir, f"digits-{enc}-seed{seed}.pt"))
+                        else os.path.join(checkpoint_dir, f"digits-{enc}-seed{seed}.npz"))
                 net = _fit(Xtr, y_train, d, seed, checkpoint=ckpt)
                 accs["train"].append(accuracy(net, Xtr, y_train))
                 for name, X in feats.items():
@@ -504,6 +500,4 @@ def run_digits(rate=1000.0, epochs=None, seeds=(0,), checkpoint_dir=None, encode
             result[enc] = out
             if log is not None:
                 log(enc, out)
-    finally:
-        torch.set_num_threads(threads)
     return result

@@ -140,7 +140,7 @@ def propagator_values(model, n, vals, dt):
     import os
     path = None
     if all(np.ndim(v) == 0 for v in vals.values()):
-        from neuromod.backends.model import cache_folder
+        from neuromod.runtime import cache_folder
         folder = cache_folder("propagator")
         if folder is not None:
             try:

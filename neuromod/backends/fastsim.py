@@ -219,12 +219,12 @@ def _traces(tm, names, rows, P, shape):
 
 
 def _module(src):
-    from neuromod.backends.fused import _load_source
-    return _load_source(src)
+    from neuromod.runtime import generated_module
+    return generated_module(src)
 
 
 def _numba_cache():
-    from neuromod.backends.fused import numba_cache
+    from neuromod.runtime import numba_cache
     return numba_cache()
 
 

@@ -8,7 +8,7 @@ with far less memory traffic. This module does that for every model the exact
 integrator covers: from the model's structure it generates a numba kernel pair
 (forward, backward) with every loop over state variables unrolled and structural
 zeros dropped, and keeps the generated source on disk (checked against its hash
-before use, see :func:`_load_source`). The state update is the propagator
+before use, see :func:`neuromod.runtime.generated_module`). The state update is the propagator
 ``x' = E x + K + G u`` (``E_r``, ``K_r``, ``G_r`` while refractory), the threshold an
 affine form ``d = a . x' + b``, the reset statements ``x_i = r`` / ``x_i += r`` with
 parameter-only right-hand sides, and the drive either an input (through ``G``) or a
@@ -37,7 +37,7 @@ import math
 import numpy as np
 import torch
 
-from neuromod._numba_cache import ensure_cache_dir
+from neuromod.runtime import ensure_cache_dir, generated_module, numba_cache
 
 ensure_cache_dir(__file__)   # before numba: a cache directory it can write (see there)
 
@@ -274,97 +274,10 @@ def _source(pl):
     return "\n".join(L) + "\n"
 
 
-_MODULES = {}
-
-
 def _kernels(pl):
-    """Compile (or load from numba's on-disk cache) the kernels of a plan."""
-    return _load_source(_source(pl))
-
-
-def _load_source(src):
-    """Import generated numba source as a module (once per process).
-
-    The source is kept in ``$NEUROMOD_CACHE/fused`` (default
-    ``~/.cache/neuromod/fused``) as ``k_<hash>.py``, the file name holding a hash of
-    the text, for tracebacks and inspection. A file is only ever *compared* with the
-    source generated now: one whose content does not match its name (corrupt,
-    foreign, planted) is rewritten, and what runs is always the in-memory source
-    compiled here, never the file's content. Numba's own on-disk cache is off by
-    default (see :func:`numba_cache`).
-    """
-    import hashlib
-    import sys
-    import types
-    key = hashlib.sha256(src.encode()).hexdigest()[:24]
-    mod = _MODULES.get(key)
-    if mod is not None:
-        return mod
-    path = _keep_source(src, key)
-    name = f"neuromod_fused_{key}"
-    mod = types.ModuleType(name)
-    mod.__file__ = path
-    code = compile(src, path, "exec")
-    sys.modules[name] = mod      # numba resolves the kernels' globals through the module
-    exec(code, mod.__dict__)     # noqa: S102 -- the source generated above, not the file
-    _MODULES[key] = mod
-    return mod
-
-
-def numba_cache():
-    """``'True'`` or ``'False'``: whether generated kernels use numba's on-disk cache.
-
-    Numba stores its cache as pickles (``__pycache__/*.nbi``, ``*.nbc`` next to the
-    source), and loading a planted one would run code, so it is off by default and
-    each process compiles the generated kernels again (a few seconds for the
-    training kernels). ``NEUROMOD_NUMBA_CACHE=1`` turns it on for a cache folder
-    that only the current user can write (owned by them, no group or other write
-    permission on it or ``$NEUROMOD_CACHE``); for any other folder it stays off.
-    Read at each call (no state is kept).
-    """
-    import os
-    if os.environ.get("NEUROMOD_NUMBA_CACHE", "0") != "1" or not hasattr(os, "getuid"):
-        return "False"
-    from neuromod.backends.model import cache_folder
-    folder = cache_folder("fused")
-    if folder is None:
-        return "False"
-    for path in (os.path.dirname(folder), folder):
-        st = os.stat(path)
-        if st.st_uid != os.getuid() or st.st_mode & 0o022:
-            return "False"
-    return "True"
-
-
-def _keep_source(src, key):
-    """Path of a file holding exactly ``src`` (checked, rewritten when it differs),
-    ``'<neuromod generated kernel>'`` when no cache folder is writable."""
-    import os
-    import tempfile
-    from neuromod.backends.model import cache_folder
-    folder = cache_folder("fused")
-    if folder is None:
-        return "<neuromod generated kernel>"
-    path = os.path.join(folder, f"k_{key}.py")
-    data = src.encode()
-    try:
-        with open(path, "rb") as fh:
-            if fh.read(len(data) + 1) == data:
-                return path
-    except OSError:
-        pass
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        return "<neuromod generated kernel>"
-    return path
+    """Compile the kernels of a plan (once per process; see
+    :func:`neuromod.runtime.generated_module`)."""
+    return generated_module(_source(pl))
 
 
 class Plan:

@@ -907,20 +907,6 @@ def propagator_structure(model):
     return PropagatorStructure(has_refractory, reach, ref_rows, c0, g, linear, fields)
 
 
-def cache_folder(name):
-    """``$NEUROMOD_CACHE/<name>`` (default ``~/.cache/neuromod/<name>``), created if
-    needed; ``None`` when it cannot be created."""
-    import os
-    base = os.environ.get("NEUROMOD_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                            "neuromod")
-    folder = os.path.join(base, name)
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return None
-    return folder
-
-
 def _analysis_key(model):
     """Hash of what :func:`analyse` depends on: the equations and statements (not the
     parameter values), the sympy and Python versions and the source of the modules
@@ -1153,6 +1139,7 @@ def cached_analysis(model):
     import json
     import os
     import tempfile
+    from neuromod.runtime import cache_folder
     folder = cache_folder("analysis")
     path = key = None
     if folder is not None and __name__ == "neuromod.backends.model":

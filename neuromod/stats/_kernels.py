@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from neuromod._numba_cache import ensure_cache_dir
+from neuromod.runtime import ensure_cache_dir
 
 ensure_cache_dir(__file__)   # before numba: a cache directory it can write (see there)
 
@@ -39,17 +39,15 @@ def call(kernel, work, *args, blocks=False):
     its elementary steps) is below :data:`PARALLEL_MIN_WORK`. With ``blocks=True`` the
     number of threads used is passed as the kernel's last argument."""
     import numba
+    from neuromod.runtime import threads
     nt = numba.get_num_threads()
     use = nt if work >= PARALLEL_MIN_WORK else 1
     if blocks:
         args = args + (use,)
     if use == nt:
         return kernel(*args)
-    numba.set_num_threads(use)
-    try:
+    with threads(numba=use):
         return kernel(*args)
-    finally:
-        numba.set_num_threads(nt)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -280,7 +280,7 @@ _near_kernel = None
 def _get_near_kernel():
     global _near_kernel
     if _near_kernel is None:
-        from neuromod._numba_cache import ensure_cache_dir
+        from neuromod.runtime import ensure_cache_dir
         ensure_cache_dir(__file__)
         from numba import njit
 

@@ -74,7 +74,7 @@ def _get_kernel():
     """Compile (or load from cache) the one-pass-per-train ISI kernel."""
     global _kernel
     if _kernel is None:
-        from neuromod._numba_cache import ensure_cache_dir
+        from neuromod.runtime import ensure_cache_dir
         ensure_cache_dir(__file__)
         from numba import njit
 

@@ -478,7 +478,7 @@ def test_stats_falls_back_to_a_private_cache_with_one_warning(tmp_path):
 
 
 def test_numba_cache_helper_leaves_working_setups_alone(tmp_path, monkeypatch):
-    from neuromod import _numba_cache
+    from neuromod import runtime as _numba_cache
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     module = tmp_path / "pkg" / "mod.py"
     module.parent.mkdir()
@@ -489,7 +489,7 @@ def test_numba_cache_helper_leaves_working_setups_alone(tmp_path, monkeypatch):
 
 
 def test_numba_cache_refuses_a_shared_fallback_directory(tmp_path, monkeypatch, capsys):
-    from neuromod import _numba_cache
+    from neuromod import runtime as _numba_cache
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__pycache__").write_text("")
     (tmp_path / "homefile").write_text("")

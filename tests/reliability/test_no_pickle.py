@@ -127,7 +127,7 @@ def test_deep_expression_tree_is_refused_without_recursion_error():
 def test_planted_kernel_source_is_not_run_and_is_rewritten(cache, tmp_path):
     import hashlib
 
-    from neuromod.backends.fused import _load_source
+    from neuromod.runtime import generated_module
     marker = tmp_path / "executed"
     src = f"VALUE = {os.getpid()} * 3 + 1  # neuromod test kernel\n"
     key = hashlib.sha256(src.encode()).hexdigest()[:24]
@@ -135,14 +135,14 @@ def test_planted_kernel_source_is_not_run_and_is_rewritten(cache, tmp_path):
     folder.mkdir(parents=True)
     planted = folder / f"k_{key}.py"
     planted.write_text(f"open({str(marker)!r}, 'w').close()\nVALUE = -1\n")
-    mod = _load_source(src)
+    mod = generated_module(src)
     assert not marker.exists()
     assert mod.VALUE == os.getpid() * 3 + 1
     assert planted.read_text() == src            # rebuilt with the generated source
 
 
 def test_numba_pickle_cache_is_off_unless_asked_for_a_private_folder(cache, monkeypatch):
-    from neuromod.backends.fused import numba_cache
+    from neuromod.runtime import numba_cache
     assert numba_cache() == "False"
     monkeypatch.setenv("NEUROMOD_NUMBA_CACHE", "1")
     (cache / "fused").mkdir(parents=True, exist_ok=True)
