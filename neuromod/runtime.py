@@ -51,7 +51,8 @@ import stat
 import sys
 import tempfile
 
-__all__ = ["cache_folder", "generated_module", "numba_cache", "threads", "ensure_cache_dir",
+__all__ = ["cache_folder", "write_cache_file", "generated_module", "numba_cache", "threads",
+           "ensure_cache_dir",
            "user_cache_dir", "ENV_VAR"]
 
 #: The variable numba reads for a user-provided cache directory.
@@ -206,17 +207,24 @@ def _keep_source(src, key):
     except OSError:
         pass
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_cache_file(path, data)
     except OSError:
         return "<neuromod generated kernel>"
     return path
+
+
+def write_cache_file(path, data):
+    """Write the bytes ``data`` to the cache file ``path`` atomically (a temporary file
+    in its folder, then ``os.replace``): a reader never sees half a cache entry, and a
+    failure leaves nothing behind. OSErrors propagate (callers then run uncached)."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 @functools.lru_cache(maxsize=None)

@@ -1138,8 +1138,7 @@ def cached_analysis(model):
     """
     import json
     import os
-    import tempfile
-    from neuromod.runtime import cache_folder
+    from neuromod.runtime import cache_folder, write_cache_file
     folder = cache_folder("analysis")
     path = key = None
     if folder is not None and __name__ == "neuromod.backends.model":
@@ -1157,14 +1156,7 @@ def cached_analysis(model):
     if path is not None:
         try:
             text = json.dumps(_analysis_to_json(a, key), separators=(",", ":"))
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(text)
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            write_cache_file(path, text.encode())
         except Exception:  # noqa: BLE001 -- read-only cache, unstorable node: keep it in memory
             pass
     return a

@@ -303,14 +303,7 @@ class Network:
 
     def connect(self, source, target, port, weights, delays=0.0, name=None):
         """Connect ``source`` to ``target``'s ``port`` with ``weights`` (n_source x n_target)."""
-        if source not in self.populations and source not in self.generators:
-            raise NeuromodError(f"connect: unknown source {source!r}")
-        if target not in self.populations:
-            raise NeuromodError(f"connect: unknown target population {target!r}")
-        tpop = self.populations[target]
-        if port not in tpop.model.ports:
-            raise NeuromodError(f"connect: model {tpop.model.name!r} has no port {port!r}; "
-                                f"it has {', '.join(tpop.model.ports)}")
+        tpop = self._endpoints("connect", source, target, port)
         n_pre = self.size(source)
         port_dim = tpop.model.ports[port].dim
         if hasattr(weights, "tocoo"):
@@ -333,6 +326,18 @@ class Network:
         c = Connection(source, target, port, W, D, name or f"{source}_to_{target}_{port}")
         self.connections.append(c)
         return c
+
+    def _endpoints(self, what, source, target, port):
+        """The target population of a connection, its ends checked (one-line errors)."""
+        if source not in self.populations and source not in self.generators:
+            raise NeuromodError(f"{what}: unknown source {source!r}")
+        if target not in self.populations:
+            raise NeuromodError(f"{what}: unknown target population {target!r}")
+        tpop = self.populations[target]
+        if port not in tpop.model.ports:
+            raise NeuromodError(f"{what}: model {tpop.model.name!r} has no port {port!r}; "
+                                f"it has {', '.join(tpop.model.ports)}")
+        return tpop
 
     def connect_conv(self, source, target, port, kernel, shape, boundary="zero", delays=0.0,
                      name=None):
@@ -366,14 +371,7 @@ class Network:
         >>> c.n_synapses
         128
         """
-        if source not in self.populations and source not in self.generators:
-            raise NeuromodError(f"connect_conv: unknown source {source!r}")
-        if target not in self.populations:
-            raise NeuromodError(f"connect_conv: unknown target population {target!r}")
-        tpop = self.populations[target]
-        if port not in tpop.model.ports:
-            raise NeuromodError(f"connect_conv: model {tpop.model.name!r} has no port {port!r}; "
-                                f"it has {', '.join(tpop.model.ports)}")
+        tpop = self._endpoints("connect_conv", source, target, port)
         K = np.asarray(as_si(kernel, tpop.model.ports[port].dim, "kernel"), dtype=np.float64)
         geo = check_kernel(K, shape, boundary)
         if self.size(source) != geo.n_pre or tpop.n != geo.n_post:
