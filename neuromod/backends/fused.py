@@ -392,10 +392,10 @@ def coefficient_tensors(pl, P, C, N, dtype):
 
 class _Fused(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, E, Er, K, Kr, G, Gr, A, b, scale, rval, coef, x0, r0, pl, want_params):
+    def forward(ctx, x, E, Er, K, Kr, G, Gr, A, b, scale, rval, coef, x0, r0, pl, want_params,
+                ref, keep_states):
         T, B, N = x.shape
         BN = B * N
-        dt = x.dtype
         xn = x.detach().reshape(T, BN).numpy()
         args = [a.detach().contiguous().numpy() for a in (E, Er, K, Kr, G, Gr, A, b, scale, rval, coef)]
         st = x0.detach().reshape(pl.m, BN).numpy().copy()
@@ -403,20 +403,24 @@ class _Fused(torch.autograd.Function):
         spikes = np.empty((T, BN), dtype=xn.dtype)
         z = np.empty((T, BN), dtype=xn.dtype)
         flags = np.empty((T, BN), dtype=np.uint8)
-        xprev = np.empty((T, pl.m, BN) if want_params else (1, pl.m, 1), dtype=xn.dtype)
-        ref = _ref_steps(pl, N)
+        keep = bool(want_params or keep_states)
+        # the state at the start of every step: for the parameter gradients, and for traces
+        xprev = np.empty((T, pl.m, BN) if keep else (1, pl.m, 1), dtype=xn.dtype)
         k = _kernels(pl)
-        k.forward(xn, *args, ref, st, rr, spikes, z, flags, xprev, want_params)
+        with _kernel_threads():
+            k.forward(xn, *args, ref, st, rr, spikes, z, flags, xprev, keep)
         ctx.pl, ctx.want = pl, want_params
         ctx.shape = (T, B, N)
         ctx.np = (xn, args, z, flags, xprev)
         final_x = torch.from_numpy(st).reshape(pl.m, B, N)
         final_r = torch.from_numpy(rr).reshape(B, N)
-        ctx.mark_non_differentiable(final_x, final_r)
-        return torch.from_numpy(spikes).reshape(T, B, N), final_x, final_r
+        states = torch.from_numpy(xprev).reshape(T, pl.m, B, N) if keep_states else \
+            torch.zeros(())
+        ctx.mark_non_differentiable(final_x, final_r, states)
+        return torch.from_numpy(spikes).reshape(T, B, N), final_x, final_r, states
 
     @staticmethod
-    def backward(ctx, grad, _gx, _gr):
+    def backward(ctx, grad, _gx, _gr, _gs):
         pl, want = ctx.pl, ctx.want
         T, B, N = ctx.shape
         BN = B * N
@@ -432,8 +436,9 @@ class _Fused(torch.autograd.Function):
         gA, gb, gsc = np.zeros(shp(m, BN), f), np.zeros(shp(BN), f), np.zeros(shp(BN), f)
         grv = np.zeros((max(len(pl.resets), 1), BN) if want else (1, 1), f)
         gco = np.zeros(shp(m, BN), f)
-        _kernels(pl).backward(gs, xn, *args, z, flags, xprev, want, pl.kind, pl.alpha, gx, gE,
-                              gEr, gK, gKr, gG, gGr, gA, gb, gsc, grv, gco)
+        with _kernel_threads():
+            _kernels(pl).backward(gs, xn, *args, z, flags, xprev, want, pl.kind, pl.alpha, gx,
+                                  gE, gEr, gK, gKr, gG, gGr, gA, gb, gsc, grv, gco)
         out = [torch.from_numpy(gx).reshape(T, B, N)]
         if want:
             def red(a, lead):
@@ -443,27 +448,39 @@ class _Fused(torch.autograd.Function):
                     red(grv[:len(pl.resets)], (len(pl.resets),)), red(gco, (m,))]
         else:
             out += [None] * 11
-        return tuple(out) + (None, None, None, None)
+        return tuple(out) + (None,) * 6
 
 
-def _ref_steps(pl, N):
-    return np.ascontiguousarray(np.broadcast_to(pl.ref_steps, (N,)).astype(np.int32))
+def _kernel_threads():
+    """The parallel kernels run on as many threads as torch is allowed, for this call
+    only (:func:`neuromod.runtime.threads`)."""
+    from neuromod.runtime import threads
+    return threads(numba=torch.get_num_threads()) if _parallel() else threads()
 
 
-def run_fused(pl, x_tbn, P, C, S):
-    """Run the layer over ``x_tbn`` (time, batch, n); returns ``(spikes_tbn, final_state)``.
+def _ref_steps(ref_steps, N):
+    return np.ascontiguousarray(np.broadcast_to(ref_steps, (N,)).astype(np.int32))
 
-    The final state carries no gradient (the caller uses this path only when none
-    is needed through it)."""
+
+def run_fused(pl, x_tbn, P, C, S, record=()):
+    """Run the layer over ``x_tbn`` (time, batch, n); returns ``(spikes_tbn, final_state,
+    traces)``, ``traces[v]`` the ``(time, batch, n)`` values of state ``v`` after each
+    step (post reset), for the states named in ``record``.
+
+    The final state and the traces carry no gradient (the caller uses this path only
+    when none is needed through them). The plan is not modified."""
     T, B, N = x_tbn.shape
     dtype = x_tbn.dtype
-    pl.ref_steps = C.ref_steps.detach().cpu().numpy()
+    ref = _ref_steps(C.ref_steps.detach().cpu().numpy(), N)
     coeffs = coefficient_tensors(pl, P, C, N, dtype)
     want = any(c.requires_grad for c in coeffs)
     x0 = torch.stack([getattr(S, s).to(dtype) for s in pl.tm.states])
-    if _parallel():   # as many threads as torch is allowed
-        import numba
-        numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-    spikes, fx, fr = _Fused.apply(x_tbn.contiguous(), *coeffs, x0, S.refrac, pl, want)
+    spikes, fx, fr, states = _Fused.apply(x_tbn.contiguous(), *coeffs, x0, S.refrac, pl, want,
+                                          ref, bool(record))
     final = pl.tm.State(*[fx[i].to(S[i].dtype) for i in range(pl.m)], fr.to(torch.int32))
-    return spikes, final
+    traces = {}
+    for v in record:
+        i = pl.tm.states.index(v)
+        # the state at the start of step t + 1 is the value after step t
+        traces[v] = torch.cat([states[1:, i], fx[i][None]]).to(S[i].dtype)
+    return spikes, final, traces

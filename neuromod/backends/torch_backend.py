@@ -620,11 +620,14 @@ class NeuronLayer(torch.nn.Module):
     def _use_fused(self, x, S, record, return_state):
         """The fused CPU kernels (:mod:`neuromod.backends.fused`) apply when the model
         is integrated exactly, the surrogate is a built-in one, the reset detached,
-        tensors are on the CPU, no traces are recorded, and no gradient must flow
-        through the initial or final state."""
-        if not self.fused or record or x.device.type != "cpu":
+        tensors are on the CPU, and no gradient must flow through the initial or final
+        state or through recorded traces (traces of state variables are recorded by the
+        fused kernels when autograd is off)."""
+        if not self.fused or x.device.type != "cpu":
             return False
         grad = torch.is_grad_enabled()
+        if record and (grad or any(v not in self.tm.states for v in record)):
+            return False
         if grad and (return_state or any(t.requires_grad for t in S)):
             return False
         if self._plan is False:
@@ -668,9 +671,11 @@ class NeuronLayer(torch.nn.Module):
         if self._use_fused(x, S, record, return_state):
             from neuromod.backends.fused import run_fused
             xt = x.to(P[0].dtype).permute(2, 0, 1)
-            spikes, S = run_fused(self._plan, xt, P, C, S)
+            spikes, S, traces = run_fused(self._plan, xt, P, C, S, record=tuple(record))
             spikes = spikes.permute(1, 2, 0)
-            return (spikes, {}, S) if return_state else spikes
+            if not record and not return_state:
+                return spikes
+            return spikes, {v: tr.permute(1, 2, 0) for v, tr in traces.items()}, S
         is_port = self.drive in self.model.ports
         has_in = [u == self.drive for u in self.tm.inputs]
         has_port = [p == self.drive for p in self.tm.ports]

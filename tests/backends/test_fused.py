@@ -95,3 +95,32 @@ def test_fused_float32_spikes_equal_tensor_path():
         b = NeuronLayer(lif(), 50, 1e-4, drive="I_ext", fused=True)(x)
     assert a.dtype == b.dtype == torch.float32 and a.sum() > 100
     assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["lif", "alif"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fused_kernels_record_the_same_traces_as_the_step_by_step_path(name, dtype):
+    """Traces of state variables (after each step, post reset) come from the fused
+    kernels when autograd is off, equal to the step-by-step path's; with autograd on
+    (traces in the graph) the step-by-step path records them."""
+    from neuromod.backends.torch_backend import NeuronLayer
+    from neuromod.neurons import MODELS
+    model = MODELS[name]()
+    states = list(model.analysis.states)
+    g = torch.Generator().manual_seed(3)
+    x = 2.5e-9 * torch.rand((3, 7, 400), generator=g, dtype=torch.float64)
+    fused = NeuronLayer(model, 7, 1e-4, dtype=dtype)
+    eager = NeuronLayer(model, 7, 1e-4, dtype=dtype, fused=False)
+    with torch.no_grad():
+        assert fused._use_fused(x, fused.tm.initial_state(3, 7, fused.params()), states, False)
+        s1, tr1, S1 = fused(x, record=states)
+        s2, tr2, S2 = eager(x, record=states)
+    assert s1.sum() > 10
+    assert torch.equal(s1, s2)
+    for v in states:
+        assert tr1[v].shape == (3, 7, 400) and tr1[v].dtype == dtype
+        assert torch.equal(tr1[v], tr2[v]), v
+        assert torch.equal(tr1[v][..., -1], getattr(S1, v))
+    assert not fused._use_fused(x, S1, states, False)          # autograd on: eager records
+    s3, tr3, _ = fused(x, record=["v"])
+    assert torch.equal(tr3["v"].detach(), tr1["v"])
