@@ -61,7 +61,7 @@ class Domain:
     high_inclusive: bool = True
     finite: bool = True
 
-    def contains(self, value):
+    def contains(self, value: float) -> bool:
         """Whether the float ``value`` lies in the domain (NaN never does)."""
         v = float(value)
         if math.isnan(v) or (self.finite and math.isinf(v)):
@@ -74,7 +74,7 @@ class Domain:
                 return False
         return True
 
-    def describe(self):
+    def describe(self) -> str:
         """``'> 0'``, ``'>= 0'``, ``'in [0, 1]'``, ``'finite'``..."""
         lo, hi = self.low, self.high
         if lo is not None and hi is not None:
@@ -97,7 +97,7 @@ DOMAINS = {
 }
 
 
-def domain(spec):
+def domain(spec: "str | tuple | Domain") -> Domain:
     """The :class:`Domain` for a name of :data:`DOMAINS`, a ``(low, high)`` pair
     (inclusive, None for unbounded) or a :class:`Domain`."""
     if isinstance(spec, Domain):
@@ -114,7 +114,7 @@ def domain(spec):
                          f"not {spec!r}")
 
 
-def check_value(name, value, spec="finite"):
+def check_value(name: str, value, spec: "str | tuple | Domain" = "finite") -> float:
     """Return ``float(value)`` if it lies in the domain ``spec``; else raise
     :class:`~neuromod.errors.ParameterError` naming ``name``.
 
@@ -145,7 +145,7 @@ def check_value(name, value, spec="finite"):
     return v
 
 
-def check_int(name, value, low=None, high=None):
+def check_int(name: str, value, low: "int | None" = None, high: "int | None" = None) -> int:
     """Return ``value`` as an int if it is an integer (not a bool, not a float with a
     fraction) with ``low <= value <= high``; else a one-line ParameterError.
 
@@ -174,7 +174,7 @@ def check_int(name, value, low=None, high=None):
     return v
 
 
-def check_seed(seed):
+def check_seed(seed) -> "int | None":
     """A random seed: None, or an integer ``0 <= seed < 2**64``.
 
     Examples
@@ -192,7 +192,7 @@ def check_seed(seed):
 
 
 # --------------------------------------------------------------------- memory
-def parse_size(text):
+def parse_size(text: str) -> int:
     """Bytes of ``'8G'``, ``'512M'``, ``'100K'``, ``'1.5G'`` or ``'123'`` (powers of 1024).
 
     Raises ParameterError for anything else (negative, NaN, unknown suffix).
@@ -212,7 +212,7 @@ def parse_size(text):
     return int(v * _SUFFIX[unit])
 
 
-def format_bytes(n):
+def format_bytes(n: float) -> str:
     """``'74.5 GiB'``, ``'8 GiB'``, ``'512 MiB'``, ``'12 KiB'``, ``'100 B'`` (up to EiB,
     then ``'1.2e+30 B'``).
 
@@ -232,7 +232,7 @@ def format_bytes(n):
     return f"{n:.0f} B"
 
 
-def memory_limit():
+def memory_limit() -> int:
     """The allocation limit in bytes: ``NEUROMOD_MEMORY_LIMIT`` or 8 GiB.
 
     Read from the environment at each call (no state is kept).
@@ -241,7 +241,7 @@ def memory_limit():
     return parse_size(text) if text else DEFAULT_MEMORY_LIMIT
 
 
-def check_allocation(nbytes, what):
+def check_allocation(nbytes: float, what: str) -> None:
     """Raise :class:`~neuromod.errors.ResourceLimitError` if ``nbytes`` (an estimate
     made before allocating) exceeds :func:`memory_limit`.
 

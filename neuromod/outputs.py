@@ -77,7 +77,7 @@ _WRITE_TEXTS = (("No space left on device", errno.ENOSPC), ("File too large", er
                 ("errno = 27", errno.EFBIG), ("Disk quota exceeded", errno.EDQUOT))
 
 
-def pause_point(phase):
+def pause_point(phase: str) -> None:
     """Pause here if ``NEUROMOD_TEST_PAUSE`` names ``phase`` (test hook; see module doc)."""
     if os.environ.get("NEUROMOD_TEST_PAUSE") == phase:
         sys.stderr.write(f"neuromod: paused at {phase}\n")
@@ -157,7 +157,8 @@ def _umask():
     return mask
 
 
-def check_output(path, what="output", extensions=None, default_suffix=""):
+def check_output(path, what: str = "output", extensions: "tuple | None" = None,
+                 default_suffix: str = "") -> "Output":
     """Check that ``path`` can be written, before any work is done.
 
     Parameters
@@ -293,7 +294,8 @@ class Outputs:
     def __init__(self):
         self._targets = []
 
-    def add(self, path, what="output", extensions=None, default_suffix=""):
+    def add(self, path, what: str = "output", extensions: "tuple | None" = None,
+            default_suffix: str = "") -> "Output | None":
         """Check an output (:func:`check_output`) and register it; returns its
         :class:`Output`, the handle :meth:`write` takes.
 
@@ -311,7 +313,7 @@ class Outputs:
         self._targets.append(target)
         return target
 
-    def write(self, output, write):
+    def write(self, output: "Output", write) -> None:
         """Write an added output (the :class:`Output` that :meth:`add` returned):
         ``write(tmp_path)`` fills its temporary file.
 
@@ -325,7 +327,7 @@ class Outputs:
         _run_writer(target, write)
         pause_point("write")
 
-    def commit(self):
+    def commit(self) -> None:
         """Rename every written temporary file onto its target (devices first)."""
         targets = sorted(self._targets, key=lambda t: t.kind != "device")
         try:
@@ -350,7 +352,7 @@ class Outputs:
         return False
 
 
-def atomic_write(path, write, binary_suffix=""):
+def atomic_write(path, write, binary_suffix: str = "") -> None:
     """Write one file all-or-nothing: ``write(tmp_path)``, then rename onto ``path``.
 
     The same rules as :class:`Outputs` (symlink targets replaced, character devices

@@ -50,6 +50,7 @@ import os
 import stat
 import sys
 import tempfile
+import types
 
 __all__ = ["cache_folder", "write_cache_file", "generated_module", "numba_cache", "threads",
            "ensure_cache_dir",
@@ -70,7 +71,7 @@ def _writable_dir(path):
         return False
 
 
-def user_cache_dir():
+def user_cache_dir() -> str:
     """Numba's user-wide cache directory (``appdirs.user_cache_dir("numba")``)."""
     if sys.platform == "darwin":
         return os.path.expanduser("~/Library/Caches/numba")
@@ -106,7 +107,7 @@ def _private_temp_dir():
         return None
 
 
-def ensure_cache_dir(module_file):
+def ensure_cache_dir(module_file: str) -> "str | None":
     """Make sure numba can cache the kernels of the module at ``module_file``.
 
     Call before ``import numba`` (numba reads ``NUMBA_CACHE_DIR`` when it is
@@ -156,7 +157,7 @@ def ensure_cache_dir(module_file):
 
 
 # ----------------------------------------------------------------------------- caches
-def cache_folder(name):
+def cache_folder(name: str) -> "str | None":
     """``$NEUROMOD_CACHE/<name>`` (default ``~/.cache/neuromod/<name>``), created if
     needed; ``None`` when it cannot be created (callers then work uncached)."""
     base = os.environ.get("NEUROMOD_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
@@ -169,7 +170,7 @@ def cache_folder(name):
     return folder
 
 
-def numba_cache():
+def numba_cache() -> str:
     """``'True'`` or ``'False'``: whether generated kernels use numba's on-disk cache.
 
     Numba stores its cache as pickles (``__pycache__/*.nbi``, ``*.nbc`` next to the
@@ -213,7 +214,7 @@ def _keep_source(src, key):
     return path
 
 
-def write_cache_file(path, data):
+def write_cache_file(path: str, data: bytes) -> None:
     """Write the bytes ``data`` to the cache file ``path`` atomically (a temporary file
     in its folder, then ``os.replace``): a reader never sees half a cache entry, and a
     failure leaves nothing behind. OSErrors propagate (callers then run uncached)."""
@@ -228,7 +229,7 @@ def write_cache_file(path, data):
 
 
 @functools.lru_cache(maxsize=None)
-def generated_module(src):
+def generated_module(src: str) -> types.ModuleType:
     """Compile generated Python source into a module (once per process per source).
 
     The source is kept in ``$NEUROMOD_CACHE/fused`` (default
@@ -240,7 +241,6 @@ def generated_module(src):
     because numba resolves a kernel's globals through its module.
     """
     import hashlib
-    import types
     key = hashlib.sha256(src.encode()).hexdigest()[:24]
     path = _keep_source(src, key)
     name = f"neuromod_generated_{key}"
@@ -254,7 +254,7 @@ def generated_module(src):
 
 # ----------------------------------------------------------------------------- threads
 @contextlib.contextmanager
-def threads(torch=None, numba=None):
+def threads(torch: "int | None" = None, numba: "int | None" = None):
     """Run a block with Torch's and/or numba's thread count set, restored afterwards.
 
     Parameters

@@ -53,15 +53,15 @@ class ConvCoupling:
     boundary: str = "zero"
 
     @property
-    def n_pre(self):
+    def n_pre(self) -> int:
         return self.c_in * self.shape[0] * self.shape[1]
 
     @property
-    def n_post(self):
+    def n_post(self) -> int:
         return self.c_out * self.shape[0] * self.shape[1]
 
 
-def check_kernel(kernel, shape, boundary="zero"):
+def check_kernel(kernel, shape: tuple, boundary: str = "zero") -> ConvCoupling:
     """Validate a kernel and map shape; returns the :class:`ConvCoupling`.
 
     Raises ParameterError (one line) for a kernel that is not 4-D, not square, of even
@@ -96,7 +96,8 @@ def _numpy(kernel):
     return np.asarray(kernel)
 
 
-def kernel_synapses(kernel, shape, boundary="zero", drop_zeros=True):
+def kernel_synapses(kernel, shape: tuple, boundary: str = "zero",
+                    drop_zeros: bool = True) -> "tuple[np.ndarray, np.ndarray, np.ndarray]":
     """The synapses of a convolutional coupling: ``(pre, post, weight)`` arrays.
 
     Parameters
@@ -142,7 +143,7 @@ def kernel_synapses(kernel, shape, boundary="zero", drop_zeros=True):
     return pre.astype(np.int64), post.astype(np.int64), weight.astype(np.float64)
 
 
-def dense_matrix(kernel, shape, boundary="zero"):
+def dense_matrix(kernel, shape: tuple, boundary: str = "zero") -> np.ndarray:
     """The ``(n_pre, n_post)`` weight matrix equivalent to the coupling (small maps).
 
     Examples
@@ -160,7 +161,7 @@ def dense_matrix(kernel, shape, boundary="zero"):
     return out
 
 
-def conv_input(spikes, kernel, shape, boundary="zero"):
+def conv_input(spikes, kernel, shape: tuple, boundary: str = "zero"):
     """The input a convolutional coupling delivers, on Torch tensors.
 
     Parameters

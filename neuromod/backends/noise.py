@@ -148,12 +148,12 @@ class NoiseFamily:
         """``f(z) = dF/dz``, the density in units of 1 / standard deviation."""
         return self.pdf_fn(z)
 
-    def firing_probability(self, u, theta, sigma):
+    def firing_probability(self, u, theta, sigma: float):
         """``F((u - theta) / sigma)``: the probability to fire in one step (``sigma > 0``,
         the noise's standard deviation, in the units of ``u``)."""
         return self.cdf((u - theta) / sigma)
 
-    def firing_density(self, u, theta, sigma):
+    def firing_density(self, u, theta, sigma: float):
         """``f((u - theta) / sigma) / sigma``: d(firing probability)/du."""
         return self.pdf((u - theta) / sigma) / sigma
 
@@ -189,7 +189,7 @@ FAMILIES = {
 }
 
 
-def family(name):
+def family(name: str) -> NoiseFamily:
     """The :class:`NoiseFamily` called ``name`` (one-line error listing the known ones).
 
     Examples
@@ -209,7 +209,7 @@ def family(name):
                              f"{', '.join(FAMILIES)}") from None
 
 
-def brian2_function(name, kind="cdf"):
+def brian2_function(name: str, kind: str = "cdf"):
     """The ``cdf`` or ``pdf`` of a noise family as a Brian2 function of a dimensionless
     argument, with NumPy, Cython and C++ implementations (Brian2 has no ``erf``).
 

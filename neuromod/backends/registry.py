@@ -40,7 +40,7 @@ class Backend:
         """The run function (its module is imported on first use)."""
         return getattr(importlib.import_module(self.module), self.function)
 
-    def check_options(self, options):
+    def check_options(self, options: dict) -> None:
         """One-line error for an option this backend does not take."""
         unknown = sorted(set(options) - set(self.options))
         if unknown:
@@ -57,7 +57,7 @@ BACKENDS = MappingProxyType({
 })
 
 
-def backend(name):
+def backend(name: str) -> Backend:
     """The :class:`Backend` called ``name``."""
     try:
         return BACKENDS[name]
