@@ -14,8 +14,10 @@ from neuromod.neurons import alif, coba_lif, lif
 #: (model, parameter) pairs covering every dimension the built-in models use.
 MODELS = {"lif": lif(), "alif": alif(), "coba-lif": coba_lif()}
 TARGETS = sorted({(m, p) for m, model in MODELS.items() for p in model.parameters})
-#: Each case must answer at once (the bound powers and nesting make it so).
-PER_CASE_S = 0.5
+#: Each case must answer at once (the bound powers and nesting make it so): a guard
+#: against hangs (an unbounded power takes minutes), not a speed goal, in CPU time of
+#: this process and generous for a loaded machine (a case takes about 2 ms).
+PER_CASE_S = 5.0
 
 UNIT_NAMES = sorted(UNITS)
 _NUMBERS = st.one_of(
@@ -56,7 +58,7 @@ TEXT = st.one_of(
 
 def _check(text, model, param):
     dim = MODELS[model].parameters[param].dim
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     try:
         v = as_si(text, dim, param)
     except NeuromodError as exc:
@@ -69,7 +71,7 @@ def _check(text, model, param):
             MODELS[model].with_parameters(**{param: text})
         except NeuromodError as exc:
             assert "\n" not in str(exc)
-    assert time.perf_counter() - t0 < PER_CASE_S, text[:80]
+    assert time.process_time() - t0 < PER_CASE_S, text[:80]
 
 
 @settings(max_examples=900)
@@ -101,11 +103,11 @@ def test_plain_numbers_are_kept_or_refused_by_the_domain(value, target):
 def test_parse_quantity_on_the_classic_troublemakers():
     for text in ["10**10**10", "9**9**9**9", "(" * 199 + "1" + ")" * 199, "-" * 999 + "1",
                  "1/0", "0**-1", "(-8)**0.5", "ms**1e300", "1e308*1e308", "10**-10**10"]:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         try:
             v, _ = parse_quantity(text)
         except NeuromodError as exc:
             assert "\n" not in str(exc)
         else:
             assert math.isfinite(v)
-        assert time.perf_counter() - t0 < PER_CASE_S, text
+        assert time.process_time() - t0 < PER_CASE_S, text
