@@ -35,6 +35,8 @@ import operator
 import os
 from dataclasses import dataclass
 
+import numpy as np
+
 from neuromod.errors import ParameterError, ResourceLimitError
 
 __all__ = ["DOMAINS", "Domain", "check_value", "check_int", "check_seed", "domain",
@@ -61,18 +63,23 @@ class Domain:
     high_inclusive: bool = True
     finite: bool = True
 
+    def mask(self, values):
+        """Elementwise: which of ``values`` (a float or an array) lie in the domain (NaN
+        never does); one vectorised test shared by scalars and per-neuron arrays."""
+        arr = np.asarray(values, dtype=np.float64)
+        ok = ~np.isnan(arr)
+        if self.finite:
+            ok &= np.isfinite(arr)
+        with np.errstate(invalid="ignore"):
+            if self.low is not None:
+                ok &= (arr >= self.low) if self.low_inclusive else (arr > self.low)
+            if self.high is not None:
+                ok &= (arr <= self.high) if self.high_inclusive else (arr < self.high)
+        return ok
+
     def contains(self, value: float) -> bool:
         """Whether the float ``value`` lies in the domain (NaN never does)."""
-        v = float(value)
-        if math.isnan(v) or (self.finite and math.isinf(v)):
-            return False
-        if self.low is not None:
-            if (v < self.low) if self.low_inclusive else (v <= self.low):
-                return False
-        if self.high is not None:
-            if (v > self.high) if self.high_inclusive else (v >= self.high):
-                return False
-        return True
+        return bool(self.mask(float(value)))
 
     def describe(self) -> str:
         """``'> 0'``, ``'>= 0'``, ``'in [0, 1]'``, ``'finite'``..."""

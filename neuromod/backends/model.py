@@ -185,14 +185,7 @@ def check_parameter(name, value, spec="finite", model=None):
         if not d.contains(v):
             raise ParameterError(f"{where}{name} = {v:g} must be {d.describe()} ({d.name})")
         return v
-    ok = ~np.isnan(arr)
-    if d.finite:
-        ok &= np.isfinite(arr)
-    with np.errstate(invalid="ignore"):
-        if d.low is not None:
-            ok &= (arr >= d.low) if d.low_inclusive else (arr > d.low)
-        if d.high is not None:
-            ok &= (arr <= d.high) if d.high_inclusive else (arr < d.high)
+    ok = d.mask(arr)
     if not ok.all():
         i = np.unravel_index(int(np.argmin(ok)), arr.shape)
         idx = ", ".join(str(int(k)) for k in i)
