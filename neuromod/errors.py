@@ -4,6 +4,7 @@ User errors (bad files, bad options, bad data) raise :class:`NeuromodError`
 subclasses with a one-line message that names the file, line or train and what
 is wrong. The command line turns them into one line on stderr and exit status 2.
 """
+import contextlib
 
 
 class NeuromodError(Exception):
@@ -34,3 +35,25 @@ class ResourceLimitError(NeuromodError, MemoryError):
 class OutputError(NeuromodError, OSError):
     """An output path that cannot be written (missing directory, FIFO, unknown format),
     found before any computation (see :mod:`neuromod.outputs`)."""
+
+
+@contextlib.contextmanager
+def naming(path):
+    """Inside the block, a :class:`NeuromodError` whose message does not name ``path``
+    yet is raised again (same class) as ``"<path>: <message>"``, on one line.
+
+    Examples
+    --------
+    >>> try:
+    ...     with naming("cell3.npz"):
+    ...         raise ParameterError("gain = nan is not finite")
+    ... except ParameterError as exc:
+    ...     print(exc)
+    cell3.npz: gain = nan is not finite
+    """
+    try:
+        yield
+    except NeuromodError as exc:
+        if str(path) in str(exc):
+            raise
+        raise type(exc)(f"{path}: {' '.join(str(exc).split())}") from None

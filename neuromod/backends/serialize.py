@@ -36,7 +36,7 @@ import json
 import numpy as np
 
 from neuromod.backends.model import NeuronModel
-from neuromod.errors import FileFormatError, NeuromodError
+from neuromod.errors import FileFormatError, naming
 
 __all__ = ["save", "load", "save_state", "load_state", "VERSION", "FORMAT"]
 
@@ -371,11 +371,8 @@ def load(path):
     """
     head, arrays = _read(path)
     try:
-        return _build(head, arrays, path)
-    except NeuromodError as exc:
-        if str(path) in str(exc):
-            raise
-        raise type(exc)(f"{path}: {' '.join(str(exc).split())}") from None
+        with naming(path):
+            return _build(head, arrays, path)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         what = f"missing field {exc}" if isinstance(exc, KeyError) else _one_line(exc)
         raise FileFormatError(f"{path}: damaged model file ({what})") from None

@@ -30,13 +30,9 @@ def run(args):
     with Outputs() as out:
         wav = out.add(args.out, "--out", (".wav", ".wave"), ".wav")   # checked before any work
         spikes, config = load_code(args.input)
-        try:
+        from neuromod.errors import naming
+        with naming(args.input):
             xhat = decode(spikes, config, sample_rate=args.sample_rate)
-        except Exception as exc:
-            from neuromod.errors import NeuromodError
-            if isinstance(exc, NeuromodError) and args.input not in str(exc):
-                raise type(exc)(f"{args.input}: {exc}") from None
-            raise
         fs = args.sample_rate or config["sample_rate"]
         clipped = int(np.count_nonzero(np.abs(xhat) > 1.0))
         out.write(wav, lambda tmp: write_wav(tmp, xhat, fs))

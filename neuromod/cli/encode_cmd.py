@@ -43,7 +43,7 @@ def run(args):
     from neuromod.auditory.spiketrum import encode, make_config
     from neuromod.auditory.spikefile import save_code
     from neuromod.cli.common import print_json
-    from neuromod.errors import NeuromodError
+    from neuromod.errors import naming
     from neuromod.outputs import PLOT_EXTENSIONS, Outputs
 
     out_path = args.out or default_output(args.input)
@@ -54,13 +54,9 @@ def run(args):
         x, fs, info = read_wav(args.input)
         x = check_signal(x, args.input)  # empty, NaN/inf or all-zero: one line naming the file
         t0 = time.perf_counter()
-        try:
+        with naming(args.input):
             code = encode(x, fs, rate=cfg["rate"], channels=cfg["channels"], fmin=cfg["fmin"],
                           fmax=cfg["fmax"])
-        except NeuromodError as exc:
-            if args.input in str(exc):
-                raise
-            raise type(exc)(f"{args.input}: {exc}") from None
         wall = time.perf_counter() - t0
         if code.exhausted:
             raise AudioError(
