@@ -51,7 +51,8 @@ from neuromod.limits import check_allocation, check_int, check_seed, check_value
 from neuromod.units import as_si, to_seconds
 
 __all__ = ["Network", "Population", "PoissonSource", "SpikeSource", "Connection",
-           "ConvConnection", "SimulationResult", "simulate", "n_steps_for", "run_bytes", "MAX_STEPS"]
+           "ConvConnection", "SimulationResult", "simulate", "n_steps_for", "run_bytes",
+           "connection_bytes", "MAX_STEPS"]
 
 #: Most time steps one run may take (step counters are 32-bit in the kernels).
 MAX_STEPS = 2 ** 31 - 1
@@ -527,7 +528,7 @@ def check_record(record):
     return out
 
 
-def run_bytes(net, n_steps, dt, record=None):
+def run_bytes(net, n_steps, dt, record=None, synapse_bytes=None):
     """About the bytes a run of ``net`` for ``n_steps`` steps allocates, estimated
     from sizes alone (Python ints, no overflow) before anything is allocated.
 
@@ -537,7 +538,8 @@ def run_bytes(net, n_steps, dt, record=None):
     input (held as a copy); ``8 n (d_max + 1)`` per port ring buffer of delayed
     spikes (``d_max`` the largest delay in steps); ``8 n n_steps`` per spike-time
     source (its per-step table). Recorded spikes are not counted (their number is
-    not known in advance).
+    not known in advance). ``synapse_bytes``, when given, is :func:`connection_bytes`
+    computed earlier for the same network and ``dt``.
 
     Examples
     --------
@@ -558,6 +560,25 @@ def run_bytes(net, n_steps, dt, record=None):
         total += sum(8 * n * int(n_steps) for v in pop.inputs.values() if np.ndim(v) == 2)
     for name, g in net.generators.items():
         total += 8 * int(g.n) * (int(n_steps) if isinstance(g, SpikeSource) else 4)
+    return total + (connection_bytes(net, dt) if synapse_bytes is None else synapse_bytes)
+
+
+def connection_bytes(net, dt):
+    """The part of :func:`run_bytes` that the connections take (ring buffers of delayed
+    spikes, per-synapse arrays); it does not depend on the run's length, so a module
+    that runs the same network many times (a training loop) computes it once.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neuromod.neurons import lif
+    >>> net = Network()
+    >>> _ = net.add_population("p", lif(), 2)
+    >>> _ = net.connect("p", "p", "e", np.full((2, 2), 1e-10), delays=2e-4)
+    >>> connection_bytes(net, 1e-4)          # 2 x 3 ring-buffer slots, 4 synapses
+    144
+    """
+    total = 0
     for c in net.connections:
         D = c.delays
         d = D.data if hasattr(D, "nnz") else np.asarray(D, dtype=np.float64)

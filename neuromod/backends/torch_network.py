@@ -31,7 +31,8 @@ from torch import nn
 
 from neuromod.backends.coupling import conv_input
 from neuromod.backends.network import (MAX_STEPS, ConvConnection, Network, SimulationResult,
-                                       check_record, n_steps_for, run_bytes, spike_table)
+                                       check_record, connection_bytes, n_steps_for, run_bytes,
+                                       spike_table)
 from neuromod.backends.surrogate import get_surrogate
 from neuromod.backends.torch_backend import as_tensor, compile_model
 from neuromod.errors import NeuromodError
@@ -130,6 +131,7 @@ class TorchNetwork(nn.Module):
                     entry["groups"].append({"d": int(ds), "mask": mask})
             self._conns.append(entry)
         self._device = dev
+        self._synapse_bytes = connection_bytes(net, self.dt)   # fixed for the module's life
         self.max_delay = max([g["d"] for e in self._conns for g in e["groups"]] + [0])
 
     # ------------------------------------------------------------------ helpers
@@ -224,7 +226,7 @@ class TorchNetwork(nn.Module):
         n_total = sum(int(p.n) for p in net.populations.values())
         itemsize = torch.empty((), dtype=self.dtype).element_size()
         # the run's arrays per batch entry, plus the spike tensors (batch, n, n_steps) returned
-        check_allocation(batch * (run_bytes(net, n_steps, self.dt, record)
+        check_allocation(batch * (run_bytes(net, n_steps, self.dt, record, self._synapse_bytes)
                                   + itemsize * n_total * n_steps),
                          f"TorchNetwork ({batch} x {n_total} neurons, {n_steps} steps)")
         dev, dtype = self._device, self.dtype
