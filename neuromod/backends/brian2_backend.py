@@ -17,9 +17,9 @@ updaters. For ``exact`` models two integrators exist:
 ``integrator='neuromod'`` (default)
     The state updater is the zero-order-hold propagator the Torch backend uses
     (``E = e^{A dt}`` etc., computed once per run from the parameters, see
-    :func:`neuromod.backends.torch_backend.propagator`), written into Brian2
-    abstract code with the coefficients as namespace constants or per-neuron
-    ``(constant)`` variables. It works for any linear system.
+    :mod:`neuromod.backends.propagator`), printed as Brian2 abstract code from the
+    model's step program (:func:`propagator_code`) with the coefficients as namespace
+    constants or per-neuron ``(constant)`` variables. It works for any linear system.
 ``integrator='brian2'``
     Brian2's symbolic ``method='exact'``. Independent of neuromod's propagator
     (the tests compare the two), but sympy takes tens of seconds for coupled
@@ -53,15 +53,19 @@ import re
 import shutil
 import tempfile
 import time
+from types import MappingProxyType
 
 import numpy as np
 
+from neuromod.backends import ir
 from neuromod.backends.equations import parse_statements
 from neuromod.backends.network import SimulationResult, n_steps_for
+from neuromod.backends.printers import Dialect, print_expr
 from neuromod.errors import NeuromodError
 
 __all__ = ["run_brian2", "build_brian2", "standalone_device", "quantity",
-           "connectivity_from_brian2", "network_from_brian2_synapses", "propagator_values"]
+           "connectivity_from_brian2", "network_from_brian2_synapses", "propagator_values",
+           "propagator_code", "BRIAN2_DIALECT"]
 
 TARGETS = ("numpy", "cython", "cpp_standalone")
 
@@ -80,42 +84,73 @@ def _rename(code, names, suffix):
     return pat.sub(lambda m: m.group(1) + suffix, code)
 
 
-def _propagator_updater(pop, vals, dt):
-    """Brian2 state updater (a callable returning abstract code) applying the
-    Torch backend's exact propagator, and the coefficient values it needs."""
-    from neuromod.backends.model import propagator_structure
-    model = pop.model
-    ps = propagator_structure(model)
-    coeffs = {"nmprop_" + f: v for f, v in propagator_values(model, pop.n, vals, dt).items()}
-    fields = set(ps.fields)
-    states = list(model.states)
-    an = model.analysis
-    refr = {states.index(s) for s in an.refractory_states}
-    lines = []
-    for i, s in enumerate(states):
-        exprs = []
-        for variant in ("", "r") if i in ps.ref_rows and i not in refr else ("",):
-            # a refractory variable keeps its value through Brian2's conditional write
-            terms = [f"nmprop_E{variant}_{i}_{j}*{states[j]}" for j in sorted(ps.reach[i])]
-            if ps.linear_inputs:
-                if f"K{variant}_{i}" in fields:
-                    terms.append(f"nmprop_K{variant}_{i}")
-                for k, u in enumerate(model.inputs):
-                    if f"G{variant}_{i}_{k}" in fields:
-                        terms.append(f"nmprop_G{variant}_{i}_{k}*{u}")
+#: How Brian2 spells functions (its abstract code has no min/max: ``clip`` with ``inf``).
+BRIAN2_DIALECT = Dialect("brian2", MappingProxyType(
+    {"exp": "exp", "expm1": "expm1", "log": "log", "sqrt": "sqrt", "Abs": "abs", "sin": "sin",
+     "cos": "cos", "tan": "tan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
+     "atan": "arctan"}), "clip({a}, -inf, {b})", "clip({a}, {b}, inf)")
+
+
+def propagator_code(cm, program):
+    """Brian2 abstract code of the state update of ``program`` (its ``Propagate``
+    operations), the coefficient at layout position ``k`` named ``nmprop_<k>``.
+
+    Brian2 itself holds the ``(unless refractory)`` variables of refractory neurons
+    (its conditional write), so a frozen row prints its active form only; a row
+    whose refractory variant differs selects with ``not_refractory``.
+
+    Examples
+    --------
+    >>> from neuromod.backends.ir import compile_model
+    >>> from neuromod.neurons import lif
+    >>> cm = compile_model(lif())
+    >>> print(propagator_code(cm, cm.program(has_inputs=(True,))))
+    _v = nmprop_0*v + nmprop_1*I_e + nmprop_2*I_i + nmprop_3 + nmprop_4*I_ext
+    _I_e = nmprop_5*I_e
+    _I_i = nmprop_6*I_i
+    v = _v
+    I_e = _I_e
+    I_i = _I_i
+    """
+    names = {n: n for n in cm.names}
+
+    def total(terms):
+        out = []
+        for t in terms:
+            c = f"nmprop_{t.coefficient}"
+            op = t.operand
+            if isinstance(op, ir.State):
+                out.append(f"{c}*{cm.states[op.index]}")
+            elif isinstance(op, ir.Input):
+                out.append(f"{c}*{cm.inputs[op.index]}")
+            elif isinstance(op, ir.One):
+                out.append(c)
             else:
-                for j in sorted(ps.reach[i]):
-                    sj = states[j]
-                    if sj in an.c and not (variant == "r" and j in refr):
-                        terms.append(f"nmprop_F{variant}_{i}_{j}*({an.c[sj]})")
-            exprs.append(" + ".join(terms))
-        if len(exprs) == 1:
-            lines.append(f"_{s} = {exprs[0]}")
-        else:
-            lines.append(f"_{s} = int(not_refractory)*({exprs[0]}) + "
-                         f"(1 - int(not_refractory))*({exprs[1]})")
-    lines += [f"{s} = _{s}" for s in states]
-    code = "\n".join(lines)
+                out.append(f"{c}*({print_expr(op.expr, names, BRIAN2_DIALECT)})")
+        return " + ".join(out) if out else "0"
+
+    lines = []
+    for op in program.advance:
+        if isinstance(op, ir.Propagate):
+            s = cm.states[op.target]
+            if op.refractory is None:
+                lines.append(f"_{s} = {total(op.terms)}")
+            else:
+                lines.append(f"_{s} = int(not_refractory)*({total(op.terms)}) + "
+                             f"(1 - int(not_refractory))*({total(op.refractory)})")
+        elif not isinstance(op, (ir.Countdown, ir.Commit, ir.Spike)):
+            raise NeuromodError(f"the Brian2 propagator updater cannot print {type(op).__name__}")
+    lines += [f"{s} = _{s}" for s in cm.states]
+    return "\n".join(lines)
+
+
+def _propagator_updater(pop, vals, dt):
+    """Brian2 state updater (a callable returning abstract code) applying neuromod's
+    exact propagator, and the coefficient values it needs."""
+    cm = ir.compile_model(pop.model)
+    code = propagator_code(cm, cm.program(has_inputs=(True,) * len(cm.inputs)))
+    coeffs = {f"nmprop_{k}": v
+              for k, v in enumerate(propagator_values(pop.model, pop.n, vals, dt))}
 
     def neuromod_exact(equations, variables=None, method_options=None):
         return code
@@ -124,20 +159,22 @@ def _propagator_updater(pop, vals, dt):
 
 
 def propagator_values(model, n, vals, dt):
-    """The exact propagator's coefficients (float64 arrays, see
-    :func:`~neuromod.backends.model.propagator_structure`) for parameter values
-    ``vals`` (SI, as :meth:`NeuronModel.resolve_parameters` gives) and step ``dt``.
+    """The exact propagator's coefficients, in the order of the model's
+    :class:`~neuromod.backends.ir.Layout` (a tuple of float64 arrays), for parameter
+    values ``vals`` (SI, as :meth:`NeuronModel.resolve_parameters` gives) and step ``dt``.
 
-    They are computed by the Torch backend (:meth:`TorchModel.coefficients`), so both
-    backends integrate with the same numbers. When every parameter is one value for
-    all neurons, the result is also kept on disk (``$NEUROMOD_CACHE/propagator``,
-    keyed by the model, the values, ``dt`` and the versions of torch and of the code),
-    so that later runs with the same values do not import torch. A cached file is
-    read with ``allow_pickle=False`` and used only if it holds exactly the
-    coefficients of the model's propagator structure, each a finite float64
-    scalar; anything else (corrupt, foreign, planted) is recomputed and rewritten.
+    They are computed by :func:`neuromod.backends.propagator.layout_values`, as on the
+    Torch backend, so both backends integrate with the same numbers. When every
+    parameter is one value for all neurons, the result is also kept on disk
+    (``$NEUROMOD_CACHE/propagator``, keyed by the model, the values, ``dt`` and the
+    versions of torch and of the code), so that later runs with the same values do
+    not import torch. A cached file is read with ``allow_pickle=False`` and used only
+    if it holds exactly one finite float64 scalar per coefficient of the layout
+    (``c0``, ``c1``, ...); anything else (corrupt, foreign, planted) is recomputed and
+    rewritten.
     """
     import os
+    cm = ir.compile_model(model)
     path = None
     if all(np.ndim(v) == 0 for v in vals.values()):
         from neuromod.runtime import cache_folder
@@ -145,26 +182,26 @@ def propagator_values(model, n, vals, dt):
         if folder is not None:
             try:
                 path = os.path.join(folder, f"{_propagator_key(model, vals, dt)}.npz")
-                cached = _read_propagator(path, model)
+                cached = _read_propagator(path, len(cm.layout))
                 if cached is not None:
                     return cached
             except Exception:  # noqa: BLE001 -- missing, stale or broken: compute it
                 pass
     import torch
 
-    from neuromod.backends.torch_backend import compile_model
-    tm = compile_model(model)
-    P = tm.params(n, vals, dtype=torch.float64)
-    C = tm.coefficients(P, dt)
-    out = {f: getattr(C, f).detach().cpu().numpy().astype(np.float64)
-           for f in C._fields if f[0] in "EKGF"}
-    if path is not None and all(v.ndim == 0 for v in out.values()):
+    from neuromod.backends.propagator import layout_values
+    f64 = torch.float64
+    values = {k: torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=f64)
+              for k, v in vals.items()}
+    out = tuple(v.detach().cpu().numpy().astype(np.float64)
+                for v in layout_values(cm, values, float(dt), f64))
+    if path is not None and all(v.ndim == 0 for v in out):
         import tempfile
         try:
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".npz")
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    np.savez(fh, **out)
+                    np.savez(fh, **{f"c{k}": v for k, v in enumerate(out)})
                 os.replace(tmp, path)
             except BaseException:
                 os.unlink(tmp)
@@ -174,17 +211,16 @@ def propagator_values(model, n, vals, dt):
     return out
 
 
-def _read_propagator(path, model):
-    """The coefficients stored at ``path`` if they are exactly those of ``model``'s
-    propagator (names, float64 scalars, finite), else None."""
-    from neuromod.backends.model import propagator_structure
+def _read_propagator(path, count):
+    """The ``count`` coefficients stored at ``path`` if the file holds exactly
+    ``c0 .. c<count-1>``, each a finite float64 scalar, else None."""
     if os.path.getsize(path) > 1024 ** 2:
         return None
     with np.load(path, allow_pickle=False) as z:
-        if sorted(z.files) != sorted(propagator_structure(model).fields):
+        if sorted(z.files) != sorted(f"c{k}" for k in range(count)):
             return None
-        out = {k: z[k] for k in z.files}
-    for v in out.values():
+        out = tuple(z[f"c{k}"] for k in range(count))
+    for v in out:
         if v.dtype != np.float64 or v.shape != () or not np.isfinite(v):
             return None
     return out
@@ -206,8 +242,8 @@ def _propagator_key(model, vals, dt):
     torch_dir = os.path.dirname(importlib.util.find_spec("torch").origin)
     for path in (os.path.join(torch_dir, "version.py"),
                  os.path.join(os.path.dirname(here), "units.py"),
-                 *(os.path.join(here, f) for f in ("torch_backend.py", "model.py",
-                                                   "equations.py"))):
+                 *(os.path.join(here, f) for f in ("propagator.py", "ir.py", "printers.py",
+                                                   "model.py", "equations.py"))):
         with open(path, "rb") as fh:
             h.update(fh.read())
     return h.hexdigest()[:24]

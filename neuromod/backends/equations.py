@@ -8,7 +8,8 @@ Three kinds of line are understood (one equation per line, ``#`` starts a commen
 
 Expressions may use ``+ - * / **``, parentheses, numbers and the functions
 ``exp, log, sqrt, abs, sin, cos, tan, sinh, cosh, tanh, arctan, clip``. The text is
-kept verbatim for the Brian2 backend; the sympy form drives the Torch backend.
+kept verbatim for the Brian2 backend; the sympy form drives the step representation
+(:mod:`neuromod.backends.ir`) that every backend prints.
 Statements (reset, synaptic ``on_pre``) are ``name = expr``, ``name += expr``,
 ``-=``, ``*=``, ``/=``, separated by newlines or ``;``.
 
@@ -26,7 +27,7 @@ from neuromod.units import UNITS, parse_unit
 from neuromod.errors import NeuromodError
 
 __all__ = ["Equation", "ModelDefinitionError", "parse_equations", "parse_statements",
-           "parse_condition", "identifiers", "to_sympy", "torch_code", "FUNCTIONS"]
+           "parse_condition", "identifiers", "to_sympy", "FUNCTIONS"]
 
 
 class ModelDefinitionError(NeuromodError, ValueError):
@@ -283,62 +284,3 @@ def to_sympy(expr, symbols):
         raise ModelDefinitionError(f"unsupported syntax in {expr!r}: {ast.unparse(node)!r}")
 
     return ev(ast.parse(str(expr), mode="eval"))
-
-
-def torch_code(expr, names):
-    """Python source evaluating a sympy expression with torch tensors.
-
-    Parameters
-    ----------
-    expr : sympy.Expr
-    names : dict of str to str
-        Symbol name -> variable name in the generated code.
-
-    Examples
-    --------
-    >>> import sympy
-    >>> v, tau = sympy.symbols("v tau")
-    >>> torch_code(-v/tau, {"v": "x_v", "tau": "p_tau"})
-    '(-((x_v)*((p_tau)**(-1))))'
-    """
-    sp = _sympy()
-
-    def pr(e):
-        if e.is_number:
-            return repr(float(e))
-        if isinstance(e, sp.Symbol):
-            return names[e.name]
-        if isinstance(e, sp.Add):
-            return "(" + " + ".join(pr(a) for a in e.args) + ")"
-        if isinstance(e, sp.Mul):
-            coeff, rest = e.as_coeff_Mul()
-            if coeff == -1:
-                return "(-" + pr(rest) + ")"
-            return "(" + "*".join(f"({pr(a)})" if not a.is_number else pr(a)
-                                  for a in e.args) + ")"
-        if isinstance(e, sp.Pow):
-            b, x = e.args
-            if x == sp.Rational(1, 2):
-                return f"torch.sqrt({pr(b)})"
-            if x.is_number:
-                xf = float(x)
-                xs = str(int(xf)) if xf == int(xf) else repr(xf)
-                return f"({pr(b)})**({xs})"
-            return f"({pr(b)})**({pr(x)})"
-        if isinstance(e, sp.exp):
-            return f"torch.exp({pr(e.args[0])})"
-        if isinstance(e, sp.log):
-            return f"torch.log({pr(e.args[0])})"
-        if isinstance(e, sp.Abs):
-            return f"torch.abs({pr(e.args[0])})"
-        if isinstance(e, sp.Min) and len(e.args) == 2:
-            return f"torch.minimum({pr(e.args[0])}, _t({pr(e.args[1])}))"
-        if isinstance(e, sp.Max) and len(e.args) == 2:
-            return f"torch.maximum({pr(e.args[0])}, _t({pr(e.args[1])}))"
-        for fn, tn in ((sp.sin, "sin"), (sp.cos, "cos"), (sp.tan, "tan"), (sp.sinh, "sinh"),
-                       (sp.cosh, "cosh"), (sp.tanh, "tanh"), (sp.atan, "atan")):
-            if isinstance(e, fn):
-                return f"torch.{tn}({pr(e.args[0])})"
-        raise ModelDefinitionError(f"cannot generate Torch code for {e}")
-
-    return pr(expr)

@@ -20,26 +20,12 @@ import time
 import numpy as np
 import torch
 
-from neuromod.backends.equations import torch_code
+from neuromod.backends.equations import ModelDefinitionError
 from neuromod.backends.network import SimulationResult, n_steps_for, spike_table
+from neuromod.backends.printers import scalar_step_source
 from neuromod.backends.torch_backend import compile_model
 
 __all__ = ["run_fast", "supported"]
-
-_MATH = (("torch.expm1(", "math.expm1("), ("torch.exp(", "math.exp("), ("torch.log(", "math.log("),
-         ("torch.sqrt(", "math.sqrt("), ("torch.abs(", "abs("), ("torch.minimum(", "min("),
-         ("torch.maximum(", "max("), ("_t(", "("), ("torch.sinh(", "math.sinh("),
-         ("torch.cosh(", "math.cosh("), ("torch.tanh(", "math.tanh("), ("torch.sin(", "math.sin("),
-         ("torch.cos(", "math.cos("), ("torch.tan(", "math.tan("), ("torch.atan(", "math.atan("))
-
-
-def _scalar(expr, names):
-    code = torch_code(expr, names)
-    for a, b in _MATH:
-        code = code.replace(a, b)
-    if "torch." in code:
-        raise NotImplementedError(code)
-    return code
 
 
 def supported(tm):
@@ -47,152 +33,43 @@ def supported(tm):
     try:
         _source(tm, (True,) * len(tm.inputs), (True,) * len(tm.ports), 1e-4)
         return True
-    except NotImplementedError:
+    except ModelDefinitionError:
         return False
 
 
-def _load_locals(a, tm, has_inputs, indent):
-    """Lines binding neuron ``j``'s states, parameters and inputs to local names."""
-    for i, s in enumerate(tm.states):
-        a(f"{indent}x_{s} = X[{i}, j]")
-    for k, p in enumerate(tm.param_names):
-        a(f"{indent}p_{p} = P[{k}, j]")
-    for k, u in enumerate(tm.inputs):
-        a(f"{indent}u_{u} = U[{k}, j]" if has_inputs[k] else f"{indent}u_{u} = 0.0")
-
-
 def _source(tm, has_inputs, has_ports, dt):
-    an, model = tm.an, tm.model
-    N = tm._names
-    cidx = {f: k for k, f in enumerate(f for f in tm.Coeffs._fields if f != "ref_steps")}
-    L = []
-    a = L.append
-    I = "        "
-    cache = _numba_cache()
-    a("import math")
-    a("from numba import njit")
-    a("")
-    a(f"@njit(cache={cache}, nogil=True, error_model='numpy')")
-    a("def advance(X, R, P, C, REF, U, spk, act):")
-    a("    for j in range(X.shape[1]):")
-    _load_locals(a, tm, has_inputs, I)
-    if tm.has_refractory:
-        a(f"{I}refrac = R[j] - 1")
-        a(f"{I}active = refrac <= 0")
-    else:
-        a(f"{I}refrac = R[j]")
-        a(f"{I}active = True")
-    refr = {tm._idx[s] for s in an.refractory_states}
-    if model.method == "exact":
-        fields = set(tm.Coeffs._fields)
-        for i, s in enumerate(tm.states):
-            exprs = []
-            for variant in ("", "r") if i in tm._ref_rows else ("",):
-                if variant == "r" and i in refr:
-                    exprs.append(f"x_{s}")
-                    continue
-                terms = [f"C[{cidx[f'E{variant}_{i}_{j}']}, j]*x_{tm.states[j]}"
-                         for j in sorted(tm._reach[i])]
-                if tm._linear_inputs:
-                    if f"K{variant}_{i}" in fields:
-                        terms.append(f"C[{cidx[f'K{variant}_{i}']}, j]")
-                    for k, u in enumerate(tm.inputs):
-                        if has_inputs[k] and f"G{variant}_{i}_{k}" in fields:
-                            terms.append(f"C[{cidx[f'G{variant}_{i}_{k}']}, j]*u_{u}")
-                else:
-                    for jj in sorted(tm._reach[i]):
-                        sj = tm.states[jj]
-                        if sj in an.c and not (variant == "r" and jj in refr):
-                            terms.append(f"C[{cidx[f'F{variant}_{i}_{jj}']}, j]*({_scalar(an.c[sj], N)})")
-                exprs.append(" + ".join(terms) if terms else "0.0")
-            if len(exprs) == 1:
-                a(f"{I}n_{s} = {exprs[0]}")
-            else:
-                a(f"{I}n_{s} = ({exprs[0]}) if active else ({exprs[1]})")
-    elif model.method == "exponential_euler":
-        for i, s in enumerate(tm.states):
-            av, bv = an.expeuler[s]
-            if av == 0:
-                a(f"{I}n_{s} = x_{s} + {dt!r}*({_scalar(bv, N)})")
-            else:
-                a(f"{I}_a = {_scalar(av, N)}")
-                a(f"{I}_b = {_scalar(bv, N)}")
-                a(f"{I}n_{s} = x_{s} + (x_{s} + _b/_a)*math.expm1(_a*{dt!r})")
-            if i in refr:
-                a(f"{I}if not active:")
-                a(f"{I}    n_{s} = x_{s}")
-    else:
-        for i, s in enumerate(tm.states):
-            a(f"{I}n_{s} = x_{s} + {dt!r}*({_scalar(an.rhs[s], N)})")
-            if i in refr:
-                a(f"{I}if not active:")
-                a(f"{I}    n_{s} = x_{s}")
-    for i, s in enumerate(tm.states):
-        a(f"{I}X[{i}, j] = n_{s}")
-    if an.threshold is not None:
-        for s in tm.states:
-            a(f"{I}x_{s} = n_{s}")
-        a(f"{I}_d = {_scalar(an.threshold, N)}")
-        a(f"{I}fired = active and _d {'>' if an.threshold_strict else '>='} 0.0")
-    else:
-        a(f"{I}fired = False")
-    a(f"{I}if fired:")
-    a(f"{I}    refrac = REF[j]" if tm.has_refractory else f"{I}    pass")
-    a(f"{I}    active = False")
-    a(f"{I}R[j] = refrac")
-    a(f"{I}spk[j] = fired")
-    a(f"{I}act[j] = active")
-    a("")
-    a(f"@njit(cache={cache}, nogil=True, error_model='numpy')")
-    a("def finish(X, P, C, U, W, spk, act):")
-    a("    for j in range(X.shape[1]):")
-    _load_locals(a, tm, has_inputs, I)
-    for k, port in enumerate(tm.ports):
-        if not has_ports[k]:
-            continue
-        for target, coef in an.ports[port]:
-            inc = f"W[{k}, j]" if coef == 1 else f"({_scalar(coef, N)})*W[{k}, j]"
-            if target in an.refractory_states and tm.has_refractory:
-                a(f"{I}if act[j]:")
-                a(f"{I}    x_{target} = x_{target} + {inc}")
-            else:
-                a(f"{I}x_{target} = x_{target} + {inc}")
-    if an.reset:
-        a(f"{I}if spk[j]:")
-        for target, op, ex in an.reset:
-            code = _scalar(ex, N)
-            if op == "=":
-                a(f"{I}    x_{target} = {code}")
-            else:
-                a(f"{I}    x_{target} = x_{target} {op[0]} ({code})")
-    for i, s in enumerate(tm.states):
-        a(f"{I}X[{i}, j] = x_{s}")
-    return "\n".join(L) + "\n"
+    """The scalar kernels of one population, printed from the model's step program."""
+    return scalar_step_source(tm.compiled, tm.program(has_inputs, has_ports), dt)
 
 
-_PROP_SRC = '''import numpy as np
-from numba import njit
-
-
-@njit(cache=CACHE, nogil=True, error_model="numpy")
-def propagate(idx, crow, post, w, dsteps, buf, k):
-    L = buf.shape[0]
-    for q in range(idx.shape[0]):
-        i = idx[q]
-        for s in range(crow[i], crow[i + 1]):
-            buf[(k + dsteps[s]) % L, post[s]] += w[s]
-'''
+def _propagation_source(cache):
+    """Source of the event-driven propagation kernel (spikes through CSR tables into
+    ring buffers)."""
+    return "\n".join([
+        "import numpy as np",
+        "from numba import njit",
+        "",
+        "",
+        f"@njit(cache={cache}, nogil=True, error_model='numpy')",
+        "def propagate(idx, crow, post, w, dsteps, buf, k):",
+        "    L = buf.shape[0]",
+        "    for q in range(idx.shape[0]):",
+        "        i = idx[q]",
+        "        for s in range(crow[i], crow[i + 1]):",
+        "            buf[(k + dsteps[s]) % L, post[s]] += w[s]",
+        ""])
 
 
 def _record_plan(tm, names, n, n_steps):
     """State rows to store per step: those recorded and those subexpressions need."""
     rows = set()
+    idx = {s: i for i, s in enumerate(tm.states)}
     for v in names:
-        if v in tm._idx:
-            rows.add(tm._idx[v])
+        if v in idx:
+            rows.add(idx[v])
         else:
-            used = {x.name for x in tm.an.subexpressions[v].free_symbols}
-            rows |= {tm._idx[x] for x in used if x in tm._idx}
+            used = {x.name for x in tm.compiled.subexpressions[v].free_symbols}
+            rows |= {idx[x] for x in used if x in idx}
     return {i: np.empty((n, n_steps), np.float64) for i in sorted(rows)}
 
 
@@ -200,20 +77,15 @@ def _traces(tm, names, rows, P, shape):
     """Recorded variables ``(n, n_steps)``; subexpressions evaluated from the stored states
     (inputs taken as 0, as in the step-by-step path)."""
     out = {}
+    idx = {s: i for i, s in enumerate(tm.states)}
     for v in names:
-        if v in tm._idx:
-            out[v] = rows[tm._idx[v]]
+        if v in idx:
+            out[v] = rows[idx[v]]
             continue
-        ns = {"torch": torch}
-        for s, i in tm._idx.items():
-            if i in rows:
-                ns[f"x_{s}"] = torch.from_numpy(rows[i])
-        for p in tm.param_names:
-            t = getattr(P, p).double()
-            ns[f"p_{p}"] = t[:, None] if t.ndim else t
-        for u in tm.inputs:
-            ns[f"u_{u}"] = 0.0
-        val = eval(torch_code(tm.an.subexpressions[v], tm._names), ns)  # noqa: S307 -- generated
+        S = tm.State(*[torch.from_numpy(rows[i]) if i in rows else torch.zeros(())
+                       for i in range(len(tm.states))], torch.zeros(()))
+        Pc = tm.Params(*[(t.double()[:, None] if t.ndim else t.double()) for t in P])
+        val = tm.value(v, S, Pc)
         out[v] = np.broadcast_to(np.asarray(val, dtype=np.float64), shape).copy()
     return out
 
@@ -247,9 +119,8 @@ def run_fast(net, duration, dt, record=None, seed=None, dtype=torch.float64):
         mod = _module(_source(tm, has_in, has_port, dt))
         Pa = np.stack([np.broadcast_to(getattr(P, k).numpy(), (n,)) for k in tm.param_names]
                       ).astype(npdt) if tm.param_names else np.zeros((1, n), npdt)
-        cf = [f for f in tm.Coeffs._fields if f != "ref_steps"]
-        Ca = np.stack([np.broadcast_to(getattr(C, f).detach().numpy(), (n,)) for f in cf]).astype(npdt) \
-            if cf else np.zeros((1, n), npdt)
+        Ca = np.stack([np.broadcast_to(c.detach().numpy(), (n,)) for c in C.prop]).astype(npdt) \
+            if C.prop else np.zeros((1, n), npdt)
         REF = np.ascontiguousarray(np.broadcast_to(C.ref_steps.numpy(), (n,)).astype(np.int32))
         X = np.stack([getattr(S, s)[0].detach().numpy() for s in tm.states]).astype(npdt)
         inputs = []
@@ -263,7 +134,7 @@ def run_fast(net, duration, dt, record=None, seed=None, dtype=torch.float64):
                           inputs=inputs, U=U, spk=np.zeros(n, np.bool_), act=np.zeros(n, np.bool_),
                           W=np.zeros((max(len(tm.ports), 1), n), npdt), n=n, times=[], ids=[],
                           rec=_record_plan(tm, record.get(name, ()), n, n_steps), Ptorch=P)
-    prop = _module(_PROP_SRC.replace("CACHE", _numba_cache())).propagate
+    prop = _module(_propagation_source(_numba_cache())).propagate
     max_d = 0
     conns = []
     for c in net.connections:

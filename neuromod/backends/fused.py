@@ -32,7 +32,9 @@ the eager autograd path in float64.
 Applicability is decided by :func:`plan`; anything else (exponential Euler, custom
 surrogates, recorded traces, CUDA tensors, non-detached reset) uses the eager path.
 """
-import math
+import functools
+from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -43,30 +45,11 @@ ensure_cache_dir(__file__)   # before numba: a cache directory it can write (see
 
 from numba import njit  # noqa: E402
 
-from neuromod.backends.surrogate import ATan, FastSigmoid, Gaussian, Sigmoid, Triangle
+from neuromod.backends.printers import SCALAR_DIALECT, print_expr
 
-__all__ = ["plan", "run_fused"]
-
-_SURROGATE_IDS = {Sigmoid: 0, FastSigmoid: 1, ATan: 2, Gaussian: 3, Triangle: 4}
+__all__ = ["plan", "run_fused", "Plan"]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _dphi(z, kind, alpha):
-    """Derivative of the surrogate proxy (the formulas of :mod:`.surrogate`)."""
-    if kind == 0:
-        s = 1.0 / (1.0 + math.exp(-alpha * z))
-        return alpha * s * (1.0 - s)
-    if kind == 1:
-        q = 1.0 + alpha * abs(z)
-        return alpha / (2.0 * q * q)
-    if kind == 2:
-        y = 0.5 * math.pi * alpha * z
-        return 0.5 * alpha / (1.0 + y * y)
-    if kind == 3:
-        y = alpha * z
-        return alpha * math.exp(-0.5 * y * y) / math.sqrt(2.0 * math.pi)
-    r = 1.0 - alpha * abs(z)
-    return alpha * r if r > 0.0 else 0.0
 def _parallel():
     """Compile with numba's parallel loops (default; ~2x faster kernels even on one thread,
     ~2x longer compilation). ``NEUROMOD_FUSED_PARALLEL=0`` selects plain loops."""
@@ -167,7 +150,7 @@ def _source(pl):
     # ------------------------------------------------------------------ backward
     a(f"@njit({opts})")
     a("def backward(gs, x, E, Er, K, Kr, G, Gr, A, bthr, scale, rval, coef, z_out, flags, xprev,")
-    a("             want, kind, alpha, gx, gE, gEr, gK, gKr, gG, gGr, gA, gb, gscale, grval,")
+    a("             want, alpha, gx, gE, gEr, gK, gKr, gG, gGr, gA, gb, gscale, grval,")
     a("             gcoef):")
     a(head)
     a(loop)
@@ -202,23 +185,8 @@ def _source(pl):
         a(f"{I}gx[t, j] = g")
     a(f"{I}if active_pre:")
     a(f"{I}    z = z_out[t, j]")
-    # the surrogate derivatives of :func:`_dphi`, inline (a call per element is slower)
-    for line in ("if kind == 0:",
-                 "    _s = 1.0 / (1.0 + math.exp(-alpha * z))",
-                 "    _dp = alpha * _s * (1.0 - _s)",
-                 "elif kind == 1:",
-                 "    _q = 1.0 + alpha * abs(z)",
-                 "    _dp = alpha / (2.0 * _q * _q)",
-                 "elif kind == 2:",
-                 "    _y = 0.5 * math.pi * alpha * z",
-                 "    _dp = 0.5 * alpha / (1.0 + _y * _y)",
-                 "elif kind == 3:",
-                 "    _y = alpha * z",
-                 "    _dp = alpha * math.exp(-0.5 * _y * _y) / math.sqrt(2.0 * math.pi)",
-                 "else:",
-                 "    _q = 1.0 - alpha * abs(z)",
-                 "    _dp = alpha * _q if _q > 0.0 else 0.0"):
-        a(f"{I}    {line}")
+    # the surrogate's derivative, printed from its formula
+    a(f"{I}    _dp = {pl.surrogate_code}")
     a(f"{I}    gz = gs[t, j] * _dp")
     a(f"{I}    if gz != 0.0:")
     a(f"{I}        gd = gz / scale[n]")
@@ -274,75 +242,99 @@ def _source(pl):
     return "\n".join(L) + "\n"
 
 
+@functools.lru_cache(maxsize=64)
 def _kernels(pl):
     """Compile the kernels of a plan (once per process; see
     :func:`neuromod.runtime.generated_module`)."""
     return generated_module(_source(pl))
 
 
+@dataclass(frozen=True, eq=False)
 class Plan:
-    """Static structure of a model for the fused kernels (see :func:`plan`)."""
+    """Static structure of a model for the fused kernels (see :func:`plan`); read-only.
 
-    def __init__(self, tm, drive, surrogate):
-        an = tm.an
-        self.tm = tm
-        self.m = len(tm.states)
-        self.drive_is_port = drive in tm.ports
-        self.kin = tm.inputs.index(drive) if not self.drive_is_port else -1
-        self.kind = _SURROGATE_IDS[type(surrogate)]
-        self.alpha = surrogate.alpha
-        self.strict = an.threshold_strict
-        syms = [an.symbols[s] for s in tm.states]
-        self.thr_a = [an.threshold.diff(x) for x in syms]
-        self.thr_b = an.threshold.xreplace({x: 0 for x in syms})
-        self.resets = [(tm._idx[t], 0 if op == "=" else 1,
-                        ex if op != "-=" else -ex) for t, op, ex in an.reset]
-        self.coef = {}
-        if self.drive_is_port:
-            for target, c in an.ports[drive]:
-                i = tm._idx[target]
-                self.coef[i] = self.coef[i] + c if i in self.coef else c
-        self.cmask = np.array([s in an.refractory_states and tm.has_refractory
-                               for s in tm.states], dtype=np.bool_)
-        # structure for code generation
-        import sympy as sp
-        m = self.m
-        refr = {tm._idx[s] for s in an.refractory_states}
-        self.has_ref = tm.has_refractory
-        self.rows = [sorted(tm._reach[i]) for i in range(m)]
-        self.frozen = {i for i in refr if i in tm._ref_rows}
-        self.rows_r = [sorted(tm._reach[i]) for i in range(m)]
-        fields = set(tm.Coeffs._fields)
-        kin = self.kin
-        self.has_K = {"": [f"K_{i}" in fields for i in range(m)]}
-        self.has_G = {"": [kin >= 0 and f"G_{i}_{kin}" in fields for i in range(m)]}
-        self.has_K["r"] = [(f"Kr_{i}" in fields) if i in tm._ref_rows else self.has_K[""][i]
-                           for i in range(m)]
-        self.has_G["r"] = [(kin >= 0 and f"Gr_{i}_{kin}" in fields) if i in tm._ref_rows
-                           else self.has_G[""][i] for i in range(m)]
-        self.thr_nz = [i for i, a in enumerate(self.thr_a) if sp.simplify(a) != 0]
-        self.reset_ops = [(i, op) for i, op, _ in self.resets]
-        self.coef_nz = sorted(self.coef)
+    Built from the public :class:`~neuromod.backends.ir.CompiledModel` of the layer's
+    :class:`~neuromod.backends.torch_backend.TorchModel`: the rows of the exact
+    propagator (positions in its layout), the affine threshold, the reset values and
+    the drive's port coefficients."""
+    tm: object
+    m: int
+    drive_is_port: bool
+    kin: int
+    alpha: float
+    surrogate_code: str
+    strict: bool
+    thr_a: tuple
+    thr_b: object
+    resets: tuple
+    coef: object
+    cmask: tuple
+    has_ref: bool
+    rows: tuple
+    rows_r: tuple
+    frozen: frozenset
+    has_K: object
+    has_G: object
+    thr_nz: tuple
+    reset_ops: tuple
+    coef_nz: tuple
+
+
+def _plan(tm, drive, surrogate, affine):
+    import sympy as sp
+    cm = tm.compiled
+    m = len(cm.states)
+    pos = cm.layout.position
+    drive_is_port = drive in cm.ports
+    kin = cm.inputs.index(drive) if not drive_is_port else -1
+    coef = {}
+    if drive_is_port:
+        for target, c in cm.port_terms[cm.ports.index(drive)]:
+            coef[target] = coef[target] + c if target in coef else c
+    resets = tuple((i, 0 if op == "=" else 1, ex if op != "-=" else -ex)
+                   for i, op, ex in cm.resets)
+    has_K = {"": tuple(pos("K", i) is not None for i in range(m))}
+    has_G = {"": tuple(kin >= 0 and pos("G", i, kin) is not None for i in range(m))}
+    has_K["r"] = tuple((pos("K", i, -1, True) is not None) if i in cm.ref_rows
+                       else has_K[""][i] for i in range(m))
+    has_G["r"] = tuple((kin >= 0 and pos("G", i, kin, True) is not None) if i in cm.ref_rows
+                       else has_G[""][i] for i in range(m))
+    z, alpha = sp.Symbol("z", real=True), sp.Symbol("alpha", positive=True)
+    code = print_expr(type(surrogate).formula(z, alpha), {"z": "z", "alpha": "alpha"},
+                      SCALAR_DIALECT)
+    rows = tuple(tuple(sorted(cm.reach[i])) for i in range(m))
+    thr_a, thr_b = affine
+    return Plan(
+        tm=tm, m=m, drive_is_port=drive_is_port, kin=kin, alpha=surrogate.alpha,
+        surrogate_code=code, strict=cm.strict, thr_a=thr_a, thr_b=thr_b, resets=resets,
+        coef=MappingProxyType(coef),
+        cmask=tuple(i in cm.refractory_rows and cm.has_refractory for i in range(m)),
+        has_ref=cm.has_refractory, rows=rows, rows_r=rows,
+        frozen=frozenset(i for i in cm.refractory_rows if i in cm.ref_rows),
+        has_K=MappingProxyType(has_K), has_G=MappingProxyType(has_G),
+        thr_nz=tuple(i for i, a in enumerate(thr_a) if sp.simplify(a) != 0),
+        reset_ops=tuple((i, op) for i, op, _ in resets), coef_nz=tuple(sorted(coef)))
 
 
 def plan(tm, drive, surrogate, detach_reset):
-    """A :class:`Plan` when the fused kernels apply to this model and options, else None."""
-    an = tm.an
-    if tm.model.method != "exact" or not tm._linear_inputs or not detach_reset:
+    """A :class:`Plan` when the fused kernels apply to this model and options, else None:
+    exact integration with inputs entering linearly, a threshold affine in the states
+    with parameter-only coefficients, ``=``/``+=``/``-=`` resets with parameter-only
+    values, a detached reset and a surrogate that has a :meth:`formula
+    <neuromod.backends.surrogate.Surrogate.formula>`."""
+    cm = tm.compiled
+    if cm.method != "exact" or not cm.linear_inputs or not detach_reset:
         return None
-    if type(surrogate) not in _SURROGATE_IDS or an.threshold is None:
+    if type(surrogate).formula(0, 1) is None:
         return None
-    syms = {an.symbols[s] for s in tm.states}
-    inputs = {an.symbols[u] for u in tm.inputs}
-    for x in syms:
-        if an.threshold.diff(x).free_symbols & (syms | inputs):
+    affine = cm.threshold_affine()
+    if affine is None:
+        return None
+    dynamic = {cm.symbols[s] for s in cm.states} | {cm.symbols[u] for u in cm.inputs}
+    for _, op, ex in cm.resets:
+        if op not in ("=", "+=", "-=") or ex.free_symbols & dynamic:
             return None
-    if an.threshold.xreplace({x: 0 for x in syms}).free_symbols & inputs:
-        return None
-    for t, op, ex in an.reset:
-        if op not in ("=", "+=", "-=") or ex.free_symbols & (syms | inputs):
-            return None
-    return Plan(tm, drive, surrogate)
+    return _plan(tm, drive, surrogate, affine)
 
 
 def _full(val, N, dtype):
@@ -350,35 +342,36 @@ def _full(val, N, dtype):
 
 
 def coefficient_tensors(pl, P, C, N, dtype):
-    """The kernel's coefficient tensors, built with differentiable torch operations."""
+    """The kernel's coefficient tensors, built with differentiable torch operations
+    from the layout-ordered ``C.prop``."""
     tm, m = pl.tm, pl.m
-    fields = set(C._fields)
+    cm = tm.compiled
+    pos = cm.layout.position
     zero = torch.zeros(N, dtype=dtype, device=P[0].device)
     one = torch.ones(N, dtype=dtype, device=P[0].device)
-    refr = {tm._idx[s] for s in tm.an.refractory_states}
 
-    def entry(name):
-        return _full(getattr(C, name), N, dtype) if name in fields else zero
+    def entry(kind, i, k=-1, refractory=False):
+        p = pos(kind, i, k, refractory)
+        return zero if p is None else _full(C.prop[p], N, dtype)
 
     E, Er, K, Kr, G, Gr = [], [], [], [], [], []
     for i in range(m):
-        E.append(torch.stack([entry(f"E_{i}_{k}") for k in range(m)]))
-        K.append(entry(f"K_{i}"))
-        G.append(entry(f"G_{i}_{pl.kin}") if pl.kin >= 0 else zero)
-        if i in tm._ref_rows and i in refr:
+        E.append(torch.stack([entry("E", i, k) for k in range(m)]))
+        K.append(entry("K", i))
+        G.append(entry("G", i, pl.kin) if pl.kin >= 0 else zero)
+        if i in pl.frozen:
             Er.append(torch.stack([one if k == i else zero for k in range(m)]))
             Kr.append(zero)
             Gr.append(zero)
-        elif i in tm._ref_rows:
-            Er.append(torch.stack([entry(f"Er_{i}_{k}") for k in range(m)]))
-            Kr.append(entry(f"Kr_{i}"))
-            Gr.append(entry(f"Gr_{i}_{pl.kin}") if pl.kin >= 0 else zero)
+        elif i in cm.ref_rows:
+            Er.append(torch.stack([entry("E", i, k, True) for k in range(m)]))
+            Kr.append(entry("K", i, -1, True))
+            Gr.append(entry("G", i, pl.kin, True) if pl.kin >= 0 else zero)
         else:
             Er.append(E[-1])
-            K_ = K[-1]
-            Kr.append(K_)
+            Kr.append(K[-1])
             Gr.append(G[-1])
-    ev = tm._eval_params
+    ev = tm.parameter_value
     A = torch.stack([_full(ev(a, P), N, dtype) for a in pl.thr_a])
     b = _full(ev(pl.thr_b, P), N, dtype)
     scale = _full(C.scale, N, dtype)
@@ -437,7 +430,7 @@ class _Fused(torch.autograd.Function):
         grv = np.zeros((max(len(pl.resets), 1), BN) if want else (1, 1), f)
         gco = np.zeros(shp(m, BN), f)
         with _kernel_threads():
-            _kernels(pl).backward(gs, xn, *args, z, flags, xprev, want, pl.kind, pl.alpha, gx,
+            _kernels(pl).backward(gs, xn, *args, z, flags, xprev, want, pl.alpha, gx,
                                   gE, gEr, gK, gKr, gG, gGr, gA, gb, gsc, grv, gco)
         out = [torch.from_numpy(gx).reshape(T, B, N)]
         if want:

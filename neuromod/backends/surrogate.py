@@ -19,8 +19,13 @@ References: Zenke & Ganguli (2018) Neural Comput. 30:1514 (SuperSpike);
 Neftci, Mostafa & Zenke (2019) IEEE Signal Process. Mag. 36:51; Bellec et al.
 (2018) NeurIPS (triangle); Fang et al. (2021) ICCV (atan).
 
-A custom surrogate subclasses :class:`Surrogate` and defines ``proxy`` and
-``derivative`` (the noisy-neuron models plug in the noise density this way).
+Each surrogate writes its derivative once, as a sympy expression of the scaled
+distance ``z`` and the steepness ``alpha`` (:meth:`Surrogate.formula`, written to be
+finite for every finite input); the Torch backward pass evaluates it and the fused
+kernels print it into their code (:func:`neuromod.backends.printers.print_expr`).
+A custom surrogate subclasses :class:`Surrogate` and defines ``proxy`` and either
+``formula`` (then it runs on every path) or ``derivative`` alone (Torch tensors
+only; the fused kernels refuse it and the step-by-step path runs).
 
 Examples
 --------
@@ -30,6 +35,7 @@ Examples
 >>> s(x).tolist()
 [0.0, 1.0]
 """
+import functools
 import math
 
 import torch
@@ -71,9 +77,20 @@ class Surrogate:
         """The smooth step whose derivative is the surrogate."""
         raise NotImplementedError
 
+    @staticmethod
+    def formula(z, alpha):
+        """The derivative of :meth:`proxy` as a sympy expression of the symbols ``z``
+        and ``alpha``; None for a surrogate defined by :meth:`derivative` alone."""
+        return None
+
     def derivative(self, x):
-        """Analytic derivative of :meth:`proxy`."""
-        raise NotImplementedError
+        """Analytic derivative of :meth:`proxy` at ``x`` (a tensor): :meth:`formula`
+        evaluated with torch."""
+        fn = _derivative_function(type(self))
+        if fn is None:
+            raise NotImplementedError(f"{type(self).__name__} defines neither formula nor "
+                                      "derivative")
+        return fn(x, self.alpha)
 
     def __call__(self, x, strict=True):
         """Heaviside of ``x`` (``x > 0``, or ``x >= 0`` when not strict) with this surrogate."""
@@ -90,9 +107,11 @@ class Sigmoid(Surrogate):
     def proxy(self, x):
         return torch.sigmoid(self.alpha * x)
 
-    def derivative(self, x):
-        s = torch.sigmoid(self.alpha * x)
-        return self.alpha * s * (1 - s)
+    @staticmethod
+    def formula(z, alpha):
+        # alpha s (1 - s) with s = sigmoid(alpha z), written without overflow
+        import sympy as sp
+        return alpha / (2 + 2 * sp.cosh(alpha * z))
 
 
 class FastSigmoid(Surrogate):
@@ -103,8 +122,10 @@ class FastSigmoid(Surrogate):
         ax = self.alpha * x
         return 0.5 * (1 + ax / (1 + ax.abs()))
 
-    def derivative(self, x):
-        return self.alpha / (2 * (1 + self.alpha * x.abs()) ** 2)
+    @staticmethod
+    def formula(z, alpha):
+        import sympy as sp
+        return alpha / (2 * (1 + alpha * sp.Abs(z)) ** 2)
 
 
 class ATan(Surrogate):
@@ -114,8 +135,10 @@ class ATan(Surrogate):
     def proxy(self, x):
         return 0.5 + torch.atan(0.5 * math.pi * self.alpha * x) / math.pi
 
-    def derivative(self, x):
-        return 0.5 * self.alpha / (1 + (0.5 * math.pi * self.alpha * x) ** 2)
+    @staticmethod
+    def formula(z, alpha):
+        import sympy as sp
+        return alpha / (2 * (1 + (sp.pi * alpha * z / 2) ** 2))
 
 
 class Gaussian(Surrogate):
@@ -125,9 +148,10 @@ class Gaussian(Surrogate):
     def proxy(self, x):
         return 0.5 * (1 + torch.erf(self.alpha * x / math.sqrt(2)))
 
-    def derivative(self, x):
-        ax = self.alpha * x
-        return self.alpha * torch.exp(-0.5 * ax * ax) / math.sqrt(2 * math.pi)
+    @staticmethod
+    def formula(z, alpha):
+        import sympy as sp
+        return alpha * sp.exp(-(alpha * z) ** 2 / 2) / sp.sqrt(2 * sp.pi)
 
 
 class Triangle(Surrogate):
@@ -138,8 +162,29 @@ class Triangle(Surrogate):
         ax = torch.clamp(self.alpha * x, -1.0, 1.0)
         return 0.5 + ax - 0.5 * torch.sign(ax) * ax * ax
 
-    def derivative(self, x):
-        return self.alpha * torch.clamp(1 - self.alpha * x.abs(), min=0.0)
+    @staticmethod
+    def formula(z, alpha):
+        import sympy as sp
+        return alpha * sp.Max(0, 1 - alpha * sp.Abs(z))
+
+
+@functools.lru_cache(maxsize=None)
+def _derivative_function(cls):
+    """``f(x, alpha)`` evaluating ``cls.formula`` with torch (printed once per class)."""
+    import sympy as sp
+
+    from neuromod.backends.printers import TORCH_DIALECT, print_expr
+    z, alpha = sp.Symbol("z", real=True), sp.Symbol("alpha", positive=True)
+    expr = cls.formula(z, alpha)
+    if expr is None:
+        return None
+    src = print_expr(expr, {"z": "x", "alpha": "alpha"}, TORCH_DIALECT)
+    ns = {"torch": torch, "_t": _as_tensor}
+    return eval(f"lambda x, alpha: {src}", ns)  # noqa: S307 -- printed from sympy here
+
+
+def _as_tensor(x):
+    return x if isinstance(x, torch.Tensor) else torch.tensor(x)
 
 
 #: Surrogates selectable by name.

@@ -39,14 +39,14 @@ Examples
 """
 import collections
 import functools
-import json
-import math
 
 import numpy as np
 import torch
 
-from neuromod.backends.equations import torch_code
-from neuromod.backends.model import NeuronModel, propagator_structure, refractory_steps
+from neuromod.backends import ir
+from neuromod.backends.model import refractory_steps
+from neuromod.backends.printers import evaluate, torch_step_source
+from neuromod.backends.propagator import layout_values, parameter_value
 from neuromod.backends.surrogate import get_surrogate
 
 __all__ = ["TorchModel", "compile_model", "NeuronLayer", "as_tensor"]
@@ -60,46 +60,34 @@ def as_tensor(x, dtype, device):
 
 
 class TorchModel:
-    """Generated Torch code for one :class:`NeuronModel` (see :func:`compile_model`).
+    """The Torch target of one compiled model (see :func:`compile_model`); read-only
+    after construction.
 
     Attributes
     ----------
     model : NeuronModel
-    states : tuple of str
+    compiled : neuromod.backends.ir.CompiledModel
+        The backend-neutral form the code is printed from.
+    states, param_names, inputs, ports : tuple of str
+    has_refractory : bool
     Params, Coeffs, State : namedtuple types
+        ``Coeffs`` is ``(ref_steps, scale, prop)``, ``prop`` the propagator's
+        coefficients in the order of ``compiled.layout`` (empty for the
+        ``exponential_euler`` and ``euler`` methods).
     """
 
-    def __init__(self, model):
-        import sympy as sp
-        self.model = model
-        an = model.analysis
-        self.an = an
-        self.states = tuple(an.states)
-        self.param_names = tuple(model.parameters)
-        self.inputs = tuple(model.inputs)
-        self.ports = tuple(model.ports)
-        self.Params = collections.namedtuple(f"{_ident(model.name)}Params", self.param_names or ("_",))
-        self.State = collections.namedtuple(f"{_ident(model.name)}State", self.states + ("refrac",))
-        self.has_refractory = bool(an.refractory_states) or model.refractory != 0.0
-        names = {s: f"x_{s}" for s in self.states}
-        names.update({p: f"p_{p}" for p in self.param_names})
-        names.update({u: f"u_{u}" for u in self.inputs})
-        self._names = names
-        self._sp = sp
-        self._idx = {s: k for k, s in enumerate(self.states)}
-        # ----------------------------------------------------------- coefficient plan
-        coeff_fields = ["ref_steps", "scale"]
-        self._coeff_code = {}    # field -> python expression in params (p_*) / dt
-        if model.method == "exact":
-            ps = propagator_structure(model)
-            self._reach = ps.reach
-            # rows whose refractory variant differs: refractory rows, and rows reaching them
-            self._ref_rows = ps.ref_rows
-            # linear in the inputs?
-            self._c0, self._g, self._linear_inputs = ps.c0, ps.g, ps.linear_inputs
-            coeff_fields += ps.fields
-        self.Coeffs = collections.namedtuple(f"{_ident(model.name)}Coeffs", coeff_fields)
-        self._step_cache = {}
+    def __init__(self, compiled):
+        self.compiled = compiled
+        self.model = compiled.model
+        self.states = compiled.states
+        self.param_names = compiled.params
+        self.inputs = compiled.inputs
+        self.ports = compiled.ports
+        self.has_refractory = compiled.has_refractory
+        name = _ident(self.model.name)
+        self.Params = collections.namedtuple(f"{name}Params", self.param_names or ("_",))
+        self.State = collections.namedtuple(f"{name}State", self.states + ("refrac",))
+        self.Coeffs = collections.namedtuple(f"{name}Coeffs", ("ref_steps", "scale", "prop"))
 
     # ------------------------------------------------------------------ parameters
     def params(self, n, overrides=None, dtype=torch.float32, device=None):
@@ -122,85 +110,35 @@ class TorchModel:
             out.append(t)
         return self.Params(*out) if out else self.Params(torch.zeros((), dtype=dtype, device=device))
 
-    def _eval_params(self, expr, P, dtype=None):
-        """Evaluate a sympy expression of parameters with the ``Params`` tensors."""
-        sp = self._sp
-        if expr.is_number:
-            ref = P[0]
-            return torch.as_tensor(float(expr), dtype=dtype or ref.dtype, device=ref.device)
-        ns = {"torch": torch, "_t": _t}
-        for k, name in zip(self.param_names, self.param_names):
-            ns[f"p_{k}"] = getattr(P, k) if dtype is None else getattr(P, k).to(dtype)
-        return eval(torch_code(expr, self._names), ns)  # noqa: S307 -- generated from parsed sympy
+    def parameter_value(self, expr, P, dtype=None):
+        """A sympy expression of parameters evaluated with the ``Params`` tensors."""
+        values = dict(zip(self.param_names, P)) if self.param_names else {"_": P[0]}
+        return parameter_value(self.compiled, expr, values, dtype)
 
     def coefficients(self, P, dt):
         """Per-run constants (``Coeffs``) for time step ``dt`` (seconds).
 
         For ``method='exact'`` the propagator of ``dx/dt = A x + c`` over one step,
-        with ``c`` held constant, comes from one matrix exponential (Van Loan):
-        ``expm([[A, I], [0, 0]] dt) = [[E, F], [0, I]]``, ``E = e^{A dt}`` and
-        ``F = int_0^dt e^{A s} ds``. It is computed in float64 (differentiable in
-        the parameters) and cast to the parameters' dtype. ``E_ii = exp(-dt/tau)``
-        for a single leaky variable. A second propagator with the rows of
-        ``(unless refractory)`` variables zeroed serves refractory neurons (the
-        solution Brian2's ``exact`` method gives with ``not_refractory = 0``).
+        with ``c`` held constant (:func:`neuromod.backends.propagator.layout_values`):
+        ``E = e^{A dt}`` and ``F = int_0^dt e^{A s} ds`` from one matrix exponential
+        (Van Loan), in float64 (differentiable in the parameters) and cast to the
+        parameters' dtype. ``E_ii = exp(-dt/tau)`` for a single leaky variable. A
+        second propagator with the rows of ``(unless refractory)`` variables zeroed
+        serves refractory neurons (the solution Brian2's ``exact`` method gives with
+        ``not_refractory = 0``).
         """
         dt = float(dt)
-        an, model = self.an, self.model
-        dtype = P[0].dtype
-        device = P[0].device
-        out = {}
+        model = self.model
+        dtype, device = P[0].dtype, P[0].device
         ref = model.refractory
-        if isinstance(ref, str):
-            rs = getattr(P, ref).detach().cpu().double().numpy()
-        else:
-            rs = np.float64(ref)
-        out["ref_steps"] = torch.as_tensor(refractory_steps(rs, dt), dtype=torch.int32, device=device)
-        out["scale"] = self._eval_params(an.surrogate_scale, P).to(dtype)
-        if model.method == "exact":
-            m = len(self.states)
-            f64 = torch.float64
-            entries = {}
-            shape = ()       # np.broadcast_shapes: torch's imports torch.fx (~0.1 s)
-            for (si, sj), a in an.A.items():
-                val = self._eval_params(a, P, f64)
-                entries[(self._idx[si], self._idx[sj])] = val
-                shape = np.broadcast_shapes(shape, tuple(val.shape))
-            cvals = {}
-            for i, c0 in self._c0.items():
-                cvals[("c0", i)] = self._eval_params(c0, P, f64)
-                shape = np.broadcast_shapes(shape, tuple(cvals[("c0", i)].shape))
-            for (i, k), g in self._g.items():
-                cvals[("g", i, k)] = self._eval_params(g, P, f64)
-                shape = np.broadcast_shapes(shape, tuple(cvals[("g", i, k)].shape))
-            variants = ("", "r") if self._ref_rows else ("",)
-            refr = {self._idx[s] for s in an.refractory_states}
-            for variant in variants:
-                A = {}
-                for (i, j), val in entries.items():
-                    if not (variant == "r" and i in refr):
-                        A[(i, j)] = torch.broadcast_to(val, shape)
-                E, F = propagator(A, m, dt, shape, device,
-                                  frozen=refr if variant == "r" else ())
-                for i in range(m):
-                    if variant and i not in self._ref_rows:
-                        continue
-                    reach = sorted(self._reach[i])
-                    for j in reach:
-                        out[f"E{variant}_{i}_{j}"] = E[..., i, j].to(dtype)
-                    if self._linear_inputs:
-                        if any(j in self._c0 for j in reach):
-                            out[f"K{variant}_{i}"] = sum(
-                                F[..., i, j] * cvals[("c0", j)] for j in reach if j in self._c0).to(dtype)
-                        for k in range(len(self.inputs)):
-                            if any((j, k) in self._g for j in reach):
-                                out[f"G{variant}_{i}_{k}"] = sum(
-                                    F[..., i, j] * cvals[("g", j, k)] for j in reach
-                                    if (j, k) in self._g).to(dtype)
-                    else:
-                        for j in reach:
-                            out[f"F{variant}_{i}_{j}"] = F[..., i, j].to(dtype)
-        return self.Coeffs(**out)
+        rs = getattr(P, ref).detach().cpu().double().numpy() if isinstance(ref, str) \
+            else np.float64(ref)
+        ref_steps = torch.as_tensor(refractory_steps(rs, dt), dtype=torch.int32, device=device)
+        scale = self.parameter_value(self.compiled.scale, P).to(dtype)
+        prop = ()
+        if len(self.compiled.layout):
+            prop = layout_values(self.compiled, dict(zip(self.param_names, P)), dt, dtype)
+        return self.Coeffs(ref_steps, scale, prop)
 
     # ------------------------------------------------------------------ state
     def initial_state(self, batch, n, P, init=None):
@@ -211,149 +149,42 @@ class TorchModel:
         """
         dtype, device = P[0].dtype, P[0].device
         vals = []
-        for s in self.states:
+        for s, expr in zip(self.states, self.compiled.init):
             if init is not None and s in init:
                 v = as_tensor(init[s], dtype, device)
             else:
-                v = self._eval_params(self.an.init[s], P)
+                v = self.parameter_value(expr, P)
             vals.append(torch.broadcast_to(v, (batch, n)).to(dtype).clone())
         refrac = torch.zeros((batch, n), dtype=torch.int32, device=device)
         return self.State(*vals, refrac)
 
-    # ------------------------------------------------------------------ code generation
-    def _generate(self, has_inputs, has_ports, detach_reset):
-        """Source of ``advance`` (steps 1-3) and ``finish`` (steps 4-5)."""
-        an, model = self.an, self.model
-        m = len(self.states)
-        N = self._names
-        L = []
-        a = L.append
-        a("def advance(S, P, C, U, surrogate):")
-        for s in self.states:
-            a(f"    x_{s} = S.{s}")
-        for p in self.param_names:
-            a(f"    p_{p} = P.{p}")
-        for k, u in enumerate(self.inputs):
-            if has_inputs[k]:
-                a(f"    u_{u} = U[{k}]")
-            else:
-                a(f"    u_{u} = 0.0")
-        if self.has_refractory:
-            a("    refrac = S.refrac - 1")
-            a("    active = refrac <= 0")
-        else:
-            a("    refrac = S.refrac")
-            a("    active = None")
-        refr = {self._idx[s] for s in an.refractory_states}
-        if model.method == "exact":
-            fields = set(self.Coeffs._fields)
-            for i, s in enumerate(self.states):
-                exprs = []
-                for variant in ("", "r") if i in self._ref_rows else ("",):
-                    if variant == "r" and i in refr:
-                        exprs.append(f"x_{s}")
-                        continue
-                    terms = [f"C.E{variant}_{i}_{j}*x_{self.states[j]}" for j in sorted(self._reach[i])]
-                    if self._linear_inputs:
-                        if f"K{variant}_{i}" in fields:
-                            terms.append(f"C.K{variant}_{i}")
-                        for k, u in enumerate(self.inputs):
-                            if has_inputs[k] and f"G{variant}_{i}_{k}" in fields:
-                                terms.append(f"C.G{variant}_{i}_{k}*u_{u}")
-                    else:
-                        for j in sorted(self._reach[i]):
-                            sj = self.states[j]
-                            if sj in an.c:
-                                cexpr = torch_code(an.c[sj], N)
-                                if variant == "r" and j in refr:
-                                    continue
-                                terms.append(f"C.F{variant}_{i}_{j}*{cexpr}")
-                    exprs.append(" + ".join(terms))
-                if len(exprs) == 1:
-                    a(f"    n_{s} = {exprs[0]}")
-                else:
-                    a(f"    n_{s} = torch.where(active, {exprs[0]}, {exprs[1]})")
-        elif model.method == "exponential_euler":
-            for i, s in enumerate(self.states):
-                av, bv = an.expeuler[s]
-                if av == 0:
-                    a(f"    n_{s} = x_{s} + dt*({torch_code(bv, N)})")
-                else:
-                    a(f"    _a = {_code(av, N)}")
-                    a(f"    _b = {_code(bv, N)}")
-                    a(f"    _e = torch.expm1(_a*dt)")
-                    a(f"    n_{s} = x_{s} + (x_{s} + _b/_a)*_e")
-                if i in refr:
-                    a(f"    n_{s} = torch.where(active, n_{s}, x_{s})")
-        else:  # euler
-            for i, s in enumerate(self.states):
-                a(f"    n_{s} = x_{s} + dt*({torch_code(an.rhs[s], N)})")
-                if i in refr:
-                    a(f"    n_{s} = torch.where(active, n_{s}, x_{s})")
-        for s in self.states:
-            a(f"    x_{s} = n_{s}")
-        if an.threshold is not None:
-            a(f"    _d = {torch_code(an.threshold, N)}")
-            a(f"    spike = surrogate(_d / C.scale, {an.threshold_strict})")
-            if self.has_refractory:
-                a("    spike = spike * active")
-                a("    fired = spike > 0")
-                a("    refrac = torch.where(fired, C.ref_steps, refrac)")
-                a("    active = active & ~fired")
-        else:
-            a("    spike = torch.zeros_like(x_{0})".format(self.states[0]))
-        a(f"    return S.__class__({', '.join('x_' + s for s in self.states)}, refrac), spike, active")
-        a("")
-        # ---------------------------------------------------------------- finish
-        a("def finish(S, spike, active, P, C, U, W):")
-        for s in self.states:
-            a(f"    x_{s} = S.{s}")
-        for p in self.param_names:
-            a(f"    p_{p} = P.{p}")
-        for k, u in enumerate(self.inputs):
-            a(f"    u_{u} = {'U[%d]' % k if has_inputs[k] else '0.0'}")
-        for k, port in enumerate(self.ports):
-            if not has_ports[k]:
-                continue
-            for target, coef in an.ports[port]:
-                inc = f"W[{k}]" if coef == 1 else f"({_code(coef, N)})*W[{k}]"
-                if target in an.refractory_states and self.has_refractory:
-                    a(f"    x_{target} = torch.where(active, x_{target} + {inc}, x_{target})")
-                else:
-                    a(f"    x_{target} = x_{target} + {inc}")
-        if an.reset:
-            a("    fired = spike > 0")
-            a("    _sg = spike - spike.detach()" if not detach_reset else "")
-            for target, op, ex in an.reset:
-                code = torch_code(ex, N)
-                if op == "=":
-                    a(f"    _r = {code}")
-                    a(f"    _n = torch.where(fired, _r, x_{target})")
-                    if not detach_reset:
-                        a(f"    _n = _n + _sg*(_r - x_{target})")
-                else:
-                    opmap = {"+=": "+", "-=": "-", "*=": "*", "/=": "/"}[op]
-                    a(f"    _r = x_{target} {opmap} ({code})")
-                    a(f"    _n = torch.where(fired, _r, x_{target})")
-                    if not detach_reset:
-                        a(f"    _n = _n + _sg*(_r - x_{target})")
-                a(f"    x_{target} = _n")
-        a(f"    return S.__class__({', '.join('x_' + s for s in self.states)}, S.refrac)")
-        return "\n".join(L) + "\n"
+    def value(self, name, S, P):
+        """A state variable's or a subexpression's value in state ``S`` (inputs 0)."""
+        if name in self.states:
+            return getattr(S, name)
+        cm = self.compiled
+        ns = {cm.names[s]: getattr(S, s) for s in self.states}
+        ns.update({cm.names[p]: getattr(P, p) for p in self.param_names})
+        ns.update({cm.names[u]: 0.0 for u in self.inputs})
+        return evaluate(cm.subexpressions[name], cm.names, ns)
+
+    # ------------------------------------------------------------------ code
+    def program(self, has_inputs=None, has_ports=None, detach_reset=True):
+        """The step's :class:`~neuromod.backends.ir.Program` for these inputs and ports."""
+        return self.compiled.program(has_inputs, has_ports, detach_reset)
+
+    def source(self, has_inputs=None, has_ports=None, detach_reset=True):
+        """The printed Torch source of ``advance`` (update, threshold) and ``finish``
+        (ports, reset)."""
+        return torch_step_source(self.compiled, self.program(has_inputs, has_ports, detach_reset))
 
     def functions(self, has_inputs=None, has_ports=None, detach_reset=True, dt=None):
-        """The generated ``(advance, finish)`` pair for the given input/port presence."""
+        """The generated ``(advance, finish)`` pair for the given input/port presence
+        (``dt`` is a constant of the code for the ``exponential_euler`` and ``euler``
+        methods)."""
         has_inputs = tuple(bool(x) for x in (has_inputs or (False,) * len(self.inputs)))
         has_ports = tuple(bool(x) for x in (has_ports or (False,) * len(self.ports)))
-        key = (has_inputs, has_ports, bool(detach_reset), dt)
-        fns = self._step_cache.get(key)
-        if fns is None:
-            src = self._generate(has_inputs, has_ports, detach_reset)
-            ns = {"torch": torch, "_t": _t, "dt": dt}
-            exec(compile(src, f"<neuromod {self.model.name} step>", "exec"), ns)  # noqa: S102
-            fns = self._step_cache[key] = (ns["advance"], ns["finish"])
-            self.source = src
-        return fns
+        return _functions(self.compiled, has_inputs, has_ports, bool(detach_reset), dt)
 
     def step(self, S, P, C, inputs=None, ports=None, surrogate="fast_sigmoid", dt=None,
              detach_reset=True):
@@ -381,146 +212,18 @@ class TorchModel:
         return S, spike
 
 
-def _balance(A, m, dt):
-    """Powers of two ``d`` such that ``A_ij d_j / d_i`` is of the order of the diagonal.
-
-    SI units make the coupling entries of ``A`` differ by many orders of magnitude
-    (``R/tau_m`` ~ 1e9 next to ``1/tau`` ~ 1e2); ``expm`` loses relative accuracy on
-    such matrices. The similarity ``D^-1 A D`` with ``log2 d`` from a least-squares
-    fit of every off-diagonal entry to the diagonal scale fixes that, and with
-    powers of two scaling and unscaling are exact.
-    """
-    mags = {k: float(v.detach().abs().max()) for k, v in A.items()}
-    diag = [mags.get((i, i), 0.0) for i in range(m)]
-    rho = max(diag) if max(diag, default=0.0) > 0 else 1.0 / dt
-    rows, rhs = [], []
-    for (i, j), a in mags.items():
-        if i != j and a > 0:
-            r = np.zeros(m)
-            r[j], r[i] = 1.0, -1.0
-            rows.append(r)
-            rhs.append(np.log2(rho) - np.log2(a))
-    if not rows:
-        return np.ones(m)
-    y = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)[0]
-    return np.exp2(np.round(y - y.mean()))
-
-
-def expm(M, degree=18):
-    """Matrix exponential by Taylor series with scaling and squaring (batched, differentiable).
-
-    ``torch.linalg.matrix_exp`` loses up to ~1e-10 relative accuracy on small
-    triangular matrices in float64 (measured against 50-digit mpmath); here the
-    matrix is scaled by ``2^-s`` to a norm <= 1/4, where the degree-18 Taylor
-    polynomial (Horner form) is accurate to ~1e-29, then squared ``s`` times.
-
-    Examples
-    --------
-    >>> import math
-    >>> abs(expm(torch.tensor([[1.0]], dtype=torch.float64)).item() - math.e) < 1e-15
-    True
-    """
-    norm = float(M.detach().abs().sum(-1).max()) if M.numel() else 0.0
-    s = max(0, math.ceil(math.log2(norm / 0.25))) if norm > 0 else 0
-    X = M / (2.0 ** s)
-    eye = torch.eye(M.shape[-1], dtype=M.dtype, device=M.device)
-    R = eye
-    for k in range(degree, 0, -1):
-        R = eye + (X @ R) / k
-    for _ in range(s):
-        R = R @ R
-    return R
-
-
-def _cyclic(A, m):
-    """Indices of variables on a dependency cycle (strongly connected component > 1)."""
-    reach = {i: {i} for i in range(m)}
-    adj = {i: {j for (a, j) in A if a == i and j != i} for i in range(m)}
-    for i in range(m):
-        stack = list(adj[i])
-        while stack:
-            j = stack.pop()
-            if j not in reach[i]:
-                reach[i].add(j)
-                stack.extend(adj[j])
-    return {i for i in range(m) for j in reach[i] if j != i and i in reach[j]}
-
-
-def propagator(A, m, dt, shape, device, frozen=()):
-    """``E = e^{A dt}`` and ``F = int_0^dt e^{A s} ds`` (float64) for ``dx/dt = A x + c``.
-
-    Parameters
-    ----------
-    A : dict of (int, int) to tensor
-        Non-zero entries of ``A`` (each broadcastable to ``shape``).
-    m : int
-        Number of state variables.
-    dt : float
-    shape : tuple
-        Batch shape of the entries (``()`` or ``(n,)``).
-    frozen : set of int
-        Variables held constant (refractory): no row in ``A`` and no forcing, so
-        ``E_ii = 1`` and column ``i`` of ``F`` is zero.
-
-    Returns
-    -------
-    E, F : tensors of shape ``shape + (m, m)``
-
-    Notes
-    -----
-    Van Loan's block form ``expm([[A, I], [0, 0]] dt) = [[E, F], [0, I]]`` after the
-    exact power-of-two balancing of :func:`_balance`. Diagonal entries of variables
-    that are on no dependency cycle are set to their closed forms
-    ``E_ii = exp(a dt)`` and ``F_ii = expm1(a dt)/a`` (``dt`` when ``a = 0``), so a
-    leaky variable decays by exactly ``exp(-dt/tau)``.
-    """
-    f64 = torch.float64
-    d = _balance(A, m, dt)
-    M = torch.zeros(shape + (2 * m, 2 * m), dtype=f64, device=device)
-    rows = []
-    for i in range(m):
-        row = [torch.zeros(shape, dtype=f64, device=device) for _ in range(2 * m)]
-        for j in range(m):
-            if (i, j) in A:
-                row[j] = A[(i, j)].to(f64) * (dt * d[j] / d[i])
-        if i not in frozen:
-            row[m + i] = torch.full(shape, dt, dtype=f64, device=device)
-        rows.append(torch.stack(row, dim=-1))
-    for _ in range(m):
-        rows.append(torch.zeros(shape + (2 * m,), dtype=f64, device=device))
-    M = torch.stack(rows, dim=-2)
-    X = expm(M)
-    scale = torch.as_tensor(d[:, None] / d[None, :], dtype=f64, device=device)
-    E = X[..., :m, :m] * scale
-    F = X[..., :m, m:] * scale
-    cyc = _cyclic(A, m)
-    if len(cyc) < m:
-        E = E.clone()
-        F = F.clone()
-        for i in range(m):
-            if i in cyc:
-                continue
-            a = A.get((i, i))
-            if i in frozen:
-                E[..., i, i] = 1.0
-                F[..., i, i] = 0.0
-            elif a is None:
-                E[..., i, i] = 1.0
-                F[..., i, i] = dt
-            else:
-                a = torch.broadcast_to(a.to(f64), shape)
-                E[..., i, i] = torch.exp(a * dt)
-                safe = torch.where(a == 0, torch.ones_like(a), a)
-                F[..., i, i] = torch.where(a == 0, torch.full_like(a, dt), torch.expm1(a * dt) / safe)
-    return E, F
+@functools.lru_cache(maxsize=256)
+def _functions(compiled, has_inputs, has_ports, detach_reset, dt):
+    """The ``(advance, finish)`` functions printed from a compiled model's program
+    (once per model, input/port presence, reset option and dt)."""
+    src = torch_step_source(compiled, compiled.program(has_inputs, has_ports, detach_reset))
+    ns = {"torch": torch, "_t": _t, "dt": dt}
+    exec(compile(src, f"<neuromod {compiled.model.name} step>", "exec"), ns)  # noqa: S102
+    return ns["advance"], ns["finish"]
 
 
 def _t(x):
     return x if isinstance(x, torch.Tensor) else torch.tensor(x)
-
-
-def _code(expr, names):
-    return torch_code(expr, names)
 
 
 def _ident(name):
@@ -528,8 +231,8 @@ def _ident(name):
 
 
 @functools.lru_cache(maxsize=64)
-def _compile_cached(key):
-    return TorchModel(NeuronModel.from_dict(json.loads(key)))
+def _torch_model(compiled):
+    return TorchModel(compiled)
 
 
 def compile_model(model):
@@ -541,8 +244,7 @@ def compile_model(model):
     >>> compile_model(lif()).states
     ('v', 'I_e', 'I_i')
     """
-    key = json.dumps(model.to_dict(), sort_keys=True)
-    return _compile_cached(key)
+    return _torch_model(ir.compile_model(model))
 
 
 class NeuronLayer(torch.nn.Module):

@@ -383,18 +383,9 @@ def _used(net, name, tm):
 
 
 def _state_value(tm, S, P, var):
-    if var in tm.states:
-        return getattr(S, var).clone()
-    # subexpression: evaluate from the state
-    from neuromod.backends.equations import torch_code
-    ns = {"torch": torch}
-    for s in tm.states:
-        ns[f"x_{s}"] = getattr(S, s)
-    for p in tm.param_names:
-        ns[f"p_{p}"] = getattr(P, p)
-    for u in tm.inputs:
-        ns[f"u_{u}"] = 0.0
-    return eval(torch_code(tm.an.subexpressions[var], tm._names), ns)  # noqa: S307
+    """A recorded variable's value after a step (a copy for a state variable)."""
+    value = tm.value(var, S, P)
+    return value.clone() if var in tm.states else value
 
 
 def run_torch(net, duration, dt, record=None, seed=None, dtype=torch.float64, device=None,

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from neuromod.backends.torch_backend import compile_model, propagator
+from neuromod.backends.propagator import propagator
+from neuromod.backends.torch_backend import compile_model
 from neuromod.neurons import alif, lif
 
 DT = 1e-4
@@ -32,9 +33,7 @@ def _reference(A, m, dt, frozen=()):
 def _A_of(model, overrides=None):
     tm = compile_model(model)
     P = tm.params(1, overrides, dtype=torch.float64)
-    A = {}
-    for (si, sj), a in tm.an.A.items():
-        A[(tm._idx[si], tm._idx[sj])] = tm._eval_params(a, P, torch.float64)
+    A = {ij: tm.parameter_value(a, P, torch.float64) for ij, a in tm.compiled.A.items()}
     return A, len(tm.states)
 
 
@@ -69,7 +68,8 @@ def test_per_neuron_parameters_batch():
     tm = compile_model(lif())
     P = tm.params(3, {"tau_m": tau}, dtype=torch.float64)
     C = tm.coefficients(P, DT)
-    np.testing.assert_array_equal(C.E_0_0.numpy(), np.exp(-DT / tau))
+    E00 = C.prop[tm.compiled.layout.position("E", 0, 0)]
+    np.testing.assert_array_equal(E00.numpy(), np.exp(-DT / tau))
 
 
 def test_coefficients_differentiable_in_tau():
@@ -77,11 +77,12 @@ def test_coefficients_differentiable_in_tau():
     tau = torch.tensor(0.02, dtype=torch.float64, requires_grad=True)
     P = tm.params(1, {"tau_m": tau}, dtype=torch.float64)
     C = tm.coefficients(P, DT)
-    (g,) = torch.autograd.grad(C.E_0_1, tau)
+    e01_at = tm.compiled.layout.position("E", 0, 1)
+    (g,) = torch.autograd.grad(C.prop[e01_at], tau)
     # E_01 = R/tau_m * tau_e tau_m/(tau_e - tau_m) (e^{-dt/tau_e} - e^{-dt/tau_m})... check by
     # central finite differences of the same function (independent of autograd)
     def e01(t):
-        return tm.coefficients(tm.params(1, {"tau_m": t}, dtype=torch.float64), DT).E_0_1.item()
+        return tm.coefficients(tm.params(1, {"tau_m": t}, dtype=torch.float64), DT).prop[e01_at].item()
     h = 1e-7
     fd = (e01(0.02 + h) - e01(0.02 - h)) / (2 * h)
     assert g.item() == pytest.approx(fd, rel=1e-6)
