@@ -186,9 +186,9 @@ def save(obj, path):
         head.update(kind="layer", model=obj.model.to_dict(), n=obj.n, dt=obj.dt, drive=obj.drive,
                     surrogate={"name": obj.surrogate.name, "alpha": obj.surrogate.alpha},
                     detach_reset=obj.detach_reset,
-                    train=[k for k in obj._names if isinstance(getattr(obj, "p_" + k),
+                    train=[k for k in obj.tm.param_names if isinstance(getattr(obj, "p_" + k),
                                                                __import__("torch").nn.Parameter)],
-                    params={k: A.put(getattr(obj, "p_" + k)) for k in obj._names})
+                    params={k: A.put(getattr(obj, "p_" + k)) for k in obj.tm.param_names})
     else:
         raise TypeError(f"cannot save a {cls}")
     header = np.array(json.dumps(head, sort_keys=True))

@@ -38,6 +38,7 @@ Examples
 (2, 3)
 """
 import collections
+import re
 import functools
 
 import numpy as np
@@ -227,7 +228,7 @@ def _t(x):
 
 
 def _ident(name):
-    return "".join(ch if ch.isalnum() else "_" for ch in name).title().replace("_", "")
+    return "".join(part.capitalize() for part in re.split(r"[^0-9A-Za-z]+", name) if part)
 
 
 @functools.lru_cache(maxsize=64)
