@@ -422,8 +422,8 @@ def _build(model):
                     g[(i, k)] = g_ik
         for refractory in (False, True) if ref_rows else (False,):
             for i in range(m):
-                if refractory and i not in ref_rows:
-                    continue
+                if refractory and (i not in ref_rows or i in refr):
+                    continue        # unchanged while refractory, or held: no coefficients
                 for j in sorted(reach[i]):
                     entries.append(Coefficient("E", refractory, i, j))
                 if linear:

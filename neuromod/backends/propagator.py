@@ -192,7 +192,7 @@ def layout_values(cm, values, dt, dtype):
         shape = np.broadcast_shapes(shape, tuple(v.shape))
     refr = cm.refractory_rows
     blocks = {}
-    for variant in (False, True) if cm.ref_rows else (False,):
+    for variant in sorted({c.refractory for c in cm.layout.entries}):
         A = {ij: torch.broadcast_to(v, shape) for ij, v in entries.items()
              if not (variant and ij[0] in refr)}
         blocks[variant] = propagator(A, m, dt, shape, device, frozen=refr if variant else ())
