@@ -155,27 +155,29 @@ def pool_features(spikes, encoder, n_levels, channels=32, n_bins=20, group=2, bi
 
 
 def classifier_neuron():
-    """The hidden neuron of :func:`SpikingDigitNet`, written once as a
-    :class:`~neuromod.backends.model.NeuronModel` (dimensionless membrane)::
+    """The hidden neuron of :func:`SpikingDigitNet`, written once as a discrete-time
+    :class:`~neuromod.backends.model.NeuronModel` (dimensionless membrane, one step
+    per time bin)::
 
-        dv/dt = (I - v) / tau          I: input held over the step
+        v <- beta v + (1 - beta) I     I: the bin's input
         v > theta  ->  spike, v -= theta (reset by subtraction)
 
-    Integrated exactly: ``v[t] = beta v[t-1] + (1 - beta) I[t]`` with
-    ``beta = exp(-dt / tau)``, threshold and reset after the update.
+    ``beta`` is the decay of one step (default 0.8); threshold and reset follow the
+    update.
 
     Examples
     --------
-    >>> classifier_neuron().reset
-    'v -= theta'
+    >>> m = classifier_neuron()
+    >>> m.method, m.updates, m.reset
+    ('map', 'v = beta*v + (1 - beta)*I', 'v -= theta')
     """
     from neuromod.backends.model import NeuronModel
     return NeuronModel(
-        "digit-lif", "dv/dt = (I - v)/tau : 1\nI : 1",
-        {"tau": "4.48*ms", "theta": "1"}, threshold="v > theta", reset="v -= theta",
-        inputs=("I",), init={"v": "0"}, method="exact", surrogate_scale="theta",
-        domains={"tau": "positive", "theta": "positive"},
-        description="dimensionless LIF with reset by subtraction (digit classifier)")
+        "digit-lif", "v : 1\nI : 1",
+        {"beta": "0.8", "theta": "1"}, threshold="v > theta", reset="v -= theta",
+        inputs=("I",), init={"v": "0"}, updates="v = beta*v + (1 - beta)*I",
+        surrogate_scale="theta", domains={"beta": "unit_interval", "theta": "positive"},
+        description="discrete LIF with reset by subtraction (digit classifier)")
 
 
 def SpikingDigitNet(n_in=16, n_hidden=64, n_out=10, n_steps=20, beta=0.8, readout="raster",
@@ -185,9 +187,8 @@ def SpikingDigitNet(n_in=16, n_hidden=64, n_out=10, n_steps=20, beta=0.8, readou
     ``n_in`` input lines -> ``Linear`` -> ``n_hidden`` LIF neurons -> linear read-out.
     The hidden neurons are :func:`classifier_neuron` in a
     :class:`~neuromod.backends.torch_backend.NeuronLayer`, one step of ``dt`` per time
-    bin with ``tau = -dt / ln(beta)`` (so the per-bin decay is exactly ``beta``), driven
-    by ``I = (W x + b) / (1 - beta)`` so that a bin's input moves the membrane by
-    ``W x + b``::
+    bin with the per-step decay ``beta``, driven by ``I = (W x + b) / (1 - beta)`` so
+    that a bin's input moves the membrane by ``W x + b``::
 
         v[t] = beta v[t-1] + W x[t] + b;   S[t] = H(v[t] - theta);   v[t] -= theta S[t]
 
@@ -207,8 +208,6 @@ def SpikingDigitNet(n_in=16, n_hidden=64, n_out=10, n_steps=20, beta=0.8, readou
     >>> tuple(logits.shape)
     (2, 3)
     """
-    import math
-
     import torch
     from torch import nn
 
@@ -218,7 +217,6 @@ def SpikingDigitNet(n_in=16, n_hidden=64, n_out=10, n_steps=20, beta=0.8, readou
         raise ValueError(f"readout must be 'raster' or 'count', got {readout!r}")
     if not 0.0 < beta < 1.0:
         raise ValueError(f"beta must be in (0, 1), got {beta}")
-    tau = -float(dt) / math.log(beta)
 
     class Net(nn.Module):
         def __init__(self):
@@ -226,7 +224,7 @@ def SpikingDigitNet(n_in=16, n_hidden=64, n_out=10, n_steps=20, beta=0.8, readou
             self.w_in = nn.Linear(n_in, n_hidden)
             self.hidden = NeuronLayer(classifier_neuron(), n_hidden, dt=dt, drive="I",
                                       surrogate="fast_sigmoid", alpha=alpha,
-                                      params={"tau": tau})
+                                      params={"beta": float(beta)})
             self.w_out = nn.Linear(n_hidden * (n_steps if readout == "raster" else 1), n_out)
             self.gain = 1.0 / (1.0 - beta)
 

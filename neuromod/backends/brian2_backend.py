@@ -12,7 +12,11 @@ The model's equation text goes to ``brian2.NeuronGroup`` verbatim, with
   target variables suffixed ``_post``.
 
 Integration. ``exponential_euler`` and ``euler`` models use Brian2's own state
-updaters. For ``exact`` models two integrators exist:
+updaters. A discrete-time model (method ``'map'``) declares its states as
+``name : unit`` and runs its step program (:func:`propagator_code`) as a
+``run_regularly`` operation on the group's clock, once per step of ``dt``, after the
+refractoriness update and before the threshold; its ``(unless refractory)`` states
+are held by Brian2's conditional write. For ``exact`` models two integrators exist:
 
 ``integrator='neuromod'`` (default)
     The state updater is the zero-order-hold propagator the Torch backend uses
@@ -138,6 +142,8 @@ def propagator_code(cm, program):
             else:
                 lines.append(f"_{s} = int(not_refractory)*({total(op.terms)}) + "
                              f"(1 - int(not_refractory))*({total(op.refractory)})")
+        elif isinstance(op, ir.Map):
+            lines.append(f"_{cm.states[op.target]} = {print_expr(op.value, names, BRIAN2_DIALECT)}")
         elif not isinstance(op, (ir.Countdown, ir.Commit, ir.Spike)):
             raise NeuromodError(f"the Brian2 propagator updater cannot print {type(op).__name__}")
     lines += [f"{s} = _{s}" for s in cm.states]
@@ -299,6 +305,7 @@ def build_brian2(net, duration, dt, record=None, seed=None, target="numpy", inte
     n_steps = n_steps_for(duration, dt)
     groups, objects, monitors = {}, [], {}
     per_neuron = {}
+    noise = net.firing_variates(n_steps, seed)
     for name, pop in net.populations.items():
         m = pop.model
         vals = pop.resolved_params()
@@ -324,13 +331,20 @@ def build_brian2(net, duration, dt, record=None, seed=None, target="numpy", inte
                         continue
                     set_inputs[e.name] = arr
                 lines.append(f"{e.name} : {e.unit} (constant)")
+            elif m.discrete and e.name in m.states:
+                lines.append(f"{e.name} : {e.unit}")    # updated by the map (below)
             else:
                 lines.append(e.text())
         eqs = "\n".join(lines + extra)
         method = m.method
         coeff_arrays = {}
-        if m.method == "exact" and integrator == "neuromod":
+        map_code = None
+        if m.discrete:
             method, coeffs = _propagator_updater(pop, vals, dt)
+            map_code, method = method(None), "euler"     # no differential equation to integrate
+        if (m.method == "exact" and integrator == "neuromod") or m.discrete:
+            if not m.discrete:
+                method, coeffs = _propagator_updater(pop, vals, dt)
             for k, v in coeffs.items():
                 if v.ndim:
                     extra.append(f"{k} : 1 (constant)")
@@ -345,9 +359,19 @@ def build_brian2(net, duration, dt, record=None, seed=None, target="numpy", inte
             refractory = refr
         else:
             refractory = refr * b2.second
-        G = b2.NeuronGroup(pop.n, eqs, threshold=m.threshold, reset=m.reset or None,
+        threshold = m.threshold
+        if name in noise:
+            threshold = _bernoulli_threshold(name, m, noise[name][:, 0].numpy(), ns, bdt)
+        G = b2.NeuronGroup(pop.n, eqs, threshold=threshold, reset=m.reset or None,
                            refractory=refractory, method=method, namespace=ns, dt=bdt,
                            name=f"pop_{name}")
+        if map_code is not None:
+            # the statements run once per step, after Brian2's refractoriness update and
+            # before the threshold; '(unless refractory)' states are held by Brian2's
+            # conditional write, for the map and for synaptic additions alike
+            for s in m.analysis.refractory_states:
+                G.variables[s].set_conditional_write(G.variables["not_refractory"])
+            G.run_regularly(map_code, dt=bdt, when="groups", order=1, name=f"map_{name}")
         for k in per_neuron[name]:
             setattr(G, k, quantity(np.asarray(vals[k], dtype=np.float64), m.parameters[k].dim))
         for k, arr in coeff_arrays.items():
@@ -393,6 +417,25 @@ def build_brian2(net, duration, dt, record=None, seed=None, target="numpy", inte
         objects.append(S)
     b2net = b2.Network(*objects)
     return b2net, groups, monitors
+
+
+def _bernoulli_threshold(name, model, variates, ns, bdt):
+    """The threshold condition of Bernoulli firing, ``r < F(d / sigma)``: the
+    variates ``(n_steps, n)`` as a ``TimedArray`` (step ``k`` reads row ``k``), ``F`` a
+    Brian2 function with NumPy, Cython and C++ implementations
+    (:func:`neuromod.backends.noise.brian2_function`); ``ns`` gains both."""
+    import brian2 as b2
+
+    from neuromod.backends.noise import brian2_function
+    cm = ir.compile_model(model)
+    names = {k: k for k in cm.names}
+    fn = f"neuromod_{cm.noise}_cdf"
+    ns[fn] = brian2_function(cm.noise, "cdf")
+    ta = f"nmrand_{name}"
+    ns[ta] = b2.TimedArray(np.ascontiguousarray(variates), dt=bdt)
+    d = print_expr(cm.threshold, names, BRIAN2_DIALECT)
+    sigma = print_expr(cm.scale, names, BRIAN2_DIALECT)
+    return f"{ta}(t, i) < {fn}(({d}) / ({sigma}))"
 
 
 def _initial_values(pop, vals):

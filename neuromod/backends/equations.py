@@ -6,6 +6,9 @@ Three kinds of line are understood (one equation per line, ``#`` starts a commen
     I = I_e + I_ext : amp                                       # subexpression
     I_ext : amp                                                 # parameter / input
 
+A discrete-time model (``NeuronModel(updates=...)``) declares its state variables
+like inputs, ``v : 1 (unless refractory)``, and gives their update as statements.
+
 Expressions may use ``+ - * / **``, parentheses, numbers and the functions
 ``exp, log, sqrt, abs, sin, cos, tan, sinh, cosh, tanh, arctan, clip``. The text is
 kept verbatim for the Brian2 backend; the sympy form drives the step representation
@@ -136,9 +139,9 @@ def parse_equations(text):
             kind, name, expr = "param", m.group(1), None
         else:
             raise ModelDefinitionError(f"equation line {lineno}: cannot read {line!r}")
-        if kind != "diff" and "unless refractory" in flags:
+        if kind == "sub" and "unless refractory" in flags:
             raise ModelDefinitionError(
-                f"equation line {lineno}: 'unless refractory' applies to differential equations only")
+                f"equation line {lineno}: 'unless refractory' applies to state variables only")
         if name in seen:
             raise ModelDefinitionError(f"equation line {lineno}: {name!r} defined twice")
         seen.add(name)

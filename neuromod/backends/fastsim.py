@@ -149,6 +149,8 @@ def run_fast(net, duration, dt, record=None, seed=None, dtype=torch.float64):
         key = (c.target, c.port)
         if key not in bufs:
             bufs[key] = np.zeros((Lbuf, net.populations[c.target].n), npdt)
+    noise = {k: v[:, 0].numpy() for k, v in net.firing_variates(n_steps, seed).items()}
+    no_noise = np.zeros(1, np.float64)
     gen = torch.Generator()
     if seed is not None:
         gen.manual_seed(int(seed))
@@ -170,7 +172,7 @@ def run_fast(net, duration, dt, record=None, seed=None, dtype=torch.float64):
     for st in pops.values():
         z = lambda a: a[..., :0]   # noqa: E731
         st["mod"].advance(z(st["X"]), z(st["R"]), z(st["P"]), z(st["C"]), z(st["REF"]), z(st["U"]),
-                          z(st["spk"]), z(st["act"]))
+                          z(st["spk"]), z(st["act"]), z(no_noise))
         st["mod"].finish(z(st["X"]), z(st["P"]), z(st["C"]), z(st["U"]), z(st["W"]), z(st["spk"]),
                          z(st["act"]))
     for c, crow, post, w, steps in conns:
@@ -187,7 +189,9 @@ def run_fast(net, duration, dt, record=None, seed=None, dtype=torch.float64):
             for q, arr in enumerate(st["inputs"]):
                 if arr is not None and arr.ndim == 2:
                     U[q] = arr[k]
-            st["mod"].advance(st["X"], st["R"], st["P"], st["C"], st["REF"], U, st["spk"], st["act"])
+            rnd = noise[name][k] if name in noise else no_noise
+            st["mod"].advance(st["X"], st["R"], st["P"], st["C"], st["REF"], U, st["spk"], st["act"],
+                              rnd)
             idx = np.flatnonzero(st["spk"])
             fired[name] = idx
             if idx.size:

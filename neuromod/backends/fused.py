@@ -5,7 +5,7 @@ The eager Torch path runs ~10-20 small tensor operations per time step and recor
 each for autograd; for a layer of neurons the dynamics are element-wise, so one
 pass per step over the neurons, keeping everything in registers, does the same work
 with far less memory traffic. This module does that for every model the exact
-integrator covers: from the model's structure it generates a numba kernel pair
+integrator covers, and for affine discrete-time maps (the same update): from the model's structure it generates a numba kernel pair
 (forward, backward) with every loop over state variables unrolled and structural
 zeros dropped, and keeps the generated source on disk (checked against its hash
 before use, see :func:`neuromod.runtime.generated_module`). The state update is the propagator
@@ -95,7 +95,7 @@ def _source(pl):
     # ------------------------------------------------------------------ forward
     a(f"@njit({opts})")
     a("def forward(x, E, Er, K, Kr, G, Gr, A, bthr, scale, rval, coef, ref_steps, x0, r0,")
-    a("            spikes, z_out, flags, xprev, keep_prev):")
+    a("            spikes, z_out, flags, xprev, keep_prev, rnd):")
     a(head)
     a(loop)
     a("        for t in range(T):")
@@ -122,7 +122,11 @@ def _source(pl):
     thr = " + ".join([f"A[{i}, n] * n{i}" for i in pl.thr_nz] + ["bthr[n]"])
     a(f"{I}z = ({thr}) / scale[n]")
     a(f"{I}z_out[t, j] = z")
-    a(f"{I}fired = active and z {'>' if pl.strict else '>='} 0.0")
+    if pl.noise_cdf:
+        # Bernoulli firing: the step's uniform variate against F(z), z = d / sigma
+        a(f"{I}fired = active and rnd[t, j] < {pl.noise_cdf}")
+    else:
+        a(f"{I}fired = active and z {'>' if pl.strict else '>='} 0.0")
     a(f"{I}fl = 1 if active else 0")
     a(f"{I}if fired:")
     a(f"{I}    fl += 2")
@@ -185,7 +189,7 @@ def _source(pl):
         a(f"{I}gx[t, j] = g")
     a(f"{I}if active_pre:")
     a(f"{I}    z = z_out[t, j]")
-    # the surrogate's derivative, printed from its formula
+    # the surrogate's derivative, printed from its formula (Bernoulli: the noise density)
     a(f"{I}    _dp = {pl.surrogate_code}")
     a(f"{I}    gz = gs[t, j] * _dp")
     a(f"{I}    if gz != 0.0:")
@@ -263,6 +267,7 @@ class Plan:
     kin: int
     alpha: float
     surrogate_code: str
+    noise_cdf: str
     strict: bool
     thr_a: tuple
     thr_b: object
@@ -299,14 +304,20 @@ def _plan(tm, drive, surrogate, affine):
                        else has_K[""][i] for i in range(m))
     has_G["r"] = tuple((kin >= 0 and pos("G", i, kin, True) is not None) if i in cm.ref_rows
                        else has_G[""][i] for i in range(m))
-    z, alpha = sp.Symbol("z", real=True), sp.Symbol("alpha", positive=True)
-    code = print_expr(type(surrogate).formula(z, alpha), {"z": "z", "alpha": "alpha"},
-                      SCALAR_DIALECT)
+    if cm.noise:
+        from neuromod.backends.noise import family
+        fam = family(cm.noise)
+        code, noise_cdf, alpha_value = fam.py_pdf, fam.py_cdf, 0.0
+    else:
+        z, alpha = sp.Symbol("z", real=True), sp.Symbol("alpha", positive=True)
+        code = print_expr(type(surrogate).formula(z, alpha), {"z": "z", "alpha": "alpha"},
+                          SCALAR_DIALECT)
+        noise_cdf, alpha_value = "", surrogate.alpha
     rows = tuple(tuple(sorted(cm.reach[i])) for i in range(m))
     thr_a, thr_b = affine
     return Plan(
-        tm=tm, m=m, drive_is_port=drive_is_port, kin=kin, alpha=surrogate.alpha,
-        surrogate_code=code, strict=cm.strict, thr_a=thr_a, thr_b=thr_b, resets=resets,
+        tm=tm, m=m, drive_is_port=drive_is_port, kin=kin, alpha=alpha_value,
+        surrogate_code=code, noise_cdf=noise_cdf, strict=cm.strict, thr_a=thr_a, thr_b=thr_b, resets=resets,
         coef=MappingProxyType(coef),
         cmask=tuple(i in cm.refractory_rows and cm.has_refractory for i in range(m)),
         has_ref=cm.has_refractory, rows=rows, rows_r=rows,
@@ -318,14 +329,15 @@ def _plan(tm, drive, surrogate, affine):
 
 def plan(tm, drive, surrogate, detach_reset):
     """A :class:`Plan` when the fused kernels apply to this model and options, else None:
-    exact integration with inputs entering linearly, a threshold affine in the states
+    exact integration with inputs entering linearly (or an affine discrete-time map,
+    ``x' = E x + K + G u``, the same kernel), a threshold affine in the states
     with parameter-only coefficients, ``=``/``+=``/``-=`` resets with parameter-only
     values, a detached reset and a surrogate that has a :meth:`formula
     <neuromod.backends.surrogate.Surrogate.formula>`."""
     cm = tm.compiled
-    if cm.method != "exact" or not cm.linear_inputs or not detach_reset:
+    if cm.method not in ("exact", "map") or not cm.linear_inputs or not detach_reset:
         return None
-    if type(surrogate).formula(0, 1) is None:
+    if cm.noise is None and type(surrogate).formula(0, 1) is None:
         return None
     affine = cm.threshold_affine()
     if affine is None:
@@ -386,7 +398,7 @@ def coefficient_tensors(pl, P, C, N, dtype):
 class _Fused(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, E, Er, K, Kr, G, Gr, A, b, scale, rval, coef, x0, r0, pl, want_params,
-                ref, keep_states):
+                ref, keep_states, rnd):
         T, B, N = x.shape
         BN = B * N
         xn = x.detach().reshape(T, BN).numpy()
@@ -401,7 +413,7 @@ class _Fused(torch.autograd.Function):
         xprev = np.empty((T, pl.m, BN) if keep else (1, pl.m, 1), dtype=xn.dtype)
         k = _kernels(pl)
         with _kernel_threads():
-            k.forward(xn, *args, ref, st, rr, spikes, z, flags, xprev, keep)
+            k.forward(xn, *args, ref, st, rr, spikes, z, flags, xprev, keep, rnd)
         ctx.pl, ctx.want = pl, want_params
         ctx.shape = (T, B, N)
         ctx.np = (xn, args, z, flags, xprev)
@@ -441,7 +453,7 @@ class _Fused(torch.autograd.Function):
                     red(grv[:len(pl.resets)], (len(pl.resets),)), red(gco, (m,))]
         else:
             out += [None] * 11
-        return tuple(out) + (None,) * 6
+        return tuple(out) + (None,) * 7
 
 
 def _kernel_threads():
@@ -455,10 +467,11 @@ def _ref_steps(ref_steps, N):
     return np.ascontiguousarray(np.broadcast_to(ref_steps, (N,)).astype(np.int32))
 
 
-def run_fused(pl, x_tbn, P, C, S, record=()):
+def run_fused(pl, x_tbn, P, C, S, record=(), variates=None):
     """Run the layer over ``x_tbn`` (time, batch, n); returns ``(spikes_tbn, final_state,
     traces)``, ``traces[v]`` the ``(time, batch, n)`` values of state ``v`` after each
-    step (post reset), for the states named in ``record``.
+    step (post reset), for the states named in ``record``. ``variates`` (time, batch,
+    n): the uniform variates of Bernoulli firing.
 
     The final state and the traces carry no gradient (the caller uses this path only
     when none is needed through them). The plan is not modified."""
@@ -468,8 +481,14 @@ def run_fused(pl, x_tbn, P, C, S, record=()):
     coeffs = coefficient_tensors(pl, P, C, N, dtype)
     want = any(c.requires_grad for c in coeffs)
     x0 = torch.stack([getattr(S, s).to(dtype) for s in pl.tm.states])
+    if pl.noise_cdf:
+        if variates is None:
+            raise ValueError("a model with Bernoulli firing needs its uniform variates")
+        rnd = variates.detach().to(torch.float64).reshape(T, B * N).contiguous().numpy()
+    else:
+        rnd = np.zeros((1, 1), np.float64)
     spikes, fx, fr, states = _Fused.apply(x_tbn.contiguous(), *coeffs, x0, S.refrac, pl, want,
-                                          ref, bool(record))
+                                          ref, bool(record), rnd)
     final = pl.tm.State(*[fx[i].to(S[i].dtype) for i in range(pl.m)], fr.to(torch.int32))
     traces = {}
     for v in record:

@@ -11,6 +11,7 @@ Brian2's schedule order::
 
     advance:  Countdown                      refrac -= 1; active = refrac <= 0
               Propagate / ExpEuler / Euler   n_i = new value of state i (old values read)
+              / Map
               Commit                         x_i = n_i
               Spike                          spike = H(d / scale) (and active); refractory set
     finish:   PortAdd                        x_i += coef * w_port (masked when refractory)
@@ -42,14 +43,15 @@ from types import MappingProxyType
 from typing import Optional
 
 __all__ = ["Coefficient", "Layout", "State", "Input", "One", "Expr", "Term", "Countdown",
-           "Propagate", "ExpEuler", "Euler", "Commit", "Spike", "PortAdd", "Reset", "Program",
+           "Propagate", "ExpEuler", "Euler", "Map", "Commit", "Spike", "PortAdd", "Reset", "Program",
            "CompiledModel", "compile_model", "code_names"]
 
 
 # ============================================================================ layout
 @dataclass(frozen=True)
 class Coefficient:
-    """One coefficient of the exact propagator ``x' = E x + K + G u`` (or ``E x + F c``).
+    """One coefficient of the exact propagator ``x' = E x + K + G u`` (or ``E x + F c``),
+    or of an affine discrete-time map ``x' = E x + K + G u``.
 
     Attributes
     ----------
@@ -157,6 +159,15 @@ class Euler:
 
 
 @dataclass(frozen=True)
+class Map:
+    """``n = value`` (a discrete-time model's map, not affine in the states and
+    inputs); unchanged while refractory when ``masked``."""
+    target: int
+    value: object
+    masked: bool
+
+
+@dataclass(frozen=True)
 class Commit:
     """``x_i = n_i`` for every state: the update above read the old values only."""
 
@@ -164,11 +175,15 @@ class Commit:
 @dataclass(frozen=True)
 class Spike:
     """``spike = H(distance / scale)`` (``> 0`` when ``strict``, else ``>= 0``), with the
-    chosen surrogate gradient; with refractoriness also ``spike *= active``, spiking
-    neurons get ``refrac = ref_steps`` and ``active`` becomes false for them."""
+    chosen surrogate gradient; or, when ``noise`` names a noise family (Bernoulli
+    firing, ``scale`` its standard deviation), ``spike = r < F(distance / scale)``
+    with ``r`` the step's uniform variate and the density ``f`` as gradient. With
+    refractoriness also ``spike *= active``, spiking neurons get ``refrac =
+    ref_steps`` and ``active`` becomes false for them."""
     distance: object
     strict: bool
     refractory: bool
+    noise: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -208,8 +223,10 @@ class Program:
 # ============================================================================ compiled model
 def code_names(states, params, inputs):
     """Symbol name -> identifier in generated code: ``x_<state>``, ``p_<parameter>``,
-    ``u_<input>`` (one convention for every printer)."""
-    names = {s: f"x_{s}" for s in states}
+    ``u_<input>`` (one convention for every printer); ``dt``, the step length, is
+    ``dt``."""
+    names = {"dt": "dt"}
+    names.update({s: f"x_{s}" for s in states})
     names.update({p: f"p_{p}" for p in params})
     names.update({u: f"u_{u}" for u in inputs})
     return MappingProxyType(names)
@@ -232,25 +249,33 @@ class CompiledModel:
     refractory_rows : frozenset of int
         States flagged ``(unless refractory)``.
     reach : tuple of frozenset
-        ``exact``: the states each row of ``E`` can be non-zero in.
+        ``exact``: the states each row of ``E`` can be non-zero in (for an affine
+        ``map``: the states row ``i`` reads).
     ref_rows : frozenset of int
-        ``exact``: rows whose refractory variant differs.
+        ``exact``: rows whose refractory variant differs (``map``: the held rows).
     linear_inputs : bool
-        ``exact``: the forcing is linear in the inputs (``K``, ``G``), else ``F``.
+        ``exact``: the forcing is linear in the inputs (``K``, ``G``), else ``F``;
+        ``map``: the map is affine in states and inputs (``E``, ``K``, ``G``), else
+        it is printed as it is (:class:`Map`).
     layout : Layout
-        ``exact``: the propagator's coefficients.
+        ``exact`` and affine ``map``: the coefficients.
     constant_forcing, input_forcing : mapping
         ``exact``: non-zero ``c_i`` at zero input (state index -> sympy) and
-        ``d c_i / d u_k`` ((state, input) -> sympy).
+        ``d c_i / d u_k`` ((state, input) -> sympy); affine ``map``: ``K_i`` and
+        ``G_ik`` themselves.
     A : mapping
-        ``exact``: non-zero ``d rhs_i / d x_j`` ((i, j) -> sympy, parameters only).
+        ``exact``: non-zero ``d rhs_i / d x_j`` ((i, j) -> sympy, parameters only);
+        affine ``map``: ``E_ij`` (parameters and ``dt``).
     forcing : mapping
         ``exact``: ``c_i`` (state index -> sympy, parameters and inputs).
     threshold : sympy expression or None
         Signed distance to threshold, > 0 (or >= 0 when not ``strict``) is a spike.
     strict : bool
     scale : sympy expression
-        Surrogate scale (parameters only).
+        Surrogate scale (parameters only); for Bernoulli firing the noise's standard
+        deviation.
+    noise : str or None
+        The noise family of Bernoulli firing (None: the Heaviside threshold).
     resets : tuple of (int, str, sympy)
     port_terms : tuple of tuple of (int, sympy)
         Per port (in ``ports`` order): (target state, coefficient of ``w``).
@@ -287,6 +312,7 @@ class CompiledModel:
     init: tuple
     subexpressions: object
     analysis: object
+    noise: Optional[str] = None
 
     # ------------------------------------------------------------------ lowering
     def program(self, has_inputs=None, has_ports=None, detach_reset=True) -> Program:
@@ -340,12 +366,25 @@ def _program(cm, has_inputs, has_ports, detach):
         for i, s in enumerate(cm.states):
             a, b = cm.analysis.expeuler[s]
             adv.append(ExpEuler(i, a, b, i in refr))
+    elif cm.method == "map":
+        for i, s in enumerate(cm.states):
+            held = i in refr and cm.has_refractory
+            if cm.linear_inputs:
+                adv.append(Propagate(i, _terms(cm, i, False, has_inputs), None, held))
+            else:
+                value = cm.analysis.rhs[s]
+                if not any(has_inputs):
+                    value = value.xreplace({cm.symbols[u]: 0 for u in cm.inputs})
+                else:
+                    value = value.xreplace({cm.symbols[u]: 0 for k, u in enumerate(cm.inputs)
+                                            if not has_inputs[k]})
+                adv.append(Map(i, value, held))
     else:
         for i, s in enumerate(cm.states):
             adv.append(Euler(i, cm.analysis.rhs[s], i in refr))
     adv.append(Commit())
     if cm.threshold is not None:
-        adv.append(Spike(cm.threshold, cm.strict, cm.has_refractory))
+        adv.append(Spike(cm.threshold, cm.strict, cm.has_refractory, cm.noise))
     fin = []
     for k, terms in enumerate(cm.port_terms):
         if has_ports[k]:
@@ -393,6 +432,35 @@ def _reach(m, A):
     return tuple(out)
 
 
+def _affine_map(an, states, inputs):
+    """``(E, K, G, affine)`` of a discrete map ``x' = f(x, u)``: ``E_ij = df_i/dx_j``,
+    ``K_i = f_i(0, 0)``, ``G_ik = df_i/du_k`` (non-zero entries, by index), all free
+    of states and inputs when ``affine``; empty when not."""
+    import sympy as sp
+    xs = [an.symbols[s] for s in states]
+    us = [an.symbols[u] for u in inputs]
+    dynamic = set(xs) | set(us)
+    E, K, G = {}, {}, {}
+    for i, s in enumerate(states):
+        f = sp.expand(an.rhs[s])
+        for j, x in enumerate(xs):
+            e = sp.simplify(sp.diff(f, x))
+            if e.free_symbols & dynamic:
+                return {}, {}, {}, False
+            if e != 0:
+                E[(i, j)] = e
+        for k, u in enumerate(us):
+            e = sp.simplify(sp.diff(f, u))
+            if e.free_symbols & dynamic:
+                return {}, {}, {}, False
+            if e != 0:
+                G[(i, k)] = e
+        k0 = sp.simplify(f.xreplace({x: 0 for x in dynamic}))
+        if k0 != 0:
+            K[i] = k0
+    return E, K, G, True
+
+
 def _build(model):
     import sympy as sp
     an = model.analysis
@@ -405,7 +473,17 @@ def _build(model):
     A = {(idx[si], idx[sj]): v for (si, sj), v in an.A.items()}
     forcing = {idx[s]: v for s, v in an.c.items()}
     c0, g = {}, {}
-    if model.method == "exact":
+    if model.method == "map":
+        A, c0, g, linear = _affine_map(an, states, model.inputs)
+        reach = tuple(frozenset(j for (r, j) in A if r == i) for i in range(m))
+        ref_rows = refr if has_refractory else frozenset()
+        for i in range(m) if linear else ():
+            entries += [Coefficient("E", False, i, j) for j in sorted(reach[i])]
+            if i in c0:
+                entries.append(Coefficient("K", False, i))
+            entries += [Coefficient("G", False, i, k) for k in range(len(model.inputs))
+                        if (i, k) in g]
+    elif model.method == "exact":
         reach = _reach(m, A)
         if has_refractory:
             ref_rows = frozenset(i for i in range(m) if reach[i] & refr)
@@ -448,7 +526,7 @@ def _build(model):
         resets=tuple((idx[t], op, ex) for t, op, ex in an.reset),
         port_terms=tuple(tuple((idx[t], c) for t, c in an.ports[p]) for p in ports),
         init=tuple(an.init[s] for s in states), subexpressions=ro(dict(an.subexpressions)),
-        analysis=an)
+        analysis=an, noise=model.firing.noise if model.firing is not None else None)
 
 
 @functools.lru_cache(maxsize=64)

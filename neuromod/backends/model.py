@@ -28,6 +28,14 @@ Integration methods (identical on both backends, see ``docs/backends.md``):
     and ``b`` evaluated at the start of the step: ``x <- x e^{a dt} + b (e^{a dt} - 1)/a``.
 ``'euler'``
     ``x <- x + dt f(x)``.
+``'map'``
+    A discrete-time model: the ``updates`` statements are the step (``v = beta*v +
+    I``), executed once per step of length ``dt`` in the order written, each reading
+    the values the statements before it left (Brian2's abstract-code semantics).
+    Their composition is the map ``x <- f(x, u)``; when ``f`` is affine in the states
+    and inputs with parameter-only coefficients it runs as ``x <- E x + K + G u``
+    on every path, the fused kernels included. State variables are declared like
+    inputs (``v : 1 (unless refractory)``); there are no differential equations.
 
 Examples
 --------
@@ -75,10 +83,12 @@ from neuromod.limits import DOMAINS, Domain, domain as _domain
 __all__ = ["NeuronModel", "Parameter", "Port", "analyse", "METHODS", "FORMAT_VERSION",
            "check_parameter"]
 
-METHODS = ("exact", "exponential_euler", "euler")
+METHODS = ("exact", "exponential_euler", "euler", "map")
 #: Version of the JSON form written by :meth:`NeuronModel.to_dict`. 1: first release;
-#: 2: each parameter records its ``domain`` (absent in version 1: ``'finite'``).
-FORMAT_VERSION = 2
+#: 2: each parameter records its ``domain`` (absent in version 1: ``'finite'``);
+#: 3: discrete-time ``updates`` and the ``firing`` rule (absent before: a
+#: continuous-time model firing by its Heaviside threshold).
+FORMAT_VERSION = 3
 _RESERVED = {"t", "dt", "i", "N", "w", "not_refractory", "lastspike", "refractory",
              "xi", "lambda", "True", "False"}
 
@@ -321,7 +331,21 @@ class NeuronModel:
         State variable -> initial value (expression in parameters, e.g. ``'E_L'``,
         or a quantity). Others start at 0.
     method : {'exact', 'exponential_euler', 'euler'}
-        Integration method, the same on both backends.
+        Integration method, the same on both backends (``'map'`` for a model with
+        ``updates``, which is implied by them).
+    updates : str, optional
+        A discrete-time model: statements (``v = beta*v + I``, ``+=``, ``-=``,
+        ``*=``, ``/=``; newlines or ``;``) executed once per step in the order
+        written, on the state variables declared in ``equations`` as ``name : unit``
+        (those not listed in ``inputs``). They may use states, inputs,
+        subexpressions, parameters and ``dt``, the step length (seconds);
+        parameters are per step (a decay ``beta`` is the factor of one step).
+    firing : Bernoulli or dict, optional
+        How the model spikes: by default the deterministic threshold (a Heaviside
+        with a surrogate gradient); :class:`~neuromod.backends.noise.Bernoulli`
+        (``Bernoulli('gaussian', 'sigma')``) spikes with probability ``F(d/sigma)``
+        of the threshold distance ``d``. ``sigma`` must be a parameter expression;
+        when it is one parameter, that parameter must be declared ``'positive'``.
     surrogate_scale : str
         Expression (parameters only) by which the threshold distance is divided
         before the surrogate gradient is applied (e.g. ``'v_th - v_reset'``).
@@ -360,8 +384,25 @@ class NeuronModel:
 
     def __init__(self, name, equations, parameters, threshold=None, reset=None, refractory=0.0,
                  inputs=(), ports=None, init=None, method="exact", surrogate_scale="1",
-                 description="", domains=None, constraints=(), derived=None):
+                 description="", domains=None, constraints=(), derived=None, updates=None,
+                 firing=None):
         self.name = str(name)
+        from neuromod.backends.noise import Bernoulli
+        if isinstance(firing, dict):
+            firing = Bernoulli.from_dict(firing)
+        if firing is not None and not isinstance(firing, Bernoulli):
+            raise ModelDefinitionError(f"model {name!r}: firing must be None (threshold) "
+                                       f"or a Bernoulli rule, got {firing!r}")
+        self.firing = firing
+        self.updates = str(updates or "")
+        if self.updates.strip():
+            if method not in ("exact", "map"):
+                raise ModelDefinitionError(f"model {name!r}: a model with updates is a "
+                                           f"discrete-time map; method={method!r} does not apply")
+            method = "map"
+        elif method == "map":
+            raise ModelDefinitionError(f"model {name!r}: method='map' needs update statements "
+                                       "(updates='v = beta*v + I')")
         self.equations = str(equations)
         self.eqs = parse_equations(self.equations)
         domains = dict(domains or {})
@@ -457,8 +498,16 @@ class NeuronModel:
 
     # ----------------------------------------------------------------- structure
     @property
+    def discrete(self):
+        """True for a discrete-time model (``updates``, method ``'map'``)."""
+        return self.method == "map"
+
+    @property
     def states(self):
-        """State variables (differential equations), in definition order."""
+        """State variables in definition order: those with a differential equation, or,
+        for a discrete-time model, the declared variables that are not inputs."""
+        if self.discrete:
+            return [e.name for e in self.eqs if e.kind == "param" and e.name not in self.inputs]
         return [e.name for e in self.eqs if e.kind == "diff"]
 
     @property
@@ -483,7 +532,14 @@ class NeuronModel:
             if e.name in self.parameters:
                 raise ModelDefinitionError(
                     f"model {m!r}: {e.name!r} is both a parameter and declared in the equations")
-            if e.kind == "param" and e.name not in self.inputs:
+            if e.kind == "param" and e.name in self.inputs and "unless refractory" in e.flags:
+                raise ModelDefinitionError(
+                    f"model {m!r}: input {e.name!r} cannot be '(unless refractory)'")
+            if self.discrete and e.kind == "diff":
+                raise ModelDefinitionError(
+                    f"model {m!r}: a discrete-time model (updates) has no differential "
+                    f"equation, got one for {e.name!r}; declare it as '{e.name} : {e.unit}'")
+            if e.kind == "param" and e.name not in self.inputs and not self.discrete:
                 raise ModelDefinitionError(
                     f"model {m!r}: {e.name!r} is declared in the equations but is not an input; "
                     "give parameters in 'parameters'")
@@ -495,15 +551,27 @@ class NeuronModel:
                 raise ModelDefinitionError(
                     f"model {m!r}: input {name!r} must be declared in the equations as '{name} : unit'")
         if not self.states:
-            raise ModelDefinitionError(f"model {m!r}: no differential equation")
+            raise ModelDefinitionError(f"model {m!r}: no " + (
+                "state variable" if self.discrete else "differential equation"))
         used = set()
         for e in self.eqs:
             if e.expr is not None:
                 used |= identifiers(e.expr)
+        updates = parse_statements(self.updates)
+        for _, _, expr in updates:
+            used |= identifiers(expr)
         for name in self.inputs:
             if name not in used:
                 raise ModelDefinitionError(f"model {m!r}: input {name!r} appears in no equation")
         known = set(declared) | set(self.parameters) | set(UNITS)
+        for target, op, expr in updates:
+            if target not in self.states:
+                raise ModelDefinitionError(f"model {m!r}: update assigns {target!r}, not a state "
+                                           "variable (declare it as 'name : unit')")
+            bad = identifiers(expr) - known - {"dt"}
+            if bad:
+                raise ModelDefinitionError(
+                    f"model {m!r}: unknown name {sorted(bad)[0]!r} in the update of {target!r}")
         for e in self.eqs:
             if e.expr is not None:
                 bad = identifiers(e.expr) - known
@@ -552,6 +620,19 @@ class NeuronModel:
         bad = identifiers(self.surrogate_scale) - set(self.parameters) - set(UNITS)
         if bad:
             raise ModelDefinitionError(f"model {m!r}: surrogate_scale uses unknown {sorted(bad)[0]!r}")
+        if self.firing is not None:
+            if not self.threshold:
+                raise ModelDefinitionError(f"model {m!r}: Bernoulli firing needs a threshold")
+            sigma = self.firing.sigma
+            bad = identifiers(sigma) - set(self.parameters) - set(UNITS)
+            if bad:
+                raise ModelDefinitionError(
+                    f"model {m!r}: the firing noise sigma = {sigma!r} uses {sorted(bad)[0]!r}, "
+                    "not a parameter")
+            if sigma in self.parameters and self.parameters[sigma].domain != "positive":
+                raise ModelDefinitionError(
+                    f"model {m!r}: the noise standard deviation {sigma!r} must be declared "
+                    f"positive (domains={{{sigma!r}: 'positive'}})")
 
     # ----------------------------------------------------------------- copies
     def with_parameters(self, **values):
@@ -629,6 +710,8 @@ class NeuronModel:
             "init": dict(self.init), "method": self.method,
             "surrogate_scale": self.surrogate_scale, "description": self.description,
             "constraints": list(self.constraints), "derived": dict(self.derived),
+            **({"updates": self.updates} if self.updates.strip() else {}),
+            **({"firing": self.firing.to_dict()} if self.firing is not None else {}),
         }
 
     @classmethod
@@ -645,7 +728,8 @@ class NeuronModel:
                    method=d.get("method", "exact"),
                    surrogate_scale=d.get("surrogate_scale", "1"),
                    description=d.get("description", ""), domains=domains,
-                   constraints=d.get("constraints", ()), derived=d.get("derived"))
+                   constraints=d.get("constraints", ()), derived=d.get("derived"),
+                   updates=d.get("updates"), firing=d.get("firing"))
 
     def __eq__(self, other):
         return isinstance(other, NeuronModel) and self.to_dict() == other.to_dict()
@@ -680,7 +764,9 @@ class Analysis:
         Variables flagged ``(unless refractory)``.
     symbols : dict of str to sympy.Symbol
     rhs : dict of str to sympy.Expr
-        Right-hand side of each state, subexpressions substituted.
+        Right-hand side of each state, subexpressions substituted; for a
+        discrete-time model (``'map'``) the state's value after one step, in the
+        values before it (the update statements composed).
     subexpressions : dict of str to sympy.Expr
         Fully substituted.
     A : dict of (str, str) to sympy.Expr
@@ -697,6 +783,8 @@ class Analysis:
         Per port: (target state, coefficient of ``w``).
     init : dict of str to sympy.Expr
     surrogate_scale : sympy.Expr
+        The scale the threshold distance is divided by: the surrogate's, or for
+        Bernoulli firing the noise's standard deviation ``sigma``.
     """
     states: list
     refractory_states: set
@@ -726,7 +814,7 @@ def analyse(model):
     """
     import sympy as sp
     from neuromod.backends.equations import to_sympy
-    names = set(model.parameters) | {e.name for e in model.eqs} | {"w"}
+    names = set(model.parameters) | {e.name for e in model.eqs} | {"w", "dt"}
     symbols = {n: sp.Symbol(n, real=True) for n in names}
     subs = {}
     for e in model.eqs:  # subexpressions may refer to earlier or later ones
@@ -750,8 +838,11 @@ def analyse(model):
     states = model.states
     xs = [symbols[s] for s in states]
     inputs = [symbols[s] for s in model.inputs]
-    rhs = {e.name: full(e.expr) for e in model.eqs if e.kind == "diff"}
-    refr = {e.name for e in model.eqs if e.kind == "diff" and "unless refractory" in e.flags}
+    if model.discrete:
+        rhs = _compose(model, symbols, full)
+    else:
+        rhs = {e.name: full(e.expr) for e in model.eqs if e.kind == "diff"}
+    refr = {e.name for e in model.eqs if e.name in states and "unless refractory" in e.flags}
     A, c, ee = {}, {}, {}
     if model.method == "exact":
         zero = {x: 0 for x in xs}
@@ -799,9 +890,22 @@ def analyse(model):
         ports[pname] = items
     init = {s: (to_sympy(model.init[s], symbols) if s in model.init else sp.Integer(0))
             for s in states}
-    scale = to_sympy(model.surrogate_scale, symbols)
+    scale = to_sympy(model.surrogate_scale if model.firing is None else model.firing.sigma,
+                     symbols)
     return Analysis(states, refr, symbols, rhs, subs, A, c, ee, thr, strict, reset, ports,
                     init, scale)
+
+
+def _compose(model, symbols, full):
+    """The map ``x <- f(x, u)`` of a discrete-time model's update statements: each
+    statement reads the values the ones before it left, so the composition
+    substitutes the current expressions (in the old values) into each."""
+    cur = {s: symbols[s] for s in model.states}
+    for target, op, text in parse_statements(model.updates):
+        e = full(text).xreplace({symbols[s]: cur[s] for s in cur})
+        old = cur[target]
+        cur[target] = {"=": e, "+=": old + e, "-=": old - e, "*=": old * e, "/=": old / e}[op]
+    return cur
 
 
 def _analysis_key(model):
@@ -973,7 +1077,7 @@ def _analysis_from_json(d, model, key):
 
     need(isinstance(d, dict) and d.get("format") == "neuromod-analysis" and d.get("key") == key)
     states = model.states
-    names = set(model.parameters) | {e.name for e in model.eqs} | {"w"}
+    names = set(model.parameters) | {e.name for e in model.eqs} | {"w", "dt"}
     need(d.get("states") == states and d.get("symbols") == sorted(names))
     symbols = {n: sp.Symbol(n, real=True) for n in sorted(names)}
 

@@ -456,6 +456,36 @@ class Network:
         chosen.check_options(options)
         return chosen.runner()(self, duration, dt, record, seed, **options)
 
+    def firing_variates(self, n_steps, seed=None, batch=1, device=None):
+        """The uniform variates of the populations with Bernoulli firing, name ->
+        ``(n_steps, batch, n)`` float64 tensor, one protocol for every backend.
+
+        Drawn population by population (in the order they were added) by
+        :func:`neuromod.backends.noise.variates` from one ``torch.Generator`` of their
+        own, seeded from ``seed`` through ``numpy.random.SeedSequence([seed, 1])`` (a
+        stream independent of the one the Poisson sources draw from); a
+        ``torch.Generator`` is used as it is; no seed: a fresh random stream. Each
+        backend gives the same spikes for the same seed.
+        """
+        noisy = [(k, p.n) for k, p in self.populations.items() if p.model.firing is not None]
+        if not noisy:
+            return {}
+        import torch
+
+        from neuromod.backends.noise import variates
+        check_allocation(8 * n_steps * batch * sum(n for _, n in noisy),
+                         f"firing variates ({n_steps} steps)")
+        if isinstance(seed, torch.Generator):
+            gen = seed
+        else:
+            gen = torch.Generator(device=device or "cpu")
+            if seed is None:
+                gen.seed()
+            else:
+                state = np.random.SeedSequence([int(seed), 1]).generate_state(1, np.uint64)
+                gen.manual_seed(int(state[0]))
+        return {k: variates((n_steps, batch, n), gen, device) for k, n in noisy}
+
     def input_array(self, pop, var, n_steps):
         """The input ``var`` of ``pop`` as ``(n,)`` constant or ``(n_steps, n)`` array (SI)."""
         p = self.populations[pop]

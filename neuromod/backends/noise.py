@@ -8,8 +8,10 @@ deviation** -- for every family, so that noise levels compare across families
 gradient of the firing probability is the density, ``f((u - theta)/sigma) / sigma``.
 
 Each :class:`NoiseFamily` holds the standardised (unit-variance) CDF ``F(z)`` and
-density ``f(z)`` once per array library (NumPy, Torch) and as C expressions (for
-code generation), all numerically safe for every finite or infinite input: no
+density ``f(z)`` once per target, as Brian2 holds a function's implementations:
+for the array libraries (NumPy, Torch), as C expressions (Brian2's Cython and C++
+targets) and as scalar Python expressions (the numba kernels); the tests check every
+form against SciPy's distributions. All are numerically safe for every finite or infinite input: no
 overflow, results in ``[0, 1]`` (CDF) and ``[0, max f]`` (density), no NaN except
 for a NaN input.
 
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NoiseFamily", "FAMILIES", "family", "brian2_function"]
+__all__ = ["NoiseFamily", "FAMILIES", "family", "brian2_function", "Bernoulli", "variates"]
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -139,6 +141,8 @@ class NoiseFamily:
     c_pdf: str
     scipy_name: str
     scipy_args: tuple
+    py_cdf: str = ""
+    py_pdf: str = ""
 
     def cdf(self, z):
         """``F(z)``, the probability that the noise is below ``z`` standard deviations."""
@@ -157,6 +161,15 @@ class NoiseFamily:
         """``f((u - theta) / sigma) / sigma``: d(firing probability)/du."""
         return self.pdf((u - theta) / sigma) / sigma
 
+    def spike(self, z, variates):
+        """Bernoulli spikes of Torch tensors: ``1`` where ``variates < F(z)`` (uniform
+        variates in ``[0, 1)``, one per element), with the gradient of the firing
+        probability, ``dF/dz = f(z)`` (noise-driven learning; the forward value is
+        the 0/1 sample exactly)."""
+        p = self.cdf(z)
+        hard = (variates < p).to(p.dtype)
+        return hard + (p - p.detach())
+
 
 #: The noise families by name (σ is the standard deviation for each).
 FAMILIES = {
@@ -164,14 +177,21 @@ FAMILIES = {
         "gaussian", _gauss_cdf, _gauss_pdf,
         c_cdf=f"(0.5 * erfc(-(z) / {_SQRT2!r}))",
         c_pdf=f"(fabs(z) < 37.0 ? {_INV_SQRT_2PI!r} * exp(-0.5 * (z) * (z)) : 0.0)",
-        scipy_name="norm", scipy_args=(0.0, 1.0)),
+        scipy_name="norm", scipy_args=(0.0, 1.0),
+        py_cdf=f"(0.5 * math.erfc(-(z) / {_SQRT2!r}))",
+        py_pdf=f"({_INV_SQRT_2PI!r} * math.exp(-0.5 * (z) * (z)) if abs(z) < 37.0 else 0.0)"),
     "logistic": NoiseFamily(
         "logistic", _logistic_cdf, _logistic_pdf,
         c_cdf=f"(1.0 / (1.0 + exp(-fmin(fmax((z) / {_LOGISTIC_S!r}, -700.0), 700.0))))",
         c_pdf=(f"(fabs((z) / {_LOGISTIC_S!r}) >= 700.0 ? 0.0 : "
                f"exp(-fabs((z) / {_LOGISTIC_S!r})) / ((1.0 + exp(-fabs((z) / {_LOGISTIC_S!r})))"
                f" * (1.0 + exp(-fabs((z) / {_LOGISTIC_S!r}))) * {_LOGISTIC_S!r}))"),
-        scipy_name="logistic", scipy_args=(0.0, _LOGISTIC_S)),
+        scipy_name="logistic", scipy_args=(0.0, _LOGISTIC_S),
+        py_cdf=f"(1.0 / (1.0 + math.exp(-min(max((z) / {_LOGISTIC_S!r}, -700.0), 700.0))))",
+        py_pdf=(f"(0.0 if abs((z) / {_LOGISTIC_S!r}) >= 700.0 else "
+                f"math.exp(-abs((z) / {_LOGISTIC_S!r})) / ((1.0 + math.exp(-abs((z) / "
+                f"{_LOGISTIC_S!r}))) * (1.0 + math.exp(-abs((z) / {_LOGISTIC_S!r}))) * "
+                f"{_LOGISTIC_S!r}))")),
     "triangular": NoiseFamily(
         "triangular", _tri_cdf, _tri_pdf,
         c_cdf=(f"((z) <= -{_TRI_B!r} ? 0.0 : (z) >= {_TRI_B!r} ? 1.0 : (z) < 0.0 ? "
@@ -179,14 +199,78 @@ FAMILIES = {
                f"1.0 - ({_TRI_B!r} - (z)) * ({_TRI_B!r} - (z)) / {2 * _TRI_B * _TRI_B!r})"),
         c_pdf=(f"(fabs(z) >= {_TRI_B!r} ? 0.0 : ({_TRI_B!r} - fabs(z)) / "
                f"{_TRI_B * _TRI_B!r})"),
-        scipy_name="triang", scipy_args=(0.5, -_TRI_B, 2 * _TRI_B)),
+        scipy_name="triang", scipy_args=(0.5, -_TRI_B, 2 * _TRI_B),
+        py_cdf=(f"(0.0 if (z) <= -{_TRI_B!r} else 1.0 if (z) >= {_TRI_B!r} else "
+                f"({_TRI_B!r} + (z)) * ({_TRI_B!r} + (z)) / {2 * _TRI_B * _TRI_B!r} if (z) < 0.0 "
+                f"else 1.0 - ({_TRI_B!r} - (z)) * ({_TRI_B!r} - (z)) / {2 * _TRI_B * _TRI_B!r})"),
+        py_pdf=f"(0.0 if abs(z) >= {_TRI_B!r} else ({_TRI_B!r} - abs(z)) / {_TRI_B * _TRI_B!r})"),
     "uniform": NoiseFamily(
         "uniform", _uni_cdf, _uni_pdf,
         c_cdf=(f"((z) <= -{_UNI_A!r} ? 0.0 : (z) >= {_UNI_A!r} ? 1.0 : "
                f"((z) + {_UNI_A!r}) / {2 * _UNI_A!r})"),
         c_pdf=f"(fabs(z) < {_UNI_A!r} ? {1 / (2 * _UNI_A)!r} : 0.0)",
-        scipy_name="uniform", scipy_args=(-_UNI_A, 2 * _UNI_A)),
+        scipy_name="uniform", scipy_args=(-_UNI_A, 2 * _UNI_A),
+        py_cdf=(f"(0.0 if (z) <= -{_UNI_A!r} else 1.0 if (z) >= {_UNI_A!r} else "
+                f"((z) + {_UNI_A!r}) / {2 * _UNI_A!r})"),
+        py_pdf=f"({1 / (2 * _UNI_A)!r} if abs(z) < {_UNI_A!r} else 0.0)"),
 }
+
+
+@dataclass(frozen=True)
+class Bernoulli:
+    """A model's stochastic firing rule: in each step a neuron that is not refractory
+    spikes with probability ``F(d / sigma)``, ``d`` the signed distance to the
+    model's threshold (``v - theta`` for ``threshold='v > theta'``), ``F`` the CDF
+    of the zero-mean noise family ``noise`` and ``sigma`` (an expression of the
+    parameters, in the unit of ``d``) its standard deviation. The spike and the reset
+    use the same sample. Backward, the spike's gradient is the noise density,
+    ``f(d / sigma) / sigma`` (noise-driven learning, Ma et al. 2023).
+
+    Given to :class:`~neuromod.backends.model.NeuronModel` as ``firing=``; the default
+    firing rule is the deterministic Heaviside ``H(d)`` with a surrogate gradient.
+
+    Examples
+    --------
+    >>> Bernoulli("logistic", "sigma").to_dict()
+    {'rule': 'bernoulli', 'noise': 'logistic', 'sigma': 'sigma'}
+    """
+    noise: str = "gaussian"
+    sigma: str = "sigma"
+
+    def __post_init__(self):
+        family(self.noise)
+
+    @property
+    def family(self) -> NoiseFamily:
+        return FAMILIES[self.noise]
+
+    def to_dict(self) -> dict:
+        return {"rule": "bernoulli", "noise": self.noise, "sigma": self.sigma}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Bernoulli":
+        from neuromod.errors import ParameterError
+        if not isinstance(d, dict) or d.get("rule") != "bernoulli":
+            raise ParameterError(f"unknown firing rule {d!r}")
+        return cls(str(d.get("noise", "gaussian")), str(d.get("sigma", "sigma")))
+
+
+def variates(shape, generator=None, device=None):
+    """The uniform variates of stochastic firing, drawn by one protocol on every path:
+    ``torch.rand(shape, generator=generator, dtype=torch.float64)`` with ``shape =
+    (steps, batch, n)``; the step ``t`` uses ``[t]``. The same generator state gives
+    the same spikes on the eager and fused Torch paths, and handed to Brian2 (as a
+    ``TimedArray``) the same spikes there.
+
+    Examples
+    --------
+    >>> import torch
+    >>> r = variates((3, 1, 2), torch.Generator().manual_seed(0))
+    >>> tuple(r.shape), r.dtype
+    ((3, 1, 2), torch.float64)
+    """
+    import torch
+    return torch.rand(tuple(shape), generator=generator, dtype=torch.float64, device=device)
 
 
 def family(name: str) -> NoiseFamily:

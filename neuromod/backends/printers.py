@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from neuromod.backends.equations import ModelDefinitionError
-from neuromod.backends.ir import (Commit, Countdown, Euler, ExpEuler, Expr, Input, One,
+from neuromod.backends.ir import (Commit, Countdown, Euler, ExpEuler, Expr, Input, Map, One,
                                   PortAdd, Propagate, Reset, Spike, State)
 
 __all__ = ["Dialect", "TORCH_DIALECT", "SCALAR_DIALECT", "print_expr", "PythonPrinter",
@@ -203,6 +203,11 @@ class PythonPrinter:
                 a(f"{I}n_{s} = x_{s} + dt*({self.expr(cm, op.rhs)})")
                 if op.masked:
                     self.hold(a, f"n_{s}", f"x_{s}")
+            elif isinstance(op, Map):
+                s = cm.states[op.target]
+                a(f"{I}n_{s} = {self.expr(cm, op.value)}")
+                if op.masked:
+                    self.hold(a, f"n_{s}", f"x_{s}")
             elif isinstance(op, Commit):
                 self.commit(a, cm)
             elif isinstance(op, Spike):
@@ -243,7 +248,7 @@ _OPS = {"+=": "+", "-=": "-", "*=": "*", "/=": "/"}
 class TorchPrinter(PythonPrinter):
     """Tensor code over a ``(batch, n)`` population (eager Torch, autograd)."""
     dialect = TORCH_DIALECT
-    advance_signature = "def advance(S, P, C, U, surrogate):"
+    advance_signature = "def advance(S, P, C, U, surrogate, R=None):"
     finish_signature = "def finish(S, spike, active, P, C, U, W):"
 
     def prologue(self, cm, program, a, finish):
@@ -275,7 +280,10 @@ class TorchPrinter(PythonPrinter):
 
     def spike(self, a, cm, op):
         a(f"    _d = {self.expr(cm, op.distance)}")
-        a(f"    spike = surrogate(_d / C.scale, {op.strict})")
+        if op.noise:
+            a(f"    spike = _noise_{op.noise}.spike(_d / C.scale, R)")
+        else:
+            a(f"    spike = surrogate(_d / C.scale, {op.strict})")
         if op.refractory:
             a("    spike = spike * active")
             a("    fired = spike > 0")
@@ -318,10 +326,11 @@ class ScalarPrinter(PythonPrinter):
     """numba code looping over the neurons of a population (the fused network
     simulator): arrays ``X`` (states x n), ``R`` (refractory counters), ``P``
     (parameters x n), ``C`` (coefficients x n, in layout order), ``U`` (inputs x n),
-    ``W`` (port sums x n), ``spk``/``act`` (per-neuron flags)."""
+    ``W`` (port sums x n), ``spk``/``act`` (per-neuron flags), ``RND`` (the step's
+    uniform variates of Bernoulli firing, n)."""
     dialect = SCALAR_DIALECT
     indent = "        "
-    advance_signature = "def advance(X, R, P, C, REF, U, spk, act):"
+    advance_signature = "def advance(X, R, P, C, REF, U, spk, act, RND):"
 
     def __init__(self, decorator=""):
         self.decorator = decorator
@@ -362,7 +371,13 @@ class ScalarPrinter(PythonPrinter):
 
     def spike(self, a, cm, op):
         a(f"{self.indent}_d = {self.expr(cm, op.distance)}")
-        a(f"{self.indent}fired = active and _d {'>' if op.strict else '>='} 0.0")
+        if op.noise:
+            from neuromod.backends.noise import family
+            scale = self.expr(cm, cm.scale)
+            a(f"{self.indent}z = _d / ({scale})")
+            a(f"{self.indent}fired = active and RND[j] < {family(op.noise).py_cdf}")
+        else:
+            a(f"{self.indent}fired = active and _d {'>' if op.strict else '>='} 0.0")
 
     def no_spike(self, a, cm):
         a(f"{self.indent}fired = False")

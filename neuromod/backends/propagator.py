@@ -176,8 +176,12 @@ def layout_values(cm, values, dt, dtype):
     ``E`` and ``F`` come from one matrix exponential (:func:`propagator`) in float64,
     differentiable in the parameters; ``K_i = sum_j F_ij c0_j`` and ``G_ik = sum_j
     F_ij g_jk`` fold in the forcing. A second propagator with the rows of
-    ``(unless refractory)`` variables zeroed serves refractory neurons.
+    ``(unless refractory)`` variables zeroed serves refractory neurons. For an
+    affine discrete-time map (method ``'map'``) the coefficients are the map's own
+    (:func:`_map_values`).
     """
+    if cm.method == "map":
+        return _map_values(cm, values, dt, dtype)
     f64 = torch.float64
     m = len(cm.states)
     ref = next(iter(values.values()))
@@ -209,4 +213,20 @@ def layout_values(cm, values, dt, dtype):
         else:
             v = sum(F[..., c.row, j] * g[(j, c.col)] for j in reach if (j, c.col) in g)
         out.append(v.to(dtype))
+    return tuple(out)
+
+
+def _map_values(cm, values, dt, dtype):
+    """The coefficients of an affine discrete-time map, ``E_ij``, ``K_i``, ``G_ik``:
+    expressions of the parameters and ``dt`` evaluated as they are (in float64,
+    differentiable in the parameters)."""
+    f64 = torch.float64
+    ref = next(iter(values.values()))
+    values = dict(values)
+    values["dt"] = torch.as_tensor(float(dt), dtype=f64, device=ref.device)
+    out = []
+    for c in cm.layout.entries:
+        expr = {"E": lambda: cm.A[(c.row, c.col)], "K": lambda: cm.constant_forcing[c.row],
+                "G": lambda: cm.input_forcing[(c.row, c.col)]}[c.kind]()
+        out.append(parameter_value(cm, expr, values, f64).to(dtype))
     return tuple(out)

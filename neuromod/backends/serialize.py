@@ -180,11 +180,12 @@ def save(obj, path):
         head.update(kind="network", network=_network_to_json(obj.to_network(), A), dt=obj.dt)
     elif cls == "NeuronLayer":
         from neuromod.backends.surrogate import SURROGATES
-        if obj.surrogate.name not in SURROGATES:
+        if obj.surrogate is not None and obj.surrogate.name not in SURROGATES:
             raise TypeError(f"cannot save custom surrogate {obj.surrogate!r}; save the model "
                             "and parameters instead")
         head.update(kind="layer", model=obj.model.to_dict(), n=obj.n, dt=obj.dt, drive=obj.drive,
-                    surrogate={"name": obj.surrogate.name, "alpha": obj.surrogate.alpha},
+                    surrogate=None if obj.surrogate is None else
+                    {"name": obj.surrogate.name, "alpha": obj.surrogate.alpha},
                     detach_reset=obj.detach_reset,
                     train=[k for k in obj.tm.param_names if isinstance(getattr(obj, "p_" + k),
                                                                __import__("torch").nn.Parameter)],
@@ -388,9 +389,10 @@ def _build(head, arrays, path):
         from neuromod.backends.torch_backend import NeuronLayer
         import torch
         params = {k: _get(v, arrays) for k, v in head["params"].items()}
+        sur = head["surrogate"] or {"name": None, "alpha": None}   # None: Bernoulli firing
         layer = NeuronLayer(NeuronModel.from_dict(head["model"]), head["n"], head["dt"],
-                            drive=head["drive"], surrogate=head["surrogate"]["name"],
-                            alpha=head["surrogate"]["alpha"], params=params,
+                            drive=head["drive"], surrogate=sur["name"],
+                            alpha=sur["alpha"], params=params,
                             train=tuple(head["train"]), dtype=torch.float64,
                             detach_reset=head["detach_reset"])
         return layer

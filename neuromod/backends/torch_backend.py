@@ -188,7 +188,7 @@ class TorchModel:
         return _functions(self.compiled, has_inputs, has_ports, bool(detach_reset), dt)
 
     def step(self, S, P, C, inputs=None, ports=None, surrogate="fast_sigmoid", dt=None,
-             detach_reset=True):
+             detach_reset=True, variates=None):
         """One full time step; returns ``(new_state, spikes)``.
 
         Parameters
@@ -201,14 +201,20 @@ class TorchModel:
             port's weight unit; applied after the threshold (delay 0).
         surrogate : str or Surrogate
         dt : float
-            Needed by the ``exponential_euler`` and ``euler`` methods.
+            Needed by the ``exponential_euler``, ``euler`` and ``map`` methods.
+        variates : tensor, optional
+            Bernoulli firing: the step's uniform variates, ``(batch, n)`` in ``[0, 1)``
+            (see :func:`neuromod.backends.noise.variates`).
         """
+        if self.compiled.noise and variates is None:
+            raise ValueError(f"model {self.model.name!r} fires stochastically: give the step's "
+                             "uniform variates (variates=)")
         U = tuple((inputs or {}).get(u) for u in self.inputs)
         W = tuple((ports or {}).get(p) for p in self.ports)
         adv, fin = self.functions([u is not None for u in U], [w is not None for w in W],
                                   detach_reset, None if self.model.method == "exact" else float(dt))
         sur = get_surrogate(surrogate)
-        S, spike, active = adv(S, P, C, U, sur)
+        S, spike, active = adv(S, P, C, U, sur, variates)
         S = fin(S, spike, active, P, C, U, W)
         return S, spike
 
@@ -218,9 +224,24 @@ def _functions(compiled, has_inputs, has_ports, detach_reset, dt):
     """The ``(advance, finish)`` functions printed from a compiled model's program
     (once per model, input/port presence, reset option and dt)."""
     src = torch_step_source(compiled, compiled.program(has_inputs, has_ports, detach_reset))
+    from neuromod.backends.noise import FAMILIES
     ns = {"torch": torch, "_t": _t, "dt": dt}
+    ns.update({f"_noise_{k}": fam for k, fam in FAMILIES.items()})
     exec(compile(src, f"<neuromod {compiled.model.name} step>", "exec"), ns)  # noqa: S102
     return ns["advance"], ns["finish"]
+
+
+def firing_surrogate(model, surrogate=None, alpha=None):
+    """The surrogate of a threshold model (default ``'fast_sigmoid'``), or None for a
+    model with Bernoulli firing, which refuses one (one-line error)."""
+    if model.firing is None:
+        return get_surrogate(surrogate or "fast_sigmoid", alpha)
+    if surrogate is not None or alpha is not None:
+        from neuromod.errors import ParameterError
+        raise ParameterError(
+            f"model {model.name!r} fires by Bernoulli({model.firing.noise}) noise: its spike "
+            "gradient is the noise density, a surrogate does not apply")
+    return None
 
 
 def _t(x):
@@ -263,8 +284,10 @@ class NeuronLayer(torch.nn.Module):
         step) or a port (``'e'``: added as ``sum_j w_ij s_j`` after the threshold,
         like a synapse with zero delay). Default: the model's first port, else
         its first input.
-    surrogate : str or Surrogate
-        Spike non-linearity (see :mod:`neuromod.backends.surrogate`).
+    surrogate : str or Surrogate, optional
+        Spike non-linearity of a threshold model (see
+        :mod:`neuromod.backends.surrogate`; default ``'fast_sigmoid'``). A model with
+        Bernoulli firing takes none: its gradient is its noise density.
     alpha : float, optional
         Surrogate steepness.
     params : dict, optional
@@ -289,7 +312,7 @@ class NeuronLayer(torch.nn.Module):
     [[2.0, 2.0, 2.0, 2.0], [2.0, 2.0, 2.0, 2.0]]
     """
 
-    def __init__(self, model, n, dt, drive=None, surrogate="fast_sigmoid", alpha=None,
+    def __init__(self, model, n, dt, drive=None, surrogate=None, alpha=None,
                  params=None, train=(), dtype=torch.float32, device=None, detach_reset=True,
                  fused=True):
         super().__init__()
@@ -304,7 +327,7 @@ class NeuronLayer(torch.nn.Module):
             raise ValueError(f"drive {drive!r} is neither a port ({', '.join(model.ports)}) "
                              f"nor an input ({', '.join(model.inputs)}) of model {model.name!r}")
         self.drive = drive
-        self.surrogate = get_surrogate(surrogate, alpha)
+        self.surrogate = firing_surrogate(model, surrogate, alpha)
         self.detach_reset = detach_reset
         self.fused = fused
         self._plan = False
@@ -342,7 +365,8 @@ class NeuronLayer(torch.nn.Module):
         """The current ``Params`` tuple (trainable entries stay in the graph)."""
         return self.tm.Params(*[getattr(self, "p_" + k) for k in self._names])
 
-    def forward(self, x, state=None, record=(), return_state=False):
+    def forward(self, x, state=None, record=(), return_state=False, generator=None,
+                variates=None):
         """Run the layer over the time axis of ``x``.
 
         Parameters
@@ -358,6 +382,14 @@ class NeuronLayer(torch.nn.Module):
             each step, post reset).
         return_state : bool
             Also return the final state (for carrying it to the next call).
+        generator : torch.Generator, optional
+            Bernoulli firing: the source of the uniform variates, drawn once per call
+            as ``torch.rand((time, batch, n), generator=generator, dtype=float64)``
+            (:func:`neuromod.backends.noise.variates`; torch's default generator when
+            omitted). The eager and fused paths give the same spikes for the same
+            generator state.
+        variates : tensor (time, batch, n), optional
+            The variates themselves (instead of ``generator``).
 
         Returns
         -------
@@ -371,10 +403,18 @@ class NeuronLayer(torch.nn.Module):
         C = self.tm.coefficients(P, self.dt)
         B, _, T = x.shape
         S = state if state is not None else self.tm.initial_state(B, self.n, P)
+        R = None
+        if self.tm.compiled.noise:
+            from neuromod.backends.noise import variates as draw
+            R = draw((T, B, self.n), generator, x.device) if variates is None else variates
+            if tuple(R.shape) != (T, B, self.n):
+                raise ValueError(f"variates must be (time, batch, n) = {(T, B, self.n)}, "
+                                 f"got {tuple(R.shape)}")
         if self._use_fused(x, S, record, return_state):
             from neuromod.backends.fused import run_fused
             xt = x.to(P[0].dtype).permute(2, 0, 1)
-            spikes, S, traces = run_fused(self._plan, xt, P, C, S, record=tuple(record))
+            spikes, S, traces = run_fused(self._plan, xt, P, C, S, record=tuple(record),
+                                          variates=R)
             spikes = spikes.permute(1, 2, 0)
             if not record and not return_state:
                 return spikes
@@ -393,7 +433,7 @@ class NeuronLayer(torch.nn.Module):
         for t in range(T):
             xk = xt[t]
             U = tuple(xk if j == k_in else None for j in range(n_in))
-            S, s, act = adv(S, P, C, U, sur)
+            S, s, act = adv(S, P, C, U, sur, None if R is None else R[t])
             W = tuple(xk if j == k_port else None for j in range(n_port))
             S = fin(S, s, act, P, C, U, W)
             out.append(s)

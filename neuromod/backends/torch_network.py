@@ -206,7 +206,8 @@ class TorchNetwork(nn.Module):
         record : dict of str to sequence of str, optional
             Variables to record; traces come back as ``(batch, n, n_steps)``.
         seed : int or torch.Generator, optional
-            For Poisson sources.
+            For Poisson sources, and for the variates of Bernoulli firing
+            (:meth:`Network.firing_variates`, drawn before the first step).
         source_spikes : dict, optional
             ``source_spikes[name]``: ``(batch, n, n_steps)`` spikes replacing a source.
 
@@ -231,6 +232,7 @@ class TorchNetwork(nn.Module):
                          f"TorchNetwork ({batch} x {n_total} neurons, {n_steps} steps)")
         dev, dtype = self._device, self.dtype
         grad = torch.is_grad_enabled()
+        noise = net.firing_variates(n_steps, seed, batch, dev)
         gen = seed if isinstance(seed, torch.Generator) else None
         if gen is None:
             gen = torch.Generator(device=dev)
@@ -308,7 +310,8 @@ class TorchNetwork(nn.Module):
             fired, actives, Uks = {}, {}, {}
             for name in pops:
                 Uk = Uks[name] = tuple(at(u, k) for u in U[name])
-                S[name], s, act = fns[name][0](S[name], P[name], C[name], Uk, sur)
+                S[name], s, act = fns[name][0](S[name], P[name], C[name], Uk, sur,
+                                               noise[name][k] if name in noise else None)
                 fired[name], actives[name] = s, act
                 spikes_out[name].append(s if grad else s > 0)
             for name, (kind, x) in src.items():

@@ -1,7 +1,6 @@
 """The spoken-digit classifier: its neuron on both backends, the Torch module against a
 closed-form recursion, and the design record (chosen on training accents only)."""
 import json
-import math
 import os
 
 import numpy as np
@@ -36,7 +35,7 @@ def test_classifier_neuron_matches_the_recursion(backend):
     dt, beta, steps, n = 1e-3, 0.8, 400, 5
     I = 3.0 * rng.random((steps, n))          # mean drive 1.5 > theta: regular firing
     r = simulate(classifier_neuron(), n, steps * dt, dt, backend=backend,
-                 params={"tau": -dt / math.log(beta)}, inputs={"I": I})
+                 params={"beta": beta}, inputs={"I": I})
     st = r.spikes["neurons"]
     S = reference(I, beta)
     assert st.n_spikes == S.sum() > 50

@@ -59,7 +59,7 @@ def test_parse_equations_kinds_flags_and_text():
     ("dv/dt = -v/tau : furlong", "unknown unit"),
     ("dv/dt = (-v/tau : volt", "cannot parse expression"),
     ("dv/dt = -v/tau : volt\ndv/dt = v : volt", "'v' defined twice"),
-    ("x = 3 : 1 (unless refractory)", "applies to differential equations only"),
+    ("x = 3 : 1 (unless refractory)", "applies to state variables only"),
 ])
 def test_bad_equations(text, message):
     with pytest.raises(ModelDefinitionError, match=message):

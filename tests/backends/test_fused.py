@@ -17,6 +17,13 @@ CASES = {
                                           {"tau": (0.01, "second"), "v_th": 1.0, "v_reset": 0.0},
                                           threshold="v > v_th", reset="v = v_reset",
                                           inputs=("I",)), "I", 2.5, ("tau", "v_th")),
+    # a discrete-time map with a leaky second variable, refractoriness and a port
+    "discrete-map": (lambda: NeuronModel(
+        "map", "v : 1 (unless refractory)\na : 1\nI : 1",
+        {"beta": 0.8, "gamma": 0.6, "k": 0.3, "v_th": 1.0, "t_ref": (2e-4, "second")},
+        threshold="v > v_th", reset="v = 0; a += k", inputs=("I",), refractory="t_ref",
+        updates="a = gamma*a\nv = beta*v + (1 - beta)*I - a", ports={"e": "v += w"}),
+        "I", 4.0, ("beta", "gamma", "k", "v_th")),
 }
 
 

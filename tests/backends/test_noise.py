@@ -109,6 +109,36 @@ def test_c_expressions_compute_the_same_values(tmp_path):
                                        atol=1e-15, err_msg=f"{name} {kind}")
 
 
+def test_scalar_expressions_compute_the_same_values_in_numba():
+    import math
+
+    from numba import njit
+    z = np.concatenate([GRID, [-np.inf, -1e300, 1e300, np.inf]])
+    for name in NAMES:
+        fam = FAMILIES[name]
+        for kind in ("cdf", "pdf"):
+            ns = {"math": math}
+            exec(f"def f(z):\n    return {getattr(fam, 'py_' + kind)}\n", ns)  # noqa: S102
+            py, jit = ns["f"], njit(ns["f"])
+            want = getattr(fam, kind)(z)
+            off_kinks = np.abs(np.abs(z) - np.sqrt(3)) > 1e-9 if kind == "pdf" else True
+            for fn in (py, jit):
+                got = np.array([fn(float(v)) for v in z])
+                np.testing.assert_allclose(got[off_kinks], want[off_kinks], rtol=1e-12,
+                                           atol=1e-15, err_msg=f"{name} {kind}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bernoulli_spike_samples_and_its_gradient_is_the_density(name):
+    fam = FAMILIES[name]
+    z = torch.linspace(-3, 3, 61, dtype=torch.float64, requires_grad=True)
+    r = torch.rand((61,), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    s = fam.spike(z, r)
+    assert torch.equal(s.detach(), (r < fam.cdf(z.detach())).to(torch.float64))
+    s.sum().backward()
+    torch.testing.assert_close(z.grad, fam.pdf(z.detach()), rtol=1e-6, atol=1e-12)
+
+
 def test_unknown_family_is_a_one_line_error():
     with pytest.raises(ParameterError, match="unknown noise family 'cauchy'; known: gaussian"):
         family("cauchy")

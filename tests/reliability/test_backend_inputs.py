@@ -22,7 +22,8 @@ MODELS = {"lif": lif, "lif-biexp": lambda: lif(kernel="biexp"),
 #: Values outside each domain (SI), and values inside it.
 OUTSIDE = {"positive": [0.0, -1e-3, -0.0, math.nan, math.inf, -math.inf],
            "non_negative": [-1e-3, -1e-12, math.nan, math.inf],
-           "finite": [math.nan, math.inf, -math.inf]}
+           "finite": [math.nan, math.inf, -math.inf],
+           "unit_interval": [-1e-9, 1.0 + 1e-9, 2.0, math.nan, math.inf]}
 
 
 def _cases():
