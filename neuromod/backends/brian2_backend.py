@@ -383,7 +383,7 @@ def build_brian2(net, duration, dt, record=None, seed=None, target="numpy", inte
             setattr(G, s, quantity(v, m.dim_of(s)))
         groups[name] = G
         objects.append(G)
-        sm = b2.SpikeMonitor(G, name=f"spikes_{name}")
+        sm = b2.SpikeMonitor(G, name=f"spikes_{name}") if threshold else None
         stm = None
         if record and record.get(name):
             stm = b2.StateMonitor(G, list(record[name]), record=True, dt=bdt, name=f"state_{name}")
@@ -615,8 +615,8 @@ def _run_uninterrupted(net, duration, dt, record, seed, target, integrator, dev)
     spikes, traces = {}, {}
     n_steps = n_steps_for(duration, dt)
     for name, (sm, stm) in monitors.items():
-        times = np.asarray(sm.t_[:], dtype=np.float64)
-        ids = np.asarray(sm.i[:], dtype=np.int64)
+        times = np.asarray(sm.t_[:] if sm is not None else [], dtype=np.float64)
+        ids = np.asarray(sm.i[:] if sm is not None else [], dtype=np.int64)
         order = np.argsort(ids, kind="stable")
         # Brian2 stores t = k*dt computed in float; snap to the step grid
         times = np.round(times[order] / dt) * dt

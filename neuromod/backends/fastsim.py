@@ -172,7 +172,7 @@ def run_fast(net, duration, dt, record=None, seed=None, dtype=torch.float64):
     for st in pops.values():
         z = lambda a: a[..., :0]   # noqa: E731
         st["mod"].advance(z(st["X"]), z(st["R"]), z(st["P"]), z(st["C"]), z(st["REF"]), z(st["U"]),
-                          z(st["spk"]), z(st["act"]), z(no_noise))
+                          z(st["spk"]), z(st["act"]), z(no_noise), 0)
         st["mod"].finish(z(st["X"]), z(st["P"]), z(st["C"]), z(st["U"]), z(st["W"]), z(st["spk"]),
                          z(st["act"]))
     for c, crow, post, w, steps in conns:
@@ -191,7 +191,7 @@ def run_fast(net, duration, dt, record=None, seed=None, dtype=torch.float64):
                     U[q] = arr[k]
             rnd = noise[name][k] if name in noise else no_noise
             st["mod"].advance(st["X"], st["R"], st["P"], st["C"], st["REF"], U, st["spk"], st["act"],
-                              rnd)
+                              rnd, k)
             idx = np.flatnonzero(st["spk"])
             fired[name] = idx
             if idx.size:

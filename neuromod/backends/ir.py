@@ -223,9 +223,9 @@ class Program:
 # ============================================================================ compiled model
 def code_names(states, params, inputs):
     """Symbol name -> identifier in generated code: ``x_<state>``, ``p_<parameter>``,
-    ``u_<input>`` (one convention for every printer); ``dt``, the step length, is
-    ``dt``."""
-    names = {"dt": "dt"}
+    ``u_<input>`` (one convention for every printer); the clock's ``dt``, ``t`` and
+    ``t_in_timesteps`` keep their names."""
+    names = {"dt": "dt", "t": "t", "t_in_timesteps": "t_in_timesteps"}
     names.update({s: f"x_{s}" for s in states})
     names.update({p: f"p_{p}" for p in params})
     names.update({u: f"u_{u}" for u in inputs})
@@ -276,6 +276,9 @@ class CompiledModel:
         deviation.
     noise : str or None
         The noise family of Bernoulli firing (None: the Heaviside threshold).
+    uses_time : bool
+        A discrete-time map reads ``t`` or ``t_in_timesteps``: the printers bind
+        them from the step index (and the map is not affine).
     resets : tuple of (int, str, sympy)
     port_terms : tuple of tuple of (int, sympy)
         Per port (in ``ports`` order): (target state, coefficient of ``w``).
@@ -313,6 +316,7 @@ class CompiledModel:
     subexpressions: object
     analysis: object
     noise: Optional[str] = None
+    uses_time: bool = False
 
     # ------------------------------------------------------------------ lowering
     def program(self, has_inputs=None, has_ports=None, detach_reset=True) -> Program:
@@ -439,10 +443,13 @@ def _affine_map(an, states, inputs):
     import sympy as sp
     xs = [an.symbols[s] for s in states]
     us = [an.symbols[u] for u in inputs]
-    dynamic = set(xs) | set(us)
+    clock = {an.symbols["t"], an.symbols["t_in_timesteps"]}
+    dynamic = set(xs) | set(us) | clock
     E, K, G = {}, {}, {}
     for i, s in enumerate(states):
         f = sp.expand(an.rhs[s])
+        if f.free_symbols & clock:
+            return {}, {}, {}, False        # coefficients that change from step to step
         for j, x in enumerate(xs):
             e = sp.simplify(sp.diff(f, x))
             if e.free_symbols & dynamic:
@@ -526,7 +533,10 @@ def _build(model):
         resets=tuple((idx[t], op, ex) for t, op, ex in an.reset),
         port_terms=tuple(tuple((idx[t], c) for t, c in an.ports[p]) for p in ports),
         init=tuple(an.init[s] for s in states), subexpressions=ro(dict(an.subexpressions)),
-        analysis=an, noise=model.firing.noise if model.firing is not None else None)
+        analysis=an, noise=model.firing.noise if model.firing is not None else None,
+        uses_time=model.discrete and any(
+            e.free_symbols & {an.symbols["t"], an.symbols["t_in_timesteps"]}
+            for e in an.rhs.values()))
 
 
 @functools.lru_cache(maxsize=64)

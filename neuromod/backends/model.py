@@ -89,8 +89,14 @@ METHODS = ("exact", "exponential_euler", "euler", "map")
 #: 3: discrete-time ``updates`` and the ``firing`` rule (absent before: a
 #: continuous-time model firing by its Heaviside threshold).
 FORMAT_VERSION = 3
-_RESERVED = {"t", "dt", "i", "N", "w", "not_refractory", "lastspike", "refractory",
+_RESERVED = {"t", "dt", "t_in_timesteps", "i", "N", "w", "not_refractory", "lastspike",
+             "refractory",
              "xi", "lambda", "True", "False"}
+
+
+#: The clock's names a discrete-time update may read: step length, time at the start
+#: of the step (seconds) and step index.
+CLOCK = ("dt", "t", "t_in_timesteps")
 
 
 def _domain_json(spec):
@@ -338,8 +344,10 @@ class NeuronModel:
         ``*=``, ``/=``; newlines or ``;``) executed once per step in the order
         written, on the state variables declared in ``equations`` as ``name : unit``
         (those not listed in ``inputs``). They may use states, inputs,
-        subexpressions, parameters and ``dt``, the step length (seconds);
-        parameters are per step (a decay ``beta`` is the factor of one step).
+        subexpressions, parameters, ``dt`` (the step length, seconds), ``t`` (the
+        time at the start of the step, seconds) and ``t_in_timesteps`` (the step
+        index, 0, 1, ...: Brian2's names); parameters are per step (a decay
+        ``beta`` is the factor of one step).
     firing : Bernoulli or dict, optional
         How the model spikes: by default the deterministic threshold (a Heaviside
         with a surrogate gradient); :class:`~neuromod.backends.noise.Bernoulli`
@@ -568,7 +576,7 @@ class NeuronModel:
             if target not in self.states:
                 raise ModelDefinitionError(f"model {m!r}: update assigns {target!r}, not a state "
                                            "variable (declare it as 'name : unit')")
-            bad = identifiers(expr) - known - {"dt"}
+            bad = identifiers(expr) - known - set(CLOCK)
             if bad:
                 raise ModelDefinitionError(
                     f"model {m!r}: unknown name {sorted(bad)[0]!r} in the update of {target!r}")
@@ -814,7 +822,7 @@ def analyse(model):
     """
     import sympy as sp
     from neuromod.backends.equations import to_sympy
-    names = set(model.parameters) | {e.name for e in model.eqs} | {"w", "dt"}
+    names = set(model.parameters) | {e.name for e in model.eqs} | {"w"} | set(CLOCK)
     symbols = {n: sp.Symbol(n, real=True) for n in names}
     subs = {}
     for e in model.eqs:  # subexpressions may refer to earlier or later ones
@@ -1077,7 +1085,7 @@ def _analysis_from_json(d, model, key):
 
     need(isinstance(d, dict) and d.get("format") == "neuromod-analysis" and d.get("key") == key)
     states = model.states
-    names = set(model.parameters) | {e.name for e in model.eqs} | {"w", "dt"}
+    names = set(model.parameters) | {e.name for e in model.eqs} | {"w"} | set(CLOCK)
     need(d.get("states") == states and d.get("symbols") == sorted(names))
     symbols = {n: sp.Symbol(n, real=True) for n in sorted(names)}
 

@@ -205,7 +205,7 @@ class PythonPrinter:
                     self.hold(a, f"n_{s}", f"x_{s}")
             elif isinstance(op, Map):
                 s = cm.states[op.target]
-                a(f"{I}n_{s} = {self.expr(cm, op.value)}")
+                a(f"{I}n_{s} = {self.map_value(s, self.expr(cm, op.value))}")
                 if op.masked:
                     self.hold(a, f"n_{s}", f"x_{s}")
             elif isinstance(op, Commit):
@@ -241,6 +241,10 @@ class PythonPrinter:
         for s in cm.states:
             a(f"{self.indent}x_{s} = n_{s}")
 
+    def map_value(self, s, value):
+        """The new value of state ``s`` from a map's expression ``value``."""
+        return value
+
 
 _OPS = {"+=": "+", "-=": "-", "*=": "*", "/=": "/"}
 
@@ -248,7 +252,7 @@ _OPS = {"+=": "+", "-=": "-", "*=": "*", "/=": "/"}
 class TorchPrinter(PythonPrinter):
     """Tensor code over a ``(batch, n)`` population (eager Torch, autograd)."""
     dialect = TORCH_DIALECT
-    advance_signature = "def advance(S, P, C, U, surrogate, R=None):"
+    advance_signature = "def advance(S, P, C, U, surrogate, R=None, step=0):"
     finish_signature = "def finish(S, spike, active, P, C, U, W):"
 
     def prologue(self, cm, program, a, finish):
@@ -260,6 +264,9 @@ class TorchPrinter(PythonPrinter):
             a(f"    u_{u} = U[{k}]" if program.inputs[k] else f"    u_{u} = 0.0")
         if finish:
             return
+        if cm.uses_time:
+            a("    t_in_timesteps = step")
+            a("    t = step*dt")
         if len(cm.layout):
             a("    _c = C.prop")
         if cm.has_refractory:
@@ -271,6 +278,10 @@ class TorchPrinter(PythonPrinter):
 
     def coefficient(self, position):
         return f"_c[{position}]"
+
+    def map_value(self, s, value):
+        # a map may not read the state (b = t): keep the (batch, n) shape
+        return f"torch.zeros_like(x_{s}) + ({value})"
 
     def select(self, a, name, value_active, value_refractory):
         a(f"    {name} = torch.where(active, {value_active}, {value_refractory})")
@@ -327,10 +338,10 @@ class ScalarPrinter(PythonPrinter):
     simulator): arrays ``X`` (states x n), ``R`` (refractory counters), ``P``
     (parameters x n), ``C`` (coefficients x n, in layout order), ``U`` (inputs x n),
     ``W`` (port sums x n), ``spk``/``act`` (per-neuron flags), ``RND`` (the step's
-    uniform variates of Bernoulli firing, n)."""
+    uniform variates of Bernoulli firing, n), ``K`` (the step index)."""
     dialect = SCALAR_DIALECT
     indent = "        "
-    advance_signature = "def advance(X, R, P, C, REF, U, spk, act, RND):"
+    advance_signature = "def advance(X, R, P, C, REF, U, spk, act, RND, K):"
 
     def __init__(self, decorator=""):
         self.decorator = decorator
@@ -347,6 +358,9 @@ class ScalarPrinter(PythonPrinter):
             a(f"{I}u_{u} = U[{k}, j]" if program.inputs[k] else f"{I}u_{u} = 0.0")
         if finish:
             return
+        if cm.uses_time:
+            a(f"{I}t_in_timesteps = K")
+            a(f"{I}t = K*dt")
         if cm.has_refractory:
             a(f"{I}refrac = R[j] - 1")
             a(f"{I}active = refrac <= 0")

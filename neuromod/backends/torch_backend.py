@@ -188,7 +188,7 @@ class TorchModel:
         return _functions(self.compiled, has_inputs, has_ports, bool(detach_reset), dt)
 
     def step(self, S, P, C, inputs=None, ports=None, surrogate="fast_sigmoid", dt=None,
-             detach_reset=True, variates=None):
+             detach_reset=True, variates=None, step_index=0):
         """One full time step; returns ``(new_state, spikes)``.
 
         Parameters
@@ -205,6 +205,8 @@ class TorchModel:
         variates : tensor, optional
             Bernoulli firing: the step's uniform variates, ``(batch, n)`` in ``[0, 1)``
             (see :func:`neuromod.backends.noise.variates`).
+        step_index : int
+            The step's index (``t = step_index * dt``), for maps that read the clock.
         """
         if self.compiled.noise and variates is None:
             raise ValueError(f"model {self.model.name!r} fires stochastically: give the step's "
@@ -214,7 +216,7 @@ class TorchModel:
         adv, fin = self.functions([u is not None for u in U], [w is not None for w in W],
                                   detach_reset, None if self.model.method == "exact" else float(dt))
         sur = get_surrogate(surrogate)
-        S, spike, active = adv(S, P, C, U, sur, variates)
+        S, spike, active = adv(S, P, C, U, sur, variates, int(step_index))
         S = fin(S, spike, active, P, C, U, W)
         return S, spike
 
@@ -433,7 +435,7 @@ class NeuronLayer(torch.nn.Module):
         for t in range(T):
             xk = xt[t]
             U = tuple(xk if j == k_in else None for j in range(n_in))
-            S, s, act = adv(S, P, C, U, sur, None if R is None else R[t])
+            S, s, act = adv(S, P, C, U, sur, None if R is None else R[t], t)
             W = tuple(xk if j == k_port else None for j in range(n_port))
             S = fin(S, s, act, P, C, U, W)
             out.append(s)

@@ -311,7 +311,7 @@ class TorchNetwork(nn.Module):
             for name in pops:
                 Uk = Uks[name] = tuple(at(u, k) for u in U[name])
                 S[name], s, act = fns[name][0](S[name], P[name], C[name], Uk, sur,
-                                               noise[name][k] if name in noise else None)
+                                               noise[name][k] if name in noise else None, kk)
                 fired[name], actives[name] = s, act
                 spikes_out[name].append(s if grad else s > 0)
             for name, (kind, x) in src.items():

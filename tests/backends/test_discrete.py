@@ -171,3 +171,19 @@ def test_a_discrete_model_has_no_differential_equation():
                     inputs=("I",), updates="v = v + I")
     with pytest.raises(ModelDefinitionError, match="method='map' needs update statements"):
         NeuronModel("x", "dv/dt = -v/tau : 1", {"tau": (0.01, "second")}, method="map")
+
+
+@pytest.mark.parametrize("backend,options", PATHS, ids=IDS)
+def test_maps_read_the_clock(backend, options):
+    # a = a + t_in_timesteps (the step index) and b = t (seconds, start of the step):
+    # a_n = n (n - 1) / 2 and b_n = (n - 1) dt after n steps, on every path
+    m = NeuronModel("clock", "a : 1\nb : second", {"k": 1.0},
+                    updates="a = a + k*t_in_timesteps\nb = t")
+    cm = compile_model(m)
+    assert cm.uses_time and not len(cm.layout)
+    dt = 2.5e-4
+    r = simulate(m, 2, 20 * dt, dt=dt, backend=backend, record=["a", "b"], **options)
+    n = np.arange(20)                       # the trace holds the value after n steps
+    np.testing.assert_allclose(r.traces["neurons"]["a"][0], n * (n - 1) / 2, atol=1e-12)
+    np.testing.assert_allclose(r.traces["neurons"]["b"][0], np.maximum(n - 1, 0) * dt,
+                               rtol=1e-12, atol=1e-18)
