@@ -74,7 +74,7 @@ __all__ = ["run_brian2", "build_brian2", "standalone_device", "quantity",
 TARGETS = ("numpy", "cython", "cpp_standalone")
 
 
-def quantity(value, dim):
+def quantity(value, dim: tuple):
     """A Brian2 quantity with SI ``value`` (float or array) and dimension tuple ``dim``."""
     from brian2.units.fundamentalunits import Quantity, get_or_create_dimension
     return Quantity(value, dim=get_or_create_dimension(list(dim)))
@@ -95,7 +95,7 @@ BRIAN2_DIALECT = Dialect("brian2", MappingProxyType(
      "atan": "arctan"}), "clip({a}, -inf, {b})", "clip({a}, {b}, inf)")
 
 
-def propagator_code(cm, program):
+def propagator_code(cm: ir.CompiledModel, program: ir.Program) -> str:
     """Brian2 abstract code of the state update of ``program`` (its ``Propagate``
     operations), the coefficient at layout position ``k`` named ``nmprop_<k>``.
 
@@ -164,7 +164,7 @@ def _propagator_updater(pop, vals, dt):
     return neuromod_exact, coeffs
 
 
-def propagator_values(model, n, vals, dt):
+def propagator_values(model, n: int, vals: dict, dt: float) -> tuple:
     """The exact propagator's coefficients, in the order of the model's
     :class:`~neuromod.backends.ir.Layout` (a tuple of float64 arrays), for parameter
     values ``vals`` (SI, as :meth:`NeuronModel.resolve_parameters` gives) and step ``dt``.
@@ -198,7 +198,7 @@ def propagator_values(model, n, vals, dt):
     from neuromod.backends.propagator import layout_values
     f64 = torch.float64
     values = {k: torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=f64)
-              for k, v in vals.items()}
+              for k, v in vals.items()} or {"_": torch.zeros((), dtype=f64)}  # no parameters
     out = tuple(v.detach().cpu().numpy().astype(np.float64)
                 for v in layout_values(cm, values, float(dt), f64))
     if path is not None and all(v.ndim == 0 for v in out):
@@ -255,7 +255,7 @@ def _propagator_key(model, vals, dt):
     return h.hexdigest()[:24]
 
 
-def brian2_seed(seed):
+def brian2_seed(seed: int) -> int:
     """Brian2's (numpy's legacy) seed, ``< 2**32``, for a neuromod seed ``< 2**64``:
     the seed itself when it fits, else 32 bits drawn from it by
     ``numpy.random.SeedSequence`` (deterministic).
@@ -274,7 +274,8 @@ def brian2_seed(seed):
     return int(np.random.SeedSequence(seed).generate_state(1, np.uint32)[0])
 
 
-def build_brian2(net, duration, dt, record=None, seed=None, target="numpy", integrator="neuromod"):
+def build_brian2(net, duration: float, dt: float, record: "dict | None" = None,
+                 seed: "int | None" = None, target: str = "numpy", integrator: str = "neuromod"):
     """Build the Brian2 objects of a :class:`~neuromod.backends.network.Network`.
 
     For ``target='cpp_standalone'`` this must happen inside :func:`standalone_device`
@@ -484,7 +485,7 @@ def _check_toolchain():
 
 
 @contextlib.contextmanager
-def standalone_device(directory=None):
+def standalone_device(directory: "str | None" = None):
     """Activate Brian2's ``cpp_standalone`` device for one build-and-run.
 
     Inside the block, Brian2 objects belong to the standalone device and the first
@@ -629,7 +630,7 @@ def _run_uninterrupted(net, duration, dt, record, seed, target, integrator, dev)
                             build, run_s)
 
 
-def connectivity_from_brian2(synapses):
+def connectivity_from_brian2(synapses) -> tuple:
     """Weights and delays of a Brian2 ``Synapses`` object as ``scipy.sparse`` CSR
     matrices ``(n_source, n_target)`` in SI units: ``(W, D)``.
 
@@ -655,7 +656,7 @@ def connectivity_from_brian2(synapses):
     return sps.csr_matrix((w, (i, j)), shape=shape), sps.csr_matrix((d, (i, j)), shape=shape)
 
 
-def network_from_brian2_synapses(net, synapses, source, target, port):
+def network_from_brian2_synapses(net, synapses, source: str, target: str, port: str):
     """Add the connectivity of a Brian2 ``Synapses`` object to ``net`` (Brian2 -> Torch).
 
     The delays are kept per synapse; a zero delay is stored as such.

@@ -28,7 +28,7 @@ from neuromod.backends.torch_backend import compile_model
 __all__ = ["run_fast", "supported"]
 
 
-def supported(tm):
+def supported(tm) -> bool:
     """True when every expression of the model prints as scalar code."""
     try:
         _source(tm, (True,) * len(tm.inputs), (True,) * len(tm.ports), 1e-4)
@@ -100,7 +100,8 @@ def _numba_cache():
     return numba_cache()
 
 
-def run_fast(net, duration, dt, record=None, seed=None, dtype=torch.float64):
+def run_fast(net, duration: float, dt: float, record: "dict | None" = None,
+             seed: "int | None" = None, dtype: torch.dtype = torch.float64):
     """Simulate a :class:`Network` on the CPU without gradients; see :meth:`Network.run`."""
     from neuromod.spikes import SpikeTrains
     t0 = time.perf_counter()

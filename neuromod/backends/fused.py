@@ -23,7 +23,9 @@ reset detached, as in the eager default)::
     lam_mid  = lam_port + a * g_t phi'(z_t) / scale      (only where the neuron could spike)
     dL/du_t  = G'^T lam_mid,   lam <- E'^T lam_mid
 
-with ``z = d/scale`` and ``phi'`` the surrogate's derivative; gradients of ``E``,
+with ``z = d/scale`` and ``phi'`` the surrogate's derivative (for Bernoulli firing
+``scale`` is the noise's standard deviation, the forward step fires where the step's
+uniform variate is below ``F(z)`` and ``phi'`` is the noise density ``f``); gradients of ``E``,
 ``K``, ``G``, ``a``, ``b``, ``scale``, reset values and ``coef`` are accumulated
 likewise (outer products with the stored pre-step state) and handed to autograd,
 which carries them on to the parameters. The tests compare every gradient with
@@ -327,7 +329,7 @@ def _plan(tm, drive, surrogate, affine):
         reset_ops=tuple((i, op) for i, op, _ in resets), coef_nz=tuple(sorted(coef)))
 
 
-def plan(tm, drive, surrogate, detach_reset):
+def plan(tm, drive: str, surrogate, detach_reset: bool) -> "Plan | None":
     """A :class:`Plan` when the fused kernels apply to this model and options, else None:
     exact integration with inputs entering linearly (or an affine discrete-time map,
     ``x' = E x + K + G u``, the same kernel), a threshold affine in the states
@@ -353,7 +355,7 @@ def _full(val, N, dtype):
     return torch.broadcast_to(val.to(dtype), (N,))
 
 
-def coefficient_tensors(pl, P, C, N, dtype):
+def coefficient_tensors(pl: "Plan", P, C, N: int, dtype: torch.dtype) -> tuple:
     """The kernel's coefficient tensors, built with differentiable torch operations
     from the layout-ordered ``C.prop``."""
     tm, m = pl.tm, pl.m
@@ -467,7 +469,8 @@ def _ref_steps(ref_steps, N):
     return np.ascontiguousarray(np.broadcast_to(ref_steps, (N,)).astype(np.int32))
 
 
-def run_fused(pl, x_tbn, P, C, S, record=(), variates=None):
+def run_fused(pl: "Plan", x_tbn: torch.Tensor, P, C, S, record: tuple = (),
+              variates: "torch.Tensor | None" = None) -> tuple:
     """Run the layer over ``x_tbn`` (time, batch, n); returns ``(spikes_tbn, final_state,
     traces)``, ``traces[v]`` the ``(time, batch, n)`` values of state ``v`` after each
     step (post reset), for the states named in ``record``. ``variates`` (time, batch,

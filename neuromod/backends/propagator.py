@@ -221,9 +221,9 @@ def _map_values(cm, values, dt, dtype):
     expressions of the parameters and ``dt`` evaluated as they are (in float64,
     differentiable in the parameters)."""
     f64 = torch.float64
-    ref = next(iter(values.values()))
+    device = next(iter(values.values())).device if values else None
     values = dict(values)
-    values["dt"] = torch.as_tensor(float(dt), dtype=f64, device=ref.device)
+    values["dt"] = torch.as_tensor(float(dt), dtype=f64, device=device)
     out = []
     for c in cm.layout.entries:
         expr = {"E": lambda: cm.A[(c.row, c.col)], "K": lambda: cm.constant_forcing[c.row],

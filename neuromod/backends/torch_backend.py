@@ -53,7 +53,7 @@ from neuromod.backends.surrogate import get_surrogate
 __all__ = ["TorchModel", "compile_model", "NeuronLayer", "as_tensor"]
 
 
-def as_tensor(x, dtype, device):
+def as_tensor(x, dtype: torch.dtype, device) -> torch.Tensor:
     """A tensor of ``dtype`` on ``device`` (tensors keep their autograd graph)."""
     if isinstance(x, torch.Tensor):
         return x.to(dtype=dtype, device=device)
@@ -86,12 +86,15 @@ class TorchModel:
         self.ports = compiled.ports
         self.has_refractory = compiled.has_refractory
         name = _ident(self.model.name)
-        self.Params = collections.namedtuple(f"{name}Params", self.param_names or ("_",))
+        # a model without parameters still has a (placeholder) entry, renamed '_0'
+        self.Params = collections.namedtuple(f"{name}Params", self.param_names or ("_",),
+                                             rename=not self.param_names)
         self.State = collections.namedtuple(f"{name}State", self.states + ("refrac",))
         self.Coeffs = collections.namedtuple(f"{name}Coeffs", ("ref_steps", "scale", "prop"))
 
     # ------------------------------------------------------------------ parameters
-    def params(self, n, overrides=None, dtype=torch.float32, device=None):
+    def params(self, n: int, overrides: "dict | None" = None, dtype: torch.dtype = torch.float32,
+               device=None):
         """``Params`` for ``n`` neurons: 0-d tensors for shared values, ``(n,)`` for per-neuron.
 
         ``overrides`` values may be numbers, arrays, Brian2 text, quantities or
@@ -111,12 +114,12 @@ class TorchModel:
             out.append(t)
         return self.Params(*out) if out else self.Params(torch.zeros((), dtype=dtype, device=device))
 
-    def parameter_value(self, expr, P, dtype=None):
+    def parameter_value(self, expr, P, dtype: "torch.dtype | None" = None) -> torch.Tensor:
         """A sympy expression of parameters evaluated with the ``Params`` tensors."""
         values = dict(zip(self.param_names, P)) if self.param_names else {"_": P[0]}
         return parameter_value(self.compiled, expr, values, dtype)
 
-    def coefficients(self, P, dt):
+    def coefficients(self, P, dt: float):
         """Per-run constants (``Coeffs``) for time step ``dt`` (seconds).
 
         For ``method='exact'`` the propagator of ``dx/dt = A x + c`` over one step,
@@ -138,11 +141,12 @@ class TorchModel:
         scale = self.parameter_value(self.compiled.scale, P).to(dtype)
         prop = ()
         if len(self.compiled.layout):
-            prop = layout_values(self.compiled, dict(zip(self.param_names, P)), dt, dtype)
+            values = dict(zip(self.param_names, P)) if self.param_names else {"_": P[0]}
+            prop = layout_values(self.compiled, values, dt, dtype)
         return self.Coeffs(ref_steps, scale, prop)
 
     # ------------------------------------------------------------------ state
-    def initial_state(self, batch, n, P, init=None):
+    def initial_state(self, batch: int, n: int, P, init: "dict | None" = None):
         """``State`` of ``batch x n`` neurons at the model's initial values.
 
         ``init`` maps state names to values overriding the model's (numbers,
@@ -159,7 +163,7 @@ class TorchModel:
         refrac = torch.zeros((batch, n), dtype=torch.int32, device=device)
         return self.State(*vals, refrac)
 
-    def value(self, name, S, P):
+    def value(self, name: str, S, P) -> torch.Tensor:
         """A state variable's or a subexpression's value in state ``S`` (inputs 0)."""
         if name in self.states:
             return getattr(S, name)
@@ -170,16 +174,17 @@ class TorchModel:
         return evaluate(cm.subexpressions[name], cm.names, ns)
 
     # ------------------------------------------------------------------ code
-    def program(self, has_inputs=None, has_ports=None, detach_reset=True):
+    def program(self, has_inputs=None, has_ports=None, detach_reset: bool = True) -> ir.Program:
         """The step's :class:`~neuromod.backends.ir.Program` for these inputs and ports."""
         return self.compiled.program(has_inputs, has_ports, detach_reset)
 
-    def source(self, has_inputs=None, has_ports=None, detach_reset=True):
+    def source(self, has_inputs=None, has_ports=None, detach_reset: bool = True) -> str:
         """The printed Torch source of ``advance`` (update, threshold) and ``finish``
         (ports, reset)."""
         return torch_step_source(self.compiled, self.program(has_inputs, has_ports, detach_reset))
 
-    def functions(self, has_inputs=None, has_ports=None, detach_reset=True, dt=None):
+    def functions(self, has_inputs=None, has_ports=None, detach_reset: bool = True,
+                  dt: "float | None" = None) -> tuple:
         """The generated ``(advance, finish)`` pair for the given input/port presence
         (``dt`` is a constant of the code for the ``exponential_euler`` and ``euler``
         methods)."""
@@ -233,7 +238,7 @@ def _functions(compiled, has_inputs, has_ports, detach_reset, dt):
     return ns["advance"], ns["finish"]
 
 
-def firing_surrogate(model, surrogate=None, alpha=None):
+def firing_surrogate(model, surrogate=None, alpha: "float | None" = None):
     """The surrogate of a threshold model (default ``'fast_sigmoid'``), or None for a
     model with Bernoulli firing, which refuses one (one-line error)."""
     if model.firing is None:
@@ -259,7 +264,7 @@ def _torch_model(compiled):
     return TorchModel(compiled)
 
 
-def compile_model(model):
+def compile_model(model) -> TorchModel:
     """The :class:`TorchModel` of ``model`` (cached by definition).
 
     Examples
@@ -367,8 +372,9 @@ class NeuronLayer(torch.nn.Module):
         """The current ``Params`` tuple (trainable entries stay in the graph)."""
         return self.tm.Params(*[getattr(self, "p_" + k) for k in self._names])
 
-    def forward(self, x, state=None, record=(), return_state=False, generator=None,
-                variates=None):
+    def forward(self, x: torch.Tensor, state=None, record=(), return_state: bool = False,
+                generator: "torch.Generator | None" = None,
+                variates: "torch.Tensor | None" = None):
         """Run the layer over the time axis of ``x``.
 
         Parameters

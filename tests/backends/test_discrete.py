@@ -187,3 +187,13 @@ def test_maps_read_the_clock(backend, options):
     np.testing.assert_allclose(r.traces["neurons"]["a"][0], n * (n - 1) / 2, atol=1e-12)
     np.testing.assert_allclose(r.traces["neurons"]["b"][0], np.maximum(n - 1, 0) * dt,
                                rtol=1e-12, atol=1e-18)
+
+
+@pytest.mark.parametrize("backend,options", PATHS, ids=IDS)
+def test_models_without_parameters_run_on_every_path(backend, options):
+    cases = [(NeuronModel("count", "a : 1", {}, updates="a = a + 1"), "a", [0, 1, 2, 3]),
+             (NeuronModel("leak", "dv/dt = -v/(10*ms) : 1", {}, init={"v": "1"}), "v",
+              np.exp(-np.arange(4) * 0.1))]
+    for m, var, want in cases:
+        r = simulate(m, 2, 0.004, dt=1e-3, backend=backend, record=[var], **options)
+        np.testing.assert_allclose(r.traces["neurons"][var][1], want, rtol=1e-12)

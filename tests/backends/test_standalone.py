@@ -2,7 +2,8 @@
 
 The tests run in file order: a standalone run, numpy runs after it, then a second
 standalone run (a new project, kept in a given directory). Each standalone run
-compiles a C++ project (tens of seconds); there are two.
+compiles a C++ project (tens of seconds); there are three (the last one a discrete-time
+model with Bernoulli firing).
 
 Why exact equality of spike steps: both targets execute the same abstract code
 (neuromod's exact propagator with the same float64 coefficients, the same threshold,
@@ -121,6 +122,26 @@ def test_second_standalone_run_in_a_kept_directory(tmp_path, monkeypatch):
     rt = simulate(lif(receptors=()), 4, DURATION, DT, target="numpy", **kw)
     assert rt.spikes["neurons"].counts.tolist()[0] == 0 and rt.spikes["neurons"].n_spikes >= 5
     _check_margin(rt)
+    _same_spikes(sa, rt)
+
+
+@needs_compiler
+def test_standalone_runs_discrete_maps_with_bernoulli_firing(tmp_path, monkeypatch):
+    # the map runs as a run_regularly operation, the variates as a TimedArray and the
+    # noise CDF as the C++ implementation of a Brian2 function: the same spikes as the
+    # Torch backend for the same seed (a variate within rounding of F(z), which alone
+    # could differ, has probability ~1e-16 per comparison)
+    from neuromod.backends import NeuronModel
+    from neuromod.backends.noise import Bernoulli
+    monkeypatch.chdir(tmp_path)
+    m = NeuronModel("noisy", "v : 1 (unless refractory)\nI : 1",
+                    {"beta": 0.5, "theta": 1.0, "sigma": 0.3}, threshold="v > theta",
+                    reset="v = 0", inputs=("I",), updates="v = beta*v + I", refractory=2e-3,
+                    domains={"sigma": "positive"}, firing=Bernoulli("logistic", "sigma"))
+    kw = dict(inputs={"I": np.linspace(0.3, 0.7, 10)}, seed=4)
+    sa = simulate(m, 10, 0.05, 1e-3, backend="brian2", target="cpp_standalone", **kw)
+    rt = simulate(m, 10, 0.05, 1e-3, backend="torch", **kw)
+    assert rt.spikes["neurons"].n_spikes > 30
     _same_spikes(sa, rt)
 
 
