@@ -376,13 +376,8 @@ def _program(cm, has_inputs, has_ports, detach):
             if cm.linear_inputs:
                 adv.append(Propagate(i, _terms(cm, i, False, has_inputs), None, held))
             else:
-                value = cm.analysis.rhs[s]
-                if not any(has_inputs):
-                    value = value.xreplace({cm.symbols[u]: 0 for u in cm.inputs})
-                else:
-                    value = value.xreplace({cm.symbols[u]: 0 for k, u in enumerate(cm.inputs)
-                                            if not has_inputs[k]})
-                adv.append(Map(i, value, held))
+                undriven = {cm.symbols[u]: 0 for k, u in enumerate(cm.inputs) if not has_inputs[k]}
+                adv.append(Map(i, cm.analysis.rhs[s].xreplace(undriven), held))
     else:
         for i, s in enumerate(cm.states):
             adv.append(Euler(i, cm.analysis.rhs[s], i in refr))
