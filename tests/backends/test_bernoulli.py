@@ -179,3 +179,33 @@ def test_bad_firing_rules_are_one_line_errors():
     P = tm.params(3)
     with pytest.raises(ValueError, match="give the step's uniform variates"):
         tm.step(tm.initial_state(1, 3, P), P, tm.coefficients(P, 1e-3), dt=1e-3)
+
+
+def renewal_rate(I, beta=0.5, theta=1.0, sigma=0.4, kmax=200):
+    """1 / E[ISI] of ``u_k = I (1 - beta^k)/(1 - beta)`` firing with probability
+    ``Phi((u_k - theta)/sigma)`` and reset to 0: a renewal process."""
+    k = np.arange(1, kmax + 1)
+    p = FAMILIES["gaussian"].cdf((I * (1 - beta ** k) / (1 - beta) - theta) / sigma)
+    survive = np.concatenate([[1.0], np.cumprod(1 - p)[:-1]])
+    return 1.0 / np.sum(k * p * survive)
+
+
+def test_renewal_rates_of_the_closed_form():
+    # the figures of the NSNN notes: 0.1264 / 0.3703 / 0.6433 spikes per step
+    np.testing.assert_allclose([renewal_rate(I) for I in (0.3, 0.6, 1.0)],
+                               [0.1264, 0.3703, 0.6433], atol=6e-5)
+
+
+@pytest.mark.parametrize("backend,options", PATHS, ids=IDS)
+def test_stationary_rate_is_the_renewal_rate(backend, options):
+    m = noisy().with_parameters(sigma=0.4)
+    n, steps, burn = 1000, 200, 50
+    I = np.repeat([0.3, 0.6, 1.0], n)
+    r = simulate(m, 3 * n, steps * 1e-3, dt=1e-3, backend=backend, inputs={"I": I}, seed=21,
+                 **options)
+    st = r.spikes["neurons"]
+    late = np.rint(st.times / 1e-3) >= burn
+    counts = np.bincount(st.ids[late], minlength=3 * n).reshape(3, n) / (steps - burn)
+    for g, current in enumerate((0.3, 0.6, 1.0)):
+        se = counts[g].std(ddof=1) / np.sqrt(n)
+        assert abs(counts[g].mean() - renewal_rate(current)) < 3 * se, (current, counts[g].mean())
