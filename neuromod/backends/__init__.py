@@ -17,11 +17,22 @@ Examples
 >>> from neuromod.neurons import lif
 >>> isinstance(lif(), NeuronModel)
 True
+
+A discrete-time neuron with Bernoulli (escape-noise) firing, written once:
+
+>>> noisy = NeuronModel("noisy", "v : 1\\nI : 1", {"beta": 0.5, "theta": 1.0, "sigma": 0.3},
+...                     threshold="v > theta", reset="v = 0", inputs=("I",),
+...                     updates="v = beta*v + I", domains={"sigma": "positive"},
+...                     firing=Bernoulli("gaussian", "sigma"))
+>>> r = simulate(noisy, 200, 0.05, dt=1e-3, inputs={"I": 0.45}, seed=1)
+>>> 0.1 < r.spikes["neurons"].n_spikes / (200 * 50) < 0.4
+True
 """
 from neuromod.backends.equations import ModelDefinitionError
 from neuromod.backends.model import NeuronModel, Parameter, Port
 from neuromod.backends.network import Network, SimulationResult, simulate
+from neuromod.backends.noise import Bernoulli
 from neuromod.backends.serialize import load, save
 
 __all__ = ["NeuronModel", "Parameter", "Port", "ModelDefinitionError", "Network",
-           "SimulationResult", "simulate", "save", "load"]
+           "SimulationResult", "simulate", "save", "load", "Bernoulli"]
