@@ -11,9 +11,12 @@ def add_parser(sub):
         "simulate", help="simulate a reference neuron model (Brian2 or Torch backend)",
         description=(
             "Simulate N unconnected neurons of a registered model. Without input options "
-            "neuron i receives a constant current rising linearly from I_min (default 0.9 x "
-            "rheobase) to I_max (default 2 x rheobase), so the population spans silence to "
-            "regular firing. Both backends use the same discretisation (docs/backends.md)."))
+            "neuron i receives a constant input (the model's first input, in its unit: "
+            "amp for the LIF models, dimensionless for noisy-lif) rising linearly from "
+            "I_min (default 0.9 x rheobase) to I_max (default 2 x rheobase), so the "
+            "population spans silence to regular firing. A discrete-time model runs "
+            "n_steps = round(duration/dt) steps of length dt, its parameters per step. "
+            "Both backends use the same discretisation (docs/backends.md)."))
     p.add_argument("model", nargs="?", help="model name (see --list)")
     p.add_argument("--list", action="store_true", help="list the models with their parameters")
     p.add_argument("--backend", choices=("torch", "brian2"), default="torch",
@@ -26,8 +29,10 @@ def add_parser(sub):
                    help="time step in seconds (default 0.0001)")
     p.add_argument("--set", action="extend", nargs="+", default=[], metavar="NAME=VALUE", dest="sets",
                    help="parameter value in Brian2 syntax (tau_m=20*ms, I_min=0.9*nA) or SI "
-                        "number; several may follow one --set")
-    p.add_argument("--seed", type=int, metavar="K", help="random seed (for stochastic inputs)")
+                        "number, or a string option the model declares (noise=logistic; "
+                        "see --list); several may follow one --set")
+    p.add_argument("--seed", type=int, metavar="K",
+                   help="random seed (stochastic firing and inputs)")
     p.add_argument("--target", choices=("numpy", "cython", "cpp_standalone"), default="numpy",
                    help="Brian2 code-generation target (default numpy; cython and "
                         "cpp_standalone compile C/C++ code first)")
@@ -75,12 +80,15 @@ def _split_sets(items):
 
 def _list(args):
     from neuromod.cli.common import print_json
-    from neuromod.neurons import MODELS
+    from neuromod.neurons import MODELS, OPTIONS
+    from neuromod.units import unit_name
     models = []
     for name, factory in MODELS.items():
         m = factory()
         models.append({
             "name": name, "description": m.description, "method": m.method,
+            "options": {k: list(v) for k, v in OPTIONS.get(name, {}).items()},
+            "input_unit": unit_name(m.dim_of(m.inputs[0])) if m.inputs else None,
             "states": m.states, "inputs": list(m.inputs),
             "ports": {k: p.unit for k, p in m.ports.items()},
             "parameters": {k: {"default": p.text(), "value": p.value, "unit": p.unit}
@@ -93,9 +101,11 @@ def _list(args):
         print(f"  states: {', '.join(m['states'])}; method: {m['method']}; "
               f"inputs: {', '.join(m['inputs'])}; ports: "
               + ", ".join(f"{k} (w in {u})" for k, u in m["ports"].items()))
+        for k, choices in m["options"].items():
+            print(f"  {k:<10} = {choices[0]:<12} option: {', '.join(choices)}")
         for k, p in m["parameters"].items():
             print(f"  {k:<10} = {p['default']:<12} [{p['unit']}]")
-        print("  I_min, I_max [amp]: input range across the population "
+        print(f"  I_min, I_max [{m['input_unit']}]: input range across the population "
               "(default 0.9 and 2 x rheobase)")
     return 0
 
@@ -105,9 +115,9 @@ def run(args):
 
     import numpy as np
 
-    from neuromod.units import as_si
+    from neuromod.units import as_si, unit_name
     from neuromod.errors import NeuromodError
-    from neuromod.neurons import MODELS, rheobase
+    from neuromod.neurons import MODELS, OPTIONS, rheobase
 
     if args.list:
         return _list(args)
@@ -115,21 +125,33 @@ def run(args):
         raise NeuromodError("give a MODEL (see neuromod simulate --list)")
     if args.model not in MODELS:
         raise NeuromodError(f"unknown model {args.model!r}; known: {', '.join(MODELS)}")
-    model = MODELS[args.model]()
-    amp = (0, 0, 0, 1, 0, 0, 0)
+    sets = _split_sets(args.sets)
+    choices = OPTIONS.get(args.model, {})
+    options = {}
+    for name, text in sets:
+        if name in choices:
+            if text not in choices[name]:
+                raise NeuromodError(f"--set {name}={text[:40]}: must be one of "
+                                    f"{', '.join(choices[name])}")
+            options[name] = text
+    model = MODELS[args.model](**options)
+    drive = model.inputs[0]
+    unit = model.dim_of(drive)            # I_min, I_max are in the unit of the model's input
     from neuromod.limits import check_value
     values, I_min, I_max = {}, None, None
-    for name, text in _split_sets(args.sets):
+    for name, text in sets:
+        if name in choices:
+            continue
         try:
             if name in ("I_min", "I_max"):
-                v = check_value(name, as_si(text, amp, name), "finite")
+                v = check_value(name, as_si(text, unit, name), "finite")
                 I_min, I_max = (v, I_max) if name == "I_min" else (I_min, v)
             elif name in model.parameters:
                 p = model.parameters[name]    # parsed, dimension- and domain-checked
                 values[name] = p.check(as_si(text, p.dim, name), model.name)
             else:
                 raise NeuromodError(f"model {args.model!r} has no parameter {name!r}; it has "
-                                    f"{', '.join(model.parameters)}, I_min, I_max")
+                                    f"{', '.join([*choices, *model.parameters])}, I_min, I_max")
         except NeuromodError as exc:
             shown = text if len(text) <= 40 else text[:37] + "..."
             raise type(exc)(f"--set {name}={shown}: {exc}") from None
@@ -151,7 +173,7 @@ def run(args):
 
     from neuromod.backends.network import simulate
     from neuromod.outputs import PLOT_EXTENSIONS, Outputs
-    options = {"target": args.target} if args.backend == "brian2" else {}
+    backend_options = {"target": args.target} if args.backend == "brian2" else {}
     with Outputs() as out:
         spikes_out = out.add(args.out, "--out", default_suffix=".txt")  # checked before any work
         plot = out.add(args.plot, "--plot", PLOT_EXTENSIONS, ".png")
@@ -159,10 +181,12 @@ def run(args):
             _import_brian2_without_pylab()
         t0 = time.perf_counter()
         res = simulate(model, args.n, args.duration, args.dt, backend=args.backend,
-                       inputs={"I_ext": currents}, seed=args.seed, **options)
+                       inputs={drive: currents}, seed=args.seed, **backend_options)
         wall = time.perf_counter() - t0
         st = res.spikes["neurons"]
-        rates = st.counts / args.duration
+        n_steps = len(res.t)
+        # a discrete model: counts per step, rates_hz = rate_per_step / dt
+        rates = st.counts / (n_steps * args.dt) if model.discrete else st.counts / args.duration
         if args.out:
             from neuromod import io
             fmt = None
@@ -177,15 +201,21 @@ def run(args):
                 st, currents, tmp, title=f"{args.model} ({args.backend})"))
     if args.json:
         from neuromod.cli.common import print_json
-        print_json({"backend": args.backend, "model": args.model, "n": args.n,
-                    "duration": args.duration, "dt": args.dt, "n_spikes": st.n_spikes,
-                    "rates_hz": rates, "wall_s": wall, "build_s": res.build_s,
-                    "run_s": res.run_s, "I_ext": currents})
+        out = {"backend": args.backend, "model": args.model, "n": args.n,
+               "duration": args.duration, "dt": args.dt, "n_spikes": st.n_spikes,
+               "rates_hz": rates, "wall_s": wall, "build_s": res.build_s,
+               "run_s": res.run_s, drive: currents}
+        if options:
+            out["options"] = options
+        if model.discrete:
+            out.update(n_steps=n_steps, rate_per_step=st.counts / n_steps)
+        print_json(out)
         return 0
     firing = int(np.count_nonzero(rates))
     print(f"{args.model} on {args.backend}: {args.n} neurons, {args.duration:g} s at dt = "
           f"{args.dt:g} s; {st.n_spikes} spikes; {firing} neurons fire, rates "
-          f"{rates.min():.3g} to {rates.max():.3g} Hz; input {I_min:.4g} to {I_max:.4g} A; "
+          f"{rates.min():.3g} to {rates.max():.3g} Hz; input {I_min:.4g} to {I_max:.4g} "
+          f"{unit_name(unit) if any(unit) else '(dimensionless)'}; "
           f"wall {wall:.2f} s (build {res.build_s:.2f} s, run {res.run_s:.2f} s)")
     if args.out:
         print(f"spike trains written to {args.out}")

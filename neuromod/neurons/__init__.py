@@ -7,7 +7,12 @@ name                  model
 ``alif``              adaptive LIF: LIF plus a subthreshold- and spike-triggered
                       adaptation current (Brette & Gerstner 2005 without the exponential)
 ``coba-lif``          conductance-based LIF (COBA benchmark of Vogels & Abbott 2005)
+``noisy-lif``         discrete-time noisy LIF with Bernoulli firing (NSNN, Ma et al. 2023)
+``escape-lif``        LIF with Bernoulli escape noise once per step
 ====================  ===================================================================
+
+:data:`OPTIONS` lists the string options a factory takes (``noise='gaussian'``), by
+model, with their choices (``neuromod simulate --set noise=logistic``).
 
 Each entry of :data:`MODELS` is a factory returning a fresh
 :class:`~neuromod.backends.NeuronModel`; :func:`get_model` looks one up by name.
@@ -21,11 +26,21 @@ Examples
 from neuromod.neurons.alif import alif
 from neuromod.neurons.coba_lif import coba_lif
 from neuromod.neurons.lif import lif
+from neuromod.neurons.nsnn import RESETS, escape_lif, noisy_lif
 
-__all__ = ["lif", "alif", "coba_lif", "MODELS", "get_model", "rheobase"]
+__all__ = ["lif", "alif", "coba_lif", "noisy_lif", "escape_lif", "MODELS", "OPTIONS",
+           "get_model", "rheobase"]
 
 #: Model name -> factory (the names ``neuromod simulate`` accepts).
-MODELS = {"lif": lif, "alif": alif, "coba-lif": coba_lif}
+MODELS = {"lif": lif, "alif": alif, "coba-lif": coba_lif, "noisy-lif": noisy_lif,
+          "escape-lif": escape_lif}
+
+_NOISE = ("gaussian", "logistic", "triangular", "uniform")
+#: Model name -> {string option of its factory: its choices, the default first}.
+OPTIONS = {"lif": {"kernel": ("exp", "biexp", "delta")},
+           "alif": {"kernel": ("exp", "biexp")}, "coba-lif": {"kernel": ("exp", "biexp")},
+           "noisy-lif": {"noise": _NOISE, "reset": tuple(RESETS)},
+           "escape-lif": {"noise": _NOISE}}
 
 
 def get_model(name, **options):
