@@ -340,12 +340,10 @@ def build_brian2(net, duration: float, dt: float, record: "dict | None" = None,
         method = m.method
         coeff_arrays = {}
         map_code = None
-        if m.discrete:
+        if m.discrete or (m.method == "exact" and integrator == "neuromod"):
             method, coeffs = _propagator_updater(pop, vals, dt)
-            map_code, method = method(None), "euler"     # no differential equation to integrate
-        if (m.method == "exact" and integrator == "neuromod") or m.discrete:
-            if not m.discrete:
-                method, coeffs = _propagator_updater(pop, vals, dt)
+            if m.discrete:       # the step program runs as run_regularly; no ODE to integrate
+                map_code, method = method(None), "euler"
             for k, v in coeffs.items():
                 if v.ndim:
                     extra.append(f"{k} : 1 (constant)")
