@@ -10,6 +10,7 @@ import neuromod
 FOUNDATIONS = ("neuromod.spikes", "neuromod.io", "neuromod.stats", "neuromod.units",
                "neuromod.limits", "neuromod.outputs", "neuromod.runtime",
                "neuromod.errors", "neuromod.cli.common", "neuromod.auditory", "neuromod.neurons",
+               "neuromod.training",
                "neuromod.backends")
 
 #: Modules whose docstrings must carry runnable examples (the model-definition API).
@@ -19,7 +20,8 @@ MUST_HAVE_EXAMPLES = (
     "neuromod.backends.torch_backend", "neuromod.backends.torch_network",
     "neuromod.backends.network", "neuromod.backends.serialize", "neuromod.backends.brian2_backend",
     "neuromod.neurons", "neuromod.neurons.lif", "neuromod.neurons.alif",
-    "neuromod.neurons.coba_lif", "neuromod.neurons.networks")
+    "neuromod.neurons.coba_lif", "neuromod.neurons.networks", "neuromod.neurons.nsnn",
+    "neuromod.backends.layers", "neuromod.training")
 
 
 def _modules():

@@ -123,6 +123,31 @@ def _uni_pdf(z):
     return _mask(z, (z > -_UNI_A) & (z < _UNI_A)) * (1.0 / (2.0 * _UNI_A))
 
 
+# ------------------------------------------------------------------- quantiles
+def _gauss_ppf(p):
+    if _is_torch(p):
+        import torch
+        return _SQRT2 * torch.special.erfinv(2.0 * p - 1.0)
+    from scipy.special import ndtri
+    return ndtri(np.asarray(p, dtype=float))
+
+
+def _logistic_ppf(p):
+    lib, where, clip = _lib(p)
+    return _LOGISTIC_S * (lib.log(p) - lib.log1p(-p))
+
+
+def _tri_ppf(p):
+    lib, where, clip = _lib(p)
+    lo = _TRI_B * (lib.sqrt(2.0 * clip(p, 0.0, 0.5)) - 1.0)
+    hi = _TRI_B * (1.0 - lib.sqrt(2.0 * (1.0 - clip(p, 0.5, 1.0))))
+    return where(p < 0.5, lo, hi)
+
+
+def _uni_ppf(p):
+    return _UNI_A * (2.0 * p - 1.0)
+
+
 @dataclass(frozen=True)
 class NoiseFamily:
     """A zero-mean, unit-variance noise distribution: ``cdf(z)`` and ``pdf(z)`` for
@@ -143,6 +168,7 @@ class NoiseFamily:
     scipy_args: tuple
     py_cdf: str = ""
     py_pdf: str = ""
+    ppf_fn: object = None
 
     def cdf(self, z):
         """``F(z)``, the probability that the noise is below ``z`` standard deviations."""
@@ -151,6 +177,20 @@ class NoiseFamily:
     def pdf(self, z):
         """``f(z) = dF/dz``, the density in units of 1 / standard deviation."""
         return self.pdf_fn(z)
+
+    def ppf(self, p):
+        """``F^-1(p)``, the quantile function (``p`` in ``[0, 1]``; NumPy or Torch).
+
+        ``sigma * ppf(U)`` of uniform variates ``U`` is noise of standard deviation
+        ``sigma`` (inverse-transform sampling), as the state noise of
+        :func:`neuromod.neurons.nsnn.dense` draws it.
+
+        Examples
+        --------
+        >>> round(float(FAMILIES["gaussian"].ppf(np.float64(0.975))), 4)
+        1.96
+        """
+        return self.ppf_fn(p)
 
     def firing_probability(self, u, theta, sigma: float):
         """``F((u - theta) / sigma)``: the probability to fire in one step (``sigma > 0``,
@@ -179,7 +219,8 @@ FAMILIES = {
         c_pdf=f"(fabs(z) < 37.0 ? {_INV_SQRT_2PI!r} * exp(-0.5 * (z) * (z)) : 0.0)",
         scipy_name="norm", scipy_args=(0.0, 1.0),
         py_cdf=f"(0.5 * math.erfc(-(z) / {_SQRT2!r}))",
-        py_pdf=f"({_INV_SQRT_2PI!r} * math.exp(-0.5 * (z) * (z)) if abs(z) < 37.0 else 0.0)"),
+        py_pdf=f"({_INV_SQRT_2PI!r} * math.exp(-0.5 * (z) * (z)) if abs(z) < 37.0 else 0.0)",
+        ppf_fn=_gauss_ppf),
     "logistic": NoiseFamily(
         "logistic", _logistic_cdf, _logistic_pdf,
         c_cdf=f"(1.0 / (1.0 + exp(-fmin(fmax((z) / {_LOGISTIC_S!r}, -700.0), 700.0))))",
@@ -191,7 +232,8 @@ FAMILIES = {
         py_pdf=(f"(0.0 if abs((z) / {_LOGISTIC_S!r}) >= 700.0 else "
                 f"math.exp(-abs((z) / {_LOGISTIC_S!r})) / ((1.0 + math.exp(-abs((z) / "
                 f"{_LOGISTIC_S!r}))) * (1.0 + math.exp(-abs((z) / {_LOGISTIC_S!r}))) * "
-                f"{_LOGISTIC_S!r}))")),
+                f"{_LOGISTIC_S!r}))"),
+        ppf_fn=_logistic_ppf),
     "triangular": NoiseFamily(
         "triangular", _tri_cdf, _tri_pdf,
         c_cdf=(f"((z) <= -{_TRI_B!r} ? 0.0 : (z) >= {_TRI_B!r} ? 1.0 : (z) < 0.0 ? "
@@ -203,7 +245,8 @@ FAMILIES = {
         py_cdf=(f"(0.0 if (z) <= -{_TRI_B!r} else 1.0 if (z) >= {_TRI_B!r} else "
                 f"({_TRI_B!r} + (z)) * ({_TRI_B!r} + (z)) / {2 * _TRI_B * _TRI_B!r} if (z) < 0.0 "
                 f"else 1.0 - ({_TRI_B!r} - (z)) * ({_TRI_B!r} - (z)) / {2 * _TRI_B * _TRI_B!r})"),
-        py_pdf=f"(0.0 if abs(z) >= {_TRI_B!r} else ({_TRI_B!r} - abs(z)) / {_TRI_B * _TRI_B!r})"),
+        py_pdf=f"(0.0 if abs(z) >= {_TRI_B!r} else ({_TRI_B!r} - abs(z)) / {_TRI_B * _TRI_B!r})",
+        ppf_fn=_tri_ppf),
     "uniform": NoiseFamily(
         "uniform", _uni_cdf, _uni_pdf,
         c_cdf=(f"((z) <= -{_UNI_A!r} ? 0.0 : (z) >= {_UNI_A!r} ? 1.0 : "
@@ -212,7 +255,8 @@ FAMILIES = {
         scipy_name="uniform", scipy_args=(-_UNI_A, 2 * _UNI_A),
         py_cdf=(f"(0.0 if (z) <= -{_UNI_A!r} else 1.0 if (z) >= {_UNI_A!r} else "
                 f"((z) + {_UNI_A!r}) / {2 * _UNI_A!r})"),
-        py_pdf=f"({1 / (2 * _UNI_A)!r} if abs(z) < {_UNI_A!r} else 0.0)"),
+        py_pdf=f"({1 / (2 * _UNI_A)!r} if abs(z) < {_UNI_A!r} else 0.0)",
+        ppf_fn=_uni_ppf),
 }
 
 

@@ -161,9 +161,10 @@ def save(obj, path):
 
     Parameters
     ----------
-    obj : NeuronModel, Network, TorchNetwork or NeuronLayer
+    obj : NeuronModel, Network, TorchNetwork, NeuronLayer or SpikingNet
         A ``TorchNetwork`` is saved as the network it holds, with its current
-        (trained) weights.
+        (trained) weights; a :class:`~neuromod.backends.layers.SpikingNet` as its
+        definition (:meth:`~neuromod.backends.layers.SpikingNet.config`) and weights.
     path : str or path-like
         Written atomically as an uncompressed ``.npz``.
     """
@@ -178,6 +179,9 @@ def save(obj, path):
         head.update(kind="network", network=_network_to_json(obj, A))
     elif cls == "TorchNetwork":
         head.update(kind="network", network=_network_to_json(obj.to_network(), A), dt=obj.dt)
+    elif cls == "SpikingNet":
+        head.update(kind="spiking-net", net=obj.config(),
+                    state={k: A.put(v.detach().cpu()) for k, v in obj.state_dict().items()})
     elif cls == "NeuronLayer":
         from neuromod.backends.surrogate import SURROGATES
         if obj.surrogate is not None and obj.surrogate.name not in SURROGATES:
@@ -359,7 +363,7 @@ def load(path):
 
     Returns
     -------
-    NeuronModel, Network, NeuronLayer or dict
+    NeuronModel, Network, NeuronLayer, SpikingNet (in eval mode) or dict
         What the file holds (its header's ``kind``); a training state written by
         :func:`save_state` comes back as :func:`load_state` returns it.
 
@@ -396,6 +400,17 @@ def _build(head, arrays, path):
                             train=tuple(head["train"]), dtype=torch.float64,
                             detach_reset=head["detach_reset"])
         return layer
+    if kind == "spiking-net":
+        from neuromod.backends.layers import SpikingNet
+        import torch
+        net = SpikingNet.from_config(head["net"])
+        own = net.state_dict()
+        state = {k: torch.as_tensor(np.asarray(_get(v, arrays))) for k, v in head["state"].items()}
+        if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
+            raise ValueError("the weights do not fit the network's definition")
+        net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+        net.eval()
+        return net
     if kind == "state":
         return _state_from_json(head["state"], arrays, 0)
     raise FileFormatError(f"{path}: unknown content kind {kind!r}")

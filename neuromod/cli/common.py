@@ -198,3 +198,25 @@ def require(cond, message):
     """Raise a user error with ``message`` unless ``cond``."""
     if not cond:
         raise NeuromodError(message)
+
+
+def split_sets(items):
+    """``[(name, value_text), ...]`` of the ``--set NAME=VALUE`` words (several may
+    share one argument, separated by blanks); a one-line ParameterError otherwise.
+
+    Examples
+    --------
+    >>> split_sets(["beta=0.5 theta=1", "noise=logistic"])
+    [('beta', '0.5'), ('theta', '1'), ('noise', 'logistic')]
+    """
+    from neuromod.errors import ParameterError
+    out = []
+    for item in items:
+        for part in item.split():
+            name, eq, value = part.partition("=")
+            name = name.strip()
+            if not eq or not name.isidentifier():
+                shown = part if len(part) <= 40 else part[:37] + "..."
+                raise ParameterError(f"--set {shown!r}: expected NAME=VALUE (e.g. tau_m=20*ms)")
+            out.append((name, value.strip()))
+    return out

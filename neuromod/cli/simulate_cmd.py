@@ -3,7 +3,7 @@
 Imports only argparse at module level; the backends (and torch or brian2) load in
 ``run``.
 """
-from neuromod.cli.common import positive_float, positive_int
+from neuromod.cli.common import positive_float, positive_int, split_sets
 
 
 def add_parser(sub):
@@ -62,22 +62,6 @@ def _import_brian2_without_pylab():
             del sys.modules["pylab"]
 
 
-def _split_sets(items):
-    """``[(name, value_text), ...]`` of the ``--set NAME=VALUE`` words (several may
-    share one argument, separated by blanks); a one-line ParameterError otherwise."""
-    from neuromod.errors import ParameterError
-    out = []
-    for item in items:
-        for part in item.split():
-            name, eq, value = part.partition("=")
-            name = name.strip()
-            if not eq or not name.isidentifier():
-                shown = part if len(part) <= 40 else part[:37] + "..."
-                raise ParameterError(f"--set {shown!r}: expected NAME=VALUE (e.g. tau_m=20*ms)")
-            out.append((name, value.strip()))
-    return out
-
-
 def _list(args):
     from neuromod.cli.common import print_json
     from neuromod.neurons import MODELS, OPTIONS
@@ -125,7 +109,7 @@ def run(args):
         raise NeuromodError("give a MODEL (see neuromod simulate --list)")
     if args.model not in MODELS:
         raise NeuromodError(f"unknown model {args.model!r}; known: {', '.join(MODELS)}")
-    sets = _split_sets(args.sets)
+    sets = split_sets(args.sets)
     choices = OPTIONS.get(args.model, {})
     options = {}
     for name, text in sets:

@@ -18,6 +18,23 @@ potential ``u`` (the paper's form); its spike gradient is the noise density
 ``escape-lif`` (:func:`escape_lif`)
     The continuous-time LIF of :func:`neuromod.neurons.lif` (volts, seconds) with
     the same Bernoulli rule applied once per step of length ``dt``, ``sigma`` in volts.
+:func:`discrete_lif`
+    The deterministic twin of ``noisy-lif`` (Heaviside threshold, surrogate
+    gradient), for comparisons trained the same way.
+
+Networks (:func:`classifier`) are :class:`~neuromod.backends.layers.SpikingNet`
+stacks of dense or convolutional layers of these neurons. NSNN's options:
+
+* the reset path is detached by default (``detach_reset=True``: the gradient does
+  not flow through ``u <- u (1 - s)``), as in the digit recipe of MODELS.md; the
+  official code does not detach it;
+* noise at evaluation is on by default (``eval_noise=True``, the paper's
+  protocol), and ``predict(x, ensemble=K)`` averages ``K`` stochastic passes;
+  ``eval_noise=False`` thresholds the noise-free potential at evaluation;
+* ``noise_in_state=True`` adds the sampled noise to the membrane (the official
+  implementation; effective noise ``sigma sqrt 2`` on a fresh state, and it
+  persists through the leak); by default the state stays noise-free (the paper's
+  form ``P(spike) = F((u - theta)/sigma)``).
 
 Examples
 --------
@@ -29,7 +46,13 @@ from neuromod.backends.model import NeuronModel
 from neuromod.backends.noise import Bernoulli, family
 from neuromod.errors import ParameterError
 
-__all__ = ["noisy_lif", "escape_lif", "RESETS"]
+__all__ = ["noisy_lif", "escape_lif", "discrete_lif", "classifier", "RESETS", "NEURONS",
+           "ARCHS"]
+
+#: Neurons of :func:`classifier`: NSNN's noisy LIF, or its deterministic twin.
+NEURONS = ("nsnn", "lif")
+#: Architectures of :func:`classifier`.
+ARCHS = ("dense", "conv")
 
 #: Reset rules of :func:`noisy_lif`: to zero, or by subtracting the threshold.
 RESETS = {"zero": "u = 0", "subtract": "u -= theta"}
@@ -95,3 +118,110 @@ def escape_lif(noise="gaussian", **parameters):
     d["description"] = f"LIF with Bernoulli({noise}) escape noise once per step"
     model = NeuronModel.from_dict(d)
     return model.with_parameters(**parameters) if parameters else model
+
+
+def discrete_lif(reset="zero", **parameters):
+    """The deterministic discrete LIF: ``u <- beta u + x``, spike when ``u > theta``
+    (Heaviside, trained through a surrogate gradient), reset as :func:`noisy_lif`.
+
+    Examples
+    --------
+    >>> m = discrete_lif()
+    >>> m.firing is None, m.updates
+    (True, 'u = beta*u + x')
+    """
+    if reset not in RESETS:
+        raise ParameterError(f"reset must be one of {', '.join(RESETS)}, got {reset!r}")
+    model = NeuronModel(
+        "discrete-lif", "u : 1\nx : 1", {"beta": 0.5, "theta": 1.0},
+        threshold="u > theta", reset=RESETS[reset], inputs=("x",), ports={"e": "u += w"},
+        updates="u = beta*u + x", domains={"beta": "unit_interval", "theta": "finite"},
+        derived={"rheobase": "theta*(1 - beta)"},
+        description="discrete deterministic LIF (surrogate gradient)")
+    return model.with_parameters(**parameters) if parameters else model
+
+
+def classifier(in_shape, n_classes, arch="dense", hidden=128, time_steps=4, neuron="nsnn",
+               noise="gaussian", sigma=0.3, beta=0.5, theta=1.0, reset="zero",
+               readout="count", eval_noise=True, ensemble=1, noise_in_state=False,
+               detach_reset=True, channels=(16, 32), surrogate="gaussian", alpha=None):
+    """A spiking classifier of NSNN neurons (or deterministic LIF ones).
+
+    ``arch='dense'``: ``prod(in_shape) -> hidden -> n_classes`` (the 64-128-10 net
+    of the digit recipe for 8 x 8 images). ``arch='conv'``: for each entry of
+    ``channels`` a 3 x 3 convolution (same padding) of spiking neurons followed by
+    2 x 2 average pooling of the spikes where the map is still at least 2 x 2,
+    then dense ``hidden -> n_classes``. Every layer is spiking; the read-out is
+    the output neurons' spike count over ``time_steps`` steps (the default:
+    chosen over the rate and membrane read-outs on a validation split of the
+    digit training set, see ``docs/nsnn.md``), their rate, or with
+    ``readout='membrane'`` a linear read-out of the last hidden layer.
+
+    Parameters
+    ----------
+    in_shape : tuple
+        ``(C, H, W)`` of one input (a dense net flattens it).
+    n_classes : int
+    neuron : {'nsnn', 'lif'}
+        :func:`noisy_lif` (Bernoulli firing, NDL gradient), or :func:`discrete_lif`
+        trained through a surrogate gradient (by default the Gaussian of width
+        ``sigma``, the density NDL uses for Gaussian noise, so that the two differ
+        only by the noise in the forward pass).
+    noise, sigma, beta, theta, reset :
+        Neuron parameters (per step, dimensionless).
+    readout, eval_noise, ensemble :
+        See :class:`~neuromod.backends.layers.SpikingNet`.
+    noise_in_state, detach_reset :
+        See the module docstring.
+    surrogate, alpha :
+        The surrogate gradient of ``neuron='lif'`` (default: the Gaussian of
+        standard deviation ``sigma``, ``alpha = 1/sigma``).
+
+    Returns
+    -------
+    SpikingNet
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = classifier((1, 8, 8), 10)
+    >>> [tuple(layer.synapse.weight.shape) for layer in net.layers]
+    [(128, 64), (10, 128)]
+    >>> net.predict(torch.rand(5, 1, 8, 8), ensemble=4).shape
+    torch.Size([5, 10])
+    """
+    from neuromod.backends.layers import LinearReadout, SpikingConv2d, SpikingDense, SpikingNet
+    if neuron not in NEURONS:
+        raise ParameterError(f"neuron must be one of {', '.join(NEURONS)}, got {neuron!r}")
+    if arch not in ARCHS:
+        raise ParameterError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+    if not (isinstance(sigma, (int, float)) and sigma > 0):
+        raise ParameterError(f"sigma must be > 0, got {sigma!r}")
+    if neuron == "nsnn":
+        model = noisy_lif(noise, reset, beta=beta, theta=theta, sigma=sigma)
+        opts = {"noise_in_state": noise_in_state}
+    else:
+        if noise_in_state:
+            raise ParameterError("noise_in_state applies to neuron='nsnn' only")
+        model = discrete_lif(reset, beta=beta, theta=theta)
+        if surrogate == "gaussian" and alpha is None:
+            alpha = 1.0 / float(sigma)
+        opts = {"surrogate": surrogate, "alpha": alpha}
+    opts["detach_reset"] = detach_reset
+    shape = tuple(int(v) for v in in_shape)
+    layers = []
+    if arch == "conv":
+        for c in channels:
+            pool = 2 if min(shape[1:]) >= 4 else 1
+            layers.append(SpikingConv2d(shape, int(c), 3, pool=pool, model=model, **opts))
+            shape = layers[-1].out_shape
+    n = 1
+    for v in shape:
+        n *= v
+    layers.append(SpikingDense(n, int(hidden), model, **opts))
+    if readout == "membrane":
+        layers.append(LinearReadout(int(hidden), int(n_classes)))
+    else:
+        layers.append(SpikingDense(int(hidden), int(n_classes), model, **opts))
+    return SpikingNet(layers, readout=readout, time_steps=time_steps, eval_noise=eval_noise,
+                      ensemble=ensemble, in_shape=tuple(int(v) for v in in_shape))

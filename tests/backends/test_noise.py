@@ -169,3 +169,15 @@ def test_brian2_functions_on_each_target(target):
                                        rtol=1e-12, atol=1e-15, err_msg=key)
     finally:
         b2.prefs.codegen.target = previous
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_ppf_is_scipys_quantile_and_inverts_the_cdf(name):
+    import scipy.stats as st
+    import torch
+    fam = FAMILIES[name]
+    p = np.linspace(1e-9, 1 - 1e-9, 2001)
+    ref = getattr(st, fam.scipy_name).ppf(p, *fam.scipy_args)
+    np.testing.assert_allclose(fam.ppf(p), ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fam.ppf(torch.tensor(p)).numpy(), ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fam.cdf(fam.ppf(p)), p, atol=1e-12)
