@@ -8,19 +8,13 @@ import sys
 import numpy as np
 import pytest
 
-from neuromod.backends.noise import FAMILIES
 from neuromod.cli import main
+from neuromod.neurons.renewal import renewal_rate
 
 
 def run_json(capsys, *argv):
     assert main(["simulate", *map(str, argv), "--json"]) == 0
     return json.loads(capsys.readouterr().out)
-
-
-def renewal_rate(I, beta, theta, sigma, kmax=400):
-    k = np.arange(1, kmax + 1)
-    p = FAMILIES["gaussian"].cdf((I * (1 - beta ** k) / (1 - beta) - theta) / sigma)
-    return 1.0 / np.sum(k * p * np.concatenate([[1.0], np.cumprod(1 - p)[:-1]]))
 
 
 def test_noisy_lif_on_both_backends(capsys):

@@ -8,17 +8,10 @@ from neuromod.backends.noise import FAMILIES
 from neuromod.backends.torch_backend import NeuronLayer
 from neuromod.errors import NeuromodError
 from neuromod.neurons.nsnn import escape_lif, noisy_lif
+from neuromod.neurons.renewal import renewal_rate
 
 PATHS = [("torch", {"fused": False}), ("torch", {"fused": True}), ("brian2", {})]
 IDS = ["eager", "fastsim", "brian2"]
-
-
-def renewal_rate(I, noise="gaussian", beta=0.5, theta=1.0, sigma=0.4, kmax=400):
-    """1 / E[ISI] of the reset-to-zero renewal process of u_k = I (1 - beta^k)/(1 - beta)."""
-    k = np.arange(1, kmax + 1)
-    p = FAMILIES[noise].cdf((I * (1 - beta ** k) / (1 - beta) - theta) / sigma)
-    survive = np.concatenate([[1.0], np.cumprod(1 - p)[:-1]])
-    return 1.0 / np.sum(k * p * survive)
 
 
 @pytest.mark.parametrize("backend,options", PATHS, ids=IDS)
@@ -33,7 +26,7 @@ def test_noisy_lif_rate_is_the_renewal_rate(noise, backend, options):
     late = np.rint(st.times / 1e-3) >= burn
     counts = np.bincount(st.ids[late], minlength=2 * n).reshape(2, n) / (steps - burn)
     for g, current in enumerate(currents):
-        want = renewal_rate(current, noise)
+        want = renewal_rate(current, sigma=0.4, noise=noise)
         se = counts[g].std(ddof=1) / np.sqrt(n)
         assert abs(counts[g].mean() - want) < 3 * se, (noise, current, counts[g].mean(), want)
 

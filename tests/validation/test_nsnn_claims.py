@@ -1,0 +1,84 @@
+"""The NSNN claims at quick size, through ``neuromod validate`` (run once for the family)."""
+import contextlib
+import io
+import json
+
+import pytest
+
+from neuromod.cli import main
+from neuromod.neurons.renewal import renewal_rate
+from neuromod.validation import registry
+
+NAMES = ["nsnn-ndl-gradient", "nsnn-rate-cdf", "nsnn-renewal-rate"]
+KEYS = {"name", "claim", "expected", "tolerance", "measured", "unit", "passed", "seconds",
+        "details"}
+
+
+@pytest.fixture(scope="module")
+def results():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main(["validate", "nsnn", "--quick", "--json"])
+    res = json.loads(out.getvalue())
+    assert rc == 0, res
+    return {r["name"]: r for r in res}
+
+
+def test_the_family_is_registered_and_listed(capsys):
+    assert [c.name for c in registry.select(["nsnn"])] == NAMES
+    assert main(["validate", "nsnn", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{name}:" in out for name in NAMES)
+
+
+def test_every_claim_passes_quickly(results):
+    assert sorted(results) == NAMES
+    for r in results.values():
+        assert KEYS <= set(r) and r["passed"] is True, r["name"]
+        assert 0 < r["seconds"] < 60, (r["name"], r["seconds"])
+    assert sum(r["seconds"] for r in results.values()) < 60
+
+
+def test_rate_cdf_covers_every_family_and_path(results):
+    r = results["nsnn-rate-cdf"]
+    d = r["details"]
+    assert r["expected"] == "<= 3" and r["unit"] == "standard errors"
+    assert set(d["worst_se_by_family"]) == {"gaussian", "logistic", "triangular", "uniform"}
+    assert set(d["worst_se_by_path"]) == {"torch-eager", "torch-fastsim", "torch-layer",
+                                          "torch-layer-fused", "brian2-numpy"}
+    assert 0 < r["measured"] <= 3
+    assert r["measured"] == pytest.approx(max(d["worst_se_by_family"].values()))
+    assert d["same_counts_on_every_path"] is True and d["samples_per_u"] >= 20000
+    for fam in d["rates"].values():
+        assert len(fam["expected"]) == len(fam["measured"]) == len(d["z_grid"])
+    # beyond its support (|z| = 3 > sqrt 3) uniform noise fires never / always, exactly
+    assert d["rates"]["uniform"]["measured"][0] == 0.0
+    assert d["rates"]["uniform"]["measured"][-1] == 1.0
+
+
+def test_ndl_gradient_is_the_density_to_rounding(results):
+    r = results["nsnn-ndl-gradient"]
+    d = r["details"]
+    assert r["tolerance"] == 1e-6 and 0 <= r["measured"] <= 1e-12
+    assert len(d["max_abs_error"]) == 4 * 3          # families x (two layers, spike)
+    assert r["measured"] == max(d["max_abs_error"].values())
+
+
+def test_renewal_rate_on_both_backends(results):
+    r = results["nsnn-renewal-rate"]
+    d = r["details"]
+    want = {"0.3": 0.1264, "0.6": 0.3703, "1.0": 0.6433}
+    for key, value in want.items():
+        assert d["theory"][key] == pytest.approx(value, abs=1e-4)
+        assert d["theory"][key] == renewal_rate(float(key), beta=0.5, theta=1.0, sigma=0.4)
+    worst = 0.0
+    for backend in ("torch", "brian2"):
+        b = d[backend]
+        for key in want:
+            assert b["spikes"][key] >= 1e5             # ~1e5 spikes per input at quick size
+            dev = abs(b["rate"][key] - d["theory"][key]) / b["se"][key]
+            assert dev == pytest.approx(b["deviation_se"][key]) and dev <= 3
+            assert 0.01 < b["chi2_p"][key] <= 1 and b["chi2_dof"][key] >= 3
+            worst = max(worst, dev)
+    assert r["measured"] == pytest.approx(worst)
+    assert d["min_chi2_p"] > 0.01
