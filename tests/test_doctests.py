@@ -10,7 +10,7 @@ import neuromod
 FOUNDATIONS = ("neuromod.spikes", "neuromod.io", "neuromod.stats", "neuromod.units",
                "neuromod.limits", "neuromod.outputs", "neuromod.runtime",
                "neuromod.errors", "neuromod.cli.common", "neuromod.auditory", "neuromod.neurons",
-               "neuromod.training",
+               "neuromod.training", "neuromod.datasets",
                "neuromod.backends")
 
 #: Modules whose docstrings must carry runnable examples (the model-definition API).
@@ -22,7 +22,7 @@ MUST_HAVE_EXAMPLES = (
     "neuromod.neurons", "neuromod.neurons.lif", "neuromod.neurons.alif",
     "neuromod.neurons.coba_lif", "neuromod.neurons.networks", "neuromod.neurons.nsnn",
     "neuromod.neurons.renewal",
-    "neuromod.backends.layers", "neuromod.training")
+    "neuromod.backends.layers", "neuromod.training", "neuromod.datasets")
 
 
 def _modules():
