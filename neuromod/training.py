@@ -51,7 +51,7 @@ import numpy as np
 from neuromod.errors import FileFormatError, ParameterError
 
 __all__ = ["TrainOptions", "TrainResult", "fit", "evaluate", "seeded", "check_device",
-           "OPTIMIZERS", "CHECKPOINT_VERSION"]
+           "train_classifier", "learning_curve_figure", "OPTIMIZERS", "CHECKPOINT_VERSION"]
 
 #: Optimisers :func:`fit` builds (``torch.optim`` classes).
 OPTIMIZERS = ("sgd", "adam")
@@ -453,3 +453,104 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
         net.load_state_dict({k: v.to(dev) for k, v in best_state.items()})
     net.eval()
     return res
+
+
+def train_classifier(build, data="digits", options: TrainOptions = TrainOptions(),
+                     split_seed: int = 0, checkpoint=None, resume: bool = False,
+                     identity: Optional[dict] = None, progress: bool = False):
+    """Load a data set, split it, build a network, :func:`fit` it and score it on the
+    held-out test split: the recipe behind ``neuromod train``.
+
+    The splits are :func:`neuromod.datasets.split` of ``split_seed`` (test = 30 %,
+    validation = 10 % of the rest, both stratified); the network's initial
+    weights come from ``options.seed`` (:func:`seeded`); the validation split
+    drives best-epoch selection and early stopping, and the test split is scored
+    once, at the end, with ``options.ensemble`` passes.
+
+    Parameters
+    ----------
+    build : callable
+        ``build(in_shape, n_classes)`` returns the untrained network (a module with
+        ``forward(x, generator=None)``; a ``config()`` method, when it has one, goes
+        into the checkpoint's identity).
+    data : str or Dataset
+        A :func:`neuromod.datasets.load_dataset` spec, or a loaded set.
+    options : TrainOptions
+    split_seed : int
+    checkpoint, resume, identity, progress :
+        As in :func:`fit` (the data spec, the split seed and the network's
+        configuration are added to ``identity``).
+
+    Returns
+    -------
+    net : torch.nn.Module
+        Trained, in eval mode, on the CPU.
+    report : dict
+        ``data, n_train, n_val, n_test, epochs, best_epoch, stopped_early,
+        resumed_from, train_seconds, val_accuracy`` (best epoch), ``test_accuracy``,
+        ``history`` and ``options``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> build = lambda shape, k: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, k))
+    >>> class Scores(torch.nn.Module):
+    ...     def __init__(self, shape, k):
+    ...         super().__init__()
+    ...         self.net = build(shape, k)
+    ...     def forward(self, x, generator=None):
+    ...         return self.net(x)
+    >>> net, report = train_classifier(Scores, "digits", TrainOptions(epochs=3, lr=0.5))
+    >>> report["n_train"], report["n_val"], report["n_test"], report["test_accuracy"] > 0.8
+    (1132, 126, 539, True)
+    """
+    from neuromod.datasets import Dataset, load_dataset, split
+    ds = data if isinstance(data, Dataset) else load_dataset(data)
+    tr, va, te = split(ds.y, seed=split_seed)
+    net = seeded(options.seed, lambda: build(ds.in_shape, ds.n_classes))
+    ident = dict(identity or {})
+    ident.update(data=ds.name, split_seed=int(split_seed))
+    if hasattr(net, "config"):
+        ident["net"] = net.config()
+    result = fit(net, ds.subset(tr), ds.subset(va) if len(va) else None, options,
+                 checkpoint=checkpoint, resume=resume, identity=ident, progress=progress)
+    test = evaluate(net, ds.subset(te), ensemble=options.ensemble, seed=options.seed)
+    net.cpu()
+    report = {"data": ds.name, "n_train": len(tr), "n_val": len(va), "n_test": len(te),
+              "epochs": len(result.history), "best_epoch": result.best_epoch,
+              "stopped_early": result.stopped_early, "resumed_from": result.resumed_from,
+              "train_seconds": result.train_seconds,
+              "val_accuracy": result.best_val_accuracy, "test_accuracy": test,
+              "history": result.history, "options": options.to_dict()}
+    return net, report
+
+
+def learning_curve_figure(history, path, title: str = ""):
+    """Write the training loss and the training/validation accuracy per epoch (a
+    ``history`` of :class:`TrainResult`) as a two-panel figure to ``path``; the
+    best validation epoch is marked."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    epochs = [r["epoch"] for r in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+    a.plot(epochs, [r["loss"] for r in history], color="k")
+    a.set_xlabel("epoch")
+    a.set_ylabel("training loss (cross-entropy)")
+    b.plot(epochs, [r["train_accuracy"] for r in history], label="train")
+    val = [r["val_accuracy"] for r in history]
+    if any(v is not None for v in val):
+        b.plot(epochs, val, label="validation")
+        best = max(range(len(val)), key=lambda i: (val[i], -i))
+        b.axvline(epochs[best], color="0.6", ls=":", label=f"best epoch {epochs[best]}")
+    b.set_xlabel("epoch")
+    b.set_ylabel("accuracy")
+    from matplotlib.ticker import MaxNLocator
+    for ax in (a, b):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    b.legend(frameon=False, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, format=os.path.splitext(str(path))[1].lstrip(".") or "png")
+    plt.close(fig)

@@ -24,6 +24,7 @@ SUBCOMMANDS = [
     ("decode", "neuromod.cli.decode_cmd"),
     ("validate", "neuromod.cli.validate_cmd"),
     ("simulate", "neuromod.cli.simulate_cmd"),
+    ("train", "neuromod.cli.train_cmd"),
 ]
 
 
