@@ -83,7 +83,8 @@ def add_parser(sub):
     for name, (text, _) in MODELS.items():
         m = models.add_parser(name, help=text, description=text + ". Network: dense "
                               "IN-H-classes (or 3x3 spiking convolutions then H), T time "
-                              "steps of the static input, output spike counts read out.")
+                              "steps of the static input, a linear read-out of the hidden "
+                              "spikes (or spiking output neurons).")
         _common(m, name)
         m.add_argument("--arch", choices=("dense", "conv"), default="dense",
                        help="architecture (default dense)")
@@ -91,8 +92,9 @@ def add_parser(sub):
                        help="hidden neurons (default 128)")
         m.add_argument("--time-steps", type=positive_int, default=4, metavar="T",
                        help="time steps per input (default 4)")
-        m.add_argument("--readout", choices=("count", "rate", "membrane"), default="count",
-                       help="read-out of the output layer (default count)")
+        m.add_argument("--readout", choices=("membrane", "count", "rate"), default="membrane",
+                       help="membrane: a linear read-out of the hidden spikes (default); "
+                            "count, rate: spiking output neurons")
         m.add_argument("--set", action="extend", nargs="+", default=[], metavar="NAME=VALUE",
                        dest="sets", help="neuron parameters per step: sigma=0.3 beta=0.5 "
                        "theta=1 reset=zero|subtract" + (" noise=gaussian|logistic|"

@@ -9,7 +9,7 @@ from neuromod.cli import main
 from neuromod.neurons.renewal import renewal_rate
 from neuromod.validation import registry
 
-NAMES = ["nsnn-ndl-gradient", "nsnn-rate-cdf", "nsnn-renewal-rate"]
+NAMES = ["nsnn-digits", "nsnn-ndl-gradient", "nsnn-rate-cdf", "nsnn-renewal-rate"]
 KEYS = {"name", "claim", "expected", "tolerance", "measured", "unit", "passed", "seconds",
         "details"}
 
@@ -82,3 +82,17 @@ def test_renewal_rate_on_both_backends(results):
             worst = max(worst, dev)
     assert r["measured"] == pytest.approx(worst)
     assert d["min_chi2_p"] > 0.01
+
+
+def test_digits_compares_nsnn_with_lif_on_held_out_data(results):
+    r = results["nsnn-digits"]
+    d = r["details"]
+    assert r["expected"] == ">= 0.95" and d["seeds"] == [0]
+    nsnn = [x["test_accuracy"] for x in d["runs"]["nsnn"]]
+    lif = [x["test_accuracy"] for x in d["runs"]["lif"]]
+    assert r["measured"] == pytest.approx(sum(nsnn) / len(nsnn))
+    assert d["nsnn_minus_lif"] == pytest.approx(r["measured"] - sum(lif) / len(lif))
+    assert r["measured"] >= 0.95 and abs(d["nsnn_minus_lif"]) <= 0.02
+    # the best epoch is chosen on the validation split, never on the test split
+    assert all(1 <= x["best_epoch"] <= 40 and x["val_accuracy"] is not None
+               for runs in d["runs"].values() for x in runs)
