@@ -21,7 +21,7 @@ MUST_HAVE_EXAMPLES = (
     "neuromod.backends.network", "neuromod.backends.serialize", "neuromod.backends.brian2_backend",
     "neuromod.neurons", "neuromod.neurons.lif", "neuromod.neurons.alif",
     "neuromod.neurons.coba_lif", "neuromod.neurons.networks", "neuromod.neurons.nsnn",
-    "neuromod.neurons.renewal",
+    "neuromod.neurons.renewal", "neuromod.neurons.nsnn.robustness",
     "neuromod.backends.layers", "neuromod.training", "neuromod.datasets")
 
 

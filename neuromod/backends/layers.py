@@ -25,6 +25,15 @@ Stochastic firing (:class:`~neuromod.backends.noise.Bernoulli` models)
     neuron then fires with the probability of the sum of two independent noises,
     ``Phi((u - theta) / (sigma sqrt 2))`` for Gaussian noise.
 
+Perturbations (:class:`Perturbation`)
+    ``SpikingNet(x, perturbation=p)`` hands every spiking layer's drive
+    ``(batch, n, T)`` to ``p.drive`` before its neurons integrate it (membrane
+    noise: ``u <- beta u + x_t + xi_t``) and its emitted spikes to ``p.spikes``
+    before they are sent on (before pooling): transmission faults. The neurons'
+    own reset follows the spikes they emitted. The read-out layer is not
+    perturbed. :mod:`neuromod.neurons.nsnn.robustness` builds its spike-level and
+    membrane perturbations on this.
+
 Read-outs of :class:`SpikingNet`
     ``'rate'``: mean spikes per step of the last layer's neurons; ``'count'``: their
     spike count; ``'membrane'``: a non-spiking linear read-out layer
@@ -49,11 +58,40 @@ from neuromod.backends.model import NeuronModel
 from neuromod.backends.torch_backend import NeuronLayer
 from neuromod.errors import ParameterError
 
-__all__ = ["SpikingDense", "SpikingConv2d", "LinearReadout", "SpikingNet", "READOUTS",
-           "layer_from_config"]
+__all__ = ["SpikingDense", "SpikingConv2d", "LinearReadout", "SpikingNet", "Perturbation",
+           "READOUTS", "layer_from_config"]
 
 #: Read-outs of :class:`SpikingNet`.
 READOUTS = ("rate", "count", "membrane")
+
+
+class Perturbation:
+    """Hooks a :class:`SpikingNet` calls in every spiking layer (identity here;
+    subclass and override either).
+
+    ``drive(drive, generator)`` gets the synaptic drive ``(batch, n, T)`` of a
+    layer's neurons and returns the drive they integrate; ``spikes(spikes,
+    generator)`` gets the spikes ``(batch, n, T)`` they emitted and returns the
+    spikes sent to the next layer. ``generator`` is the pass's generator, so a
+    seeded pass stays reproducible.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from neuromod.neurons.nsnn import noisy_lif
+    >>> class Silence(Perturbation):
+    ...     def spikes(self, spikes, generator):
+    ...         return torch.zeros_like(spikes)
+    >>> net = SpikingNet([SpikingDense(4, 8, noisy_lif()), SpikingDense(8, 3, noisy_lif())])
+    >>> net(torch.full((2, 4), 5.0), perturbation=Silence()).abs().sum().item()
+    0.0
+    """
+
+    def drive(self, drive, generator):
+        return drive
+
+    def spikes(self, spikes, generator):
+        return spikes
 
 
 class _Spiking(nn.Module):
@@ -83,9 +121,16 @@ class _Spiking(nn.Module):
         """Whether the neurons fire stochastically (Bernoulli firing)."""
         return bool(self.neurons.tm.compiled.noise)
 
-    def _fire(self, drive, generator, noise):
+    def _fire(self, drive, generator, noise, perturbation=None):
         """Run the neurons on ``drive`` (batch, n, T); ``noise=False`` fires at the
-        noise-free threshold (variates 1/2, no state noise)."""
+        noise-free threshold (variates 1/2, no state noise); ``perturbation`` (a
+        :class:`Perturbation`) sees the drive and the emitted spikes."""
+        if perturbation is None:
+            return self._emit(drive, generator, noise)
+        s = self._emit(perturbation.drive(drive, generator), generator, noise)
+        return perturbation.spikes(s, generator)
+
+    def _emit(self, drive, generator, noise):
         if not self.stochastic:
             return self.neurons(drive)
         B, n, T = drive.shape
@@ -160,13 +205,13 @@ class SpikingDense(_Spiking):
         self._config = {"kind": self.kind, "n_in": self.n_in, "n_out": self.n_out,
                         "bias": bool(bias), **self._neuron_config}
 
-    def forward(self, x, generator=None, noise=True):
+    def forward(self, x, generator=None, noise=True, perturbation=None):
         """Spikes ``(batch, n_out, T)`` for inputs ``(batch, n_in, T)``."""
         if x.ndim != 3 or x.shape[1] != self.n_in:
             raise ValueError(f"dense layer: input must be (batch, {self.n_in}, time), "
                              f"got {tuple(x.shape)}")
         drive = self.synapse(x.transpose(1, 2)).transpose(1, 2)
-        return self._fire(drive, generator, noise)
+        return self._fire(drive, generator, noise, perturbation)
 
     def config(self) -> dict:
         """The layer's definition as JSON-ready values (weights excluded)."""
@@ -224,7 +269,7 @@ class SpikingConv2d(_Spiking):
                         "channels": int(channels), "kernel_size": k, "stride": st,
                         "padding": pad, "pool": pool, "bias": bool(bias), **self._neuron_config}
 
-    def forward(self, x, generator=None, noise=True):
+    def forward(self, x, generator=None, noise=True, perturbation=None):
         """Spikes (pooled) ``(batch, *out_shape, T)`` for inputs ``(batch, C, H, W, T)``."""
         if x.ndim != 5 or tuple(x.shape[1:4]) != self.in_shape:
             raise ValueError(f"conv layer: input must be (batch, {', '.join(map(str, self.in_shape))}"
@@ -232,7 +277,7 @@ class SpikingConv2d(_Spiking):
         B, T = x.shape[0], x.shape[-1]
         frames = x.permute(0, 4, 1, 2, 3).reshape(B * T, *self.in_shape)
         drive = self.synapse(frames).reshape(B, T, -1).transpose(1, 2)      # (B, n, T)
-        s = self._fire(drive, generator, noise)
+        s = self._fire(drive, generator, noise, perturbation)
         if self.pool > 1:
             s = s.transpose(1, 2).reshape(B * T, *self.conv_shape)
             s = nn.functional.avg_pool2d(s, self.pool)
@@ -266,7 +311,7 @@ class LinearReadout(nn.Module):
         self._config = {"kind": self.kind, "n_in": self.n_in, "n_out": self.n_out,
                         "bias": bool(bias)}
 
-    def forward(self, x, generator=None, noise=True):
+    def forward(self, x, generator=None, noise=True, perturbation=None):
         """``(batch, n_out)`` for spikes ``(batch, n_in, T)``."""
         return self.synapse(x.mean(-1))
 
@@ -359,12 +404,13 @@ class SpikingNet(nn.Module):
         """Whether any layer fires stochastically."""
         return any(layer.stochastic for layer in self.layers)
 
-    def forward(self, x, generator=None):
+    def forward(self, x, generator=None, perturbation=None):
         """Read-outs ``(batch, n_out)``.
 
         ``x`` is ``(batch, *in_shape)``, presented for ``time_steps`` steps, or
         ``(batch, *in_shape, T)``, one input per step. ``generator`` is the
-        source of the firing variates (torch's default when omitted).
+        source of the firing variates (torch's default when omitted);
+        ``perturbation`` a :class:`Perturbation` of every spiking layer.
         """
         nd = len(self.in_shape)
         if tuple(x.shape[1:nd + 1]) != tuple(self.in_shape) or x.ndim not in (nd + 1, nd + 2):
@@ -379,27 +425,27 @@ class SpikingNet(nn.Module):
         for layer in self.layers:
             if not isinstance(layer, SpikingConv2d) and h.ndim > 3:   # flatten after a conv
                 h = h.reshape(h.shape[0], -1, h.shape[-1])
-            h = layer(h, generator=generator, noise=noise)
+            h = layer(h, generator=generator, noise=noise, perturbation=perturbation)
         if self.readout == "membrane":
             return h
         return h.mean(-1) if self.readout == "rate" else h.sum(-1)
 
     @torch.no_grad()
-    def predict(self, x, ensemble=None, generator=None):
+    def predict(self, x, ensemble=None, generator=None, perturbation=None):
         """The read-out averaged over ``ensemble`` stochastic passes (default
-        :attr:`ensemble`; one pass when nothing is stochastic at evaluation), in
-        eval mode, without gradients."""
+        :attr:`ensemble`; one pass when nothing is stochastic at evaluation and no
+        ``perturbation`` is given), in eval mode, without gradients."""
         was = self.training
         self.eval()
         try:
             k = self.ensemble if ensemble is None else int(ensemble)
             if k < 1:
                 raise ParameterError(f"ensemble must be >= 1, got {ensemble}")
-            if not (self.stochastic and self.eval_noise):
+            if not (self.stochastic and self.eval_noise) and perturbation is None:
                 k = 1
-            out = self(x, generator)
+            out = self(x, generator, perturbation)
             for _ in range(k - 1):
-                out = out + self(x, generator)
+                out = out + self(x, generator, perturbation)
             return out / k
         finally:
             self.train(was)
