@@ -164,6 +164,9 @@ def test_compare_averages_seeds_and_leaves_single_sample_attacks_out(digits):
     per_seed = diff[:, :2].mean(1)
     assert res["mean_difference"] == pytest.approx(per_seed.mean())
     assert res["mean_difference_spread"] == pytest.approx(per_seed.std())
+    clean = np.mean([a["clean"] - b["clean"] for a, b in zip(res["runs"]["nsnn"],
+                                                             res["runs"]["lif"])])
+    assert res["clean_difference"] == pytest.approx(clean)
     assert all(0.2 < r["test_accuracy"] <= 1 for v in res["runs"].values() for r in v)
 
 

@@ -468,7 +468,9 @@ def compare(data="digits", seeds=(0, 1, 2), options=None, suite=None, ensemble=8
         deviation over seeds; 0 for one seed); ``mean_difference``: the mean of
         ``difference`` over the conditions not in :data:`REPORTED_ONLY`, with
         ``mean_difference_spread``, the standard deviation over seeds of each
-        seed's mean.
+        seed's mean; ``clean_difference``, the unperturbed ``nsnn - lif``
+        difference (same passes), so that ``mean_difference - clean_difference``
+        compares the accuracy each network *loses* under perturbation.
     """
     from neuromod.datasets import Dataset, load_dataset, split
     from neuromod.neurons.nsnn import RECIPE, train
@@ -501,6 +503,8 @@ def compare(data="digits", seeds=(0, 1, 2), options=None, suite=None, ensemble=8
             "clean": {k: float(np.mean([r["clean"] for r in v])) for k, v in runs.items()},
             "mean_difference": float(per_seed.mean()),
             "mean_difference_spread": float(per_seed.std()),
+            "clean_difference": float(np.mean([a["clean"] - b["clean"] for a, b in
+                                               zip(runs["nsnn"], runs["lif"])])),
             "ensemble": int(ensemble), "samples": int(samples)}
 
 
