@@ -51,7 +51,7 @@ import numpy as np
 from neuromod.errors import FileFormatError, ParameterError
 
 __all__ = ["TrainOptions", "TrainResult", "fit", "evaluate", "seeded", "check_device",
-           "train_classifier", "learning_curve_figure", "OPTIMIZERS", "CHECKPOINT_VERSION"]
+           "as_tensors", "train_classifier", "learning_curve_figure", "OPTIMIZERS", "CHECKPOINT_VERSION"]
 
 #: Optimisers :func:`fit` builds (``torch.optim`` classes).
 OPTIMIZERS = ("sgd", "adam")
@@ -209,7 +209,17 @@ def _generator(seed_words, device):
     return torch.Generator(device=device).manual_seed(seed % (2 ** 63))
 
 
-def _tensors(data, device):
+def as_tensors(data, device=None):
+    """``data = (X, y)`` (arrays, tensors or a :class:`~neuromod.datasets.Dataset`) as
+    float32 inputs and int64 labels on ``device``; empty or mismatched data are a
+    :class:`~neuromod.errors.ParameterError`.
+
+    Examples
+    --------
+    >>> X, y = as_tensors(([[0.0, 1.0]], [3]))
+    >>> X.dtype, y.tolist()
+    (torch.float32, [3])
+    """
     torch = _torch()
     X, y = data
     X = torch.as_tensor(np.asarray(X, dtype=np.float32) if not torch.is_tensor(X) else X,
@@ -252,7 +262,7 @@ def evaluate(net, data, ensemble: int = 1, seed: int = 0, device=None, batch_siz
     torch = _torch()
     dev = device if device is not None else next(
         (p.device for p in net.parameters()), torch.device("cpu"))
-    X, y = _tensors(data, dev)
+    X, y = as_tensors(data, dev)
     was = net.training
     net.eval()
     try:
@@ -365,8 +375,8 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
         raise ParameterError(f"--resume: no checkpoint at {checkpoint} (train without "
                              "--resume first)")
     net.to(dev)
-    Xtr, ytr = _tensors(train, dev)
-    Xva, yva = _tensors(val, dev) if val is not None else (None, None)
+    Xtr, ytr = as_tensors(train, dev)
+    Xva, yva = as_tensors(val, dev) if val is not None else (None, None)
     params = [p for p in net.parameters() if p.requires_grad]
     if options.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=options.lr, momentum=options.momentum,

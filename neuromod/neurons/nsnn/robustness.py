@@ -64,6 +64,7 @@ import numpy as np
 
 from neuromod.backends.layers import Perturbation
 from neuromod.errors import ParameterError
+from neuromod.training import as_tensors
 
 __all__ = ["SUITE", "KINDS", "REPORTED_ONLY", "corrupt", "SpikeFaults", "MembraneNoise",
            "l2_attack", "fgsm", "evaluate", "compare", "figure"]
@@ -327,21 +328,6 @@ def fgsm(net, x, y, eps, samples=8, seed=0):
     return _with_grad(net, run)
 
 
-def _as_tensors(data, device):
-    torch = _torch()
-    if hasattr(data, "X") and hasattr(data, "y"):
-        X, y = data.X, data.y
-    else:
-        X, y = data
-    X = torch.as_tensor(np.asarray(X, np.float32) if not torch.is_tensor(X) else X,
-                        dtype=torch.float32).to(device)
-    y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y,
-                        dtype=torch.long).to(device)
-    if X.shape[0] != y.shape[0] or X.shape[0] == 0:
-        raise ParameterError(f"data: {X.shape[0]} inputs for {y.shape[0]} labels")
-    return X, y
-
-
 def _accuracy(net, X, y, ensemble, generator, perturbation, batch):
     torch = _torch()
     correct = 0
@@ -394,7 +380,7 @@ def evaluate(net, data, suite=None, ensemble=8, samples=8, seed=0, batch_size=51
         raise ParameterError(f"ensemble and samples must be >= 1, got {ensemble}, {samples}")
     conditions = _conditions(suite)
     dev = next((p.device for p in net.parameters()), torch.device("cpu"))
-    X, y = _as_tensors(data, dev)
+    X, y = as_tensors(data, dev)
     clean = _accuracy(net, X, y, ensemble, _generator(seed, 0, 0), None, batch_size)
     rows = []
     bar = None
