@@ -22,7 +22,8 @@ MUST_HAVE_EXAMPLES = (
     "neuromod.neurons", "neuromod.neurons.lif", "neuromod.neurons.alif",
     "neuromod.neurons.coba_lif", "neuromod.neurons.networks", "neuromod.neurons.nsnn",
     "neuromod.neurons.renewal", "neuromod.neurons.nsnn.robustness",
-    "neuromod.backends.layers", "neuromod.training", "neuromod.datasets")
+    "neuromod.backends.layers", "neuromod.training", "neuromod.datasets",
+    "neuromod.neurons.nsnn.fit")
 
 
 def _modules():
