@@ -10,7 +10,7 @@ from neuromod.neurons.renewal import renewal_rate
 from neuromod.validation import registry
 
 NAMES = ["nsnn-digits", "nsnn-ndl-gradient", "nsnn-rate-cdf", "nsnn-renewal-rate",
-         "nsnn-robustness"]
+         "nsnn-robustness", "nsnn-variability"]
 KEYS = {"name", "claim", "expected", "tolerance", "measured", "unit", "passed", "seconds",
         "details"}
 
