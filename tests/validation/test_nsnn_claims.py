@@ -3,6 +3,7 @@ import contextlib
 import io
 import json
 
+import numpy as np
 import pytest
 
 from neuromod.cli import main
@@ -111,3 +112,39 @@ def test_robustness_reports_the_mean_nsnn_minus_lif_difference(results):
     # every condition perturbs: accuracy at the strongest attack is well below clean
     l2 = [row for row in d["table"] if row["kind"] == "l2"][-1]
     assert l2["nsnn"] < d["clean"]["nsnn"] - 0.2 and l2["lif"] < d["clean"]["lif"] - 0.2
+
+
+def test_variability_passes_quickly_and_reports_its_sizes(results):
+    result = results["nsnn-variability"]
+    assert result["passed"] is True
+    assert result["expected"] == ">= 0.8" and result["unit"] == "fraction of units"
+    assert 0 < result["seconds"] < 60
+    d = result["details"]
+    assert d["size"] == "quick" and d["test_repeats"] == 30 and d["n_units"] == 20
+    assert d["train_seconds"] > 0 and d["test_seconds"] == 5.0
+
+
+def test_variability_measured_is_consistent_with_the_details(results):
+    result = results["nsnn-variability"]
+    d = result["details"]
+    fd, fm = np.array(d["fano_data"], float), np.array(d["fano_nsnn"], float)
+    within = np.abs(fm - fd) <= 0.2 * fd
+    assert within.tolist() == d["fano_within_20pct"]
+    assert result["measured"] == pytest.approx(within.mean())
+    assert result["measured"] == pytest.approx(d["fraction_fano_within_20pct"], abs=1e-4)
+    assert d["mean_psth_r_nsnn"] == pytest.approx(np.mean(d["psth_r_nsnn"]), abs=1e-3)
+    assert d["mean_noise_ceiling"] == pytest.approx(np.mean(d["noise_ceiling"]), abs=1e-3)
+    assert d["psth_r_over_ceiling"] == pytest.approx(
+        d["mean_psth_r_nsnn"] / d["mean_noise_ceiling"], abs=1e-3)
+    assert result["passed"] == (result["measured"] >= 0.8 and d["psth_r_over_ceiling"] >= 0.8)
+    assert d["weight_correlation"] > 0.9
+    rates = np.array(d["data_rate_hz"])
+    assert (rates > 5).all() and (rates < 150).all()
+
+
+def test_variability_deterministic_baseline_has_no_variability(results):
+    det = results["nsnn-variability"]["details"]["deterministic"]
+    assert len(det["fano"]) == 20
+    assert all(f is not None and abs(f) < 1e-12 for f in det["fano"])
+    assert det["fraction_fano_within_20pct"] == 0.0
+    assert -1 <= det["mean_psth_r"] <= 1
