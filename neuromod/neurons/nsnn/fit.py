@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neuromod.errors import ParameterError
+from neuromod.limits import check_value
 
 __all__ = ["FitResult", "fit_spikes", "fit_psth", "simulate", "teacher_forced_membrane",
            "log_likelihood", "FIT_NOISES"]
@@ -78,25 +79,11 @@ _LOGISTIC_S = math.sqrt(3.0) / math.pi      # unit-variance logistic scale
 
 
 # ------------------------------------------------------------------ checks
-def _scalar(value, name, lo=None, hi=None, positive=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ParameterError(f"{name} must be finite, got {value!r}")
-    if positive and not v > 0:
-        raise ParameterError(f"{name} must be > 0, got {value!r}")
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ParameterError(f"{name} must be in [{lo}, {hi}], got {value!r}")
-    return v
-
-
 def _neuron_params(beta, theta, sigma=None, noise=None):
-    beta = _scalar(beta, "beta", 0.0, 1.0)
-    theta = _scalar(theta, "theta")
+    beta = check_value("beta", beta, "unit_interval")
+    theta = check_value("theta", theta)
     if sigma is not None:
-        sigma = _scalar(sigma, "sigma", positive=True)
+        sigma = check_value("sigma", sigma, "positive")
     if noise is not None and noise not in FIT_NOISES:
         from neuromod.backends.noise import family
         family(noise)               # an unknown name: the package's one-line error
@@ -540,7 +527,7 @@ def fit_spikes(stimulus, spikes, beta=0.5, theta=1.0, sigma=0.3, noise="gaussian
     See the module docstring.
     """
     beta, theta, sigma = _neuron_params(beta, theta, sigma, noise)
-    l2 = _scalar(l2, "l2", 0.0, math.inf)
+    l2 = check_value("l2", l2, "non_negative")
     if int(max_iter) < 1:
         raise ParameterError(f"max_iter must be >= 1, got {max_iter}")
     x = _stimulus(stimulus)
@@ -629,8 +616,8 @@ def fit_psth(stimulus, spikes, beta=0.5, theta=1.0, bias=True, smooth=5.0, n_ite
     from neuromod.backends.torch_backend import NeuronLayer
     from neuromod.neurons.nsnn import discrete_lif
     beta, theta, _ = _neuron_params(beta, theta)
-    smooth = _scalar(smooth, "smooth", positive=True)
-    lr = _scalar(lr, "lr", positive=True)
+    smooth = check_value("smooth", smooth, "positive")
+    lr = check_value("lr", lr, "positive")
     if int(n_iter) < 1:
         raise ParameterError(f"n_iter must be >= 1, got {n_iter}")
     x = _stimulus(stimulus)
@@ -644,7 +631,7 @@ def fit_psth(stimulus, spikes, beta=0.5, theta=1.0, bias=True, smooth=5.0, n_ite
         return conv(a.unsqueeze(1), kernel, padding=h).squeeze(1)
 
     target = smoothed(torch.from_numpy(s.mean(axis=0).T.copy()))         # (N, T)
-    alpha = 1.0 / 0.3 if alpha is None else _scalar(alpha, "alpha", positive=True)
+    alpha = 1.0 / 0.3 if alpha is None else check_value("alpha", alpha, "positive")
     layer = NeuronLayer(discrete_lif("zero", beta=beta, theta=theta), N, dt=1e-3, drive="x",
                         surrogate="fast_sigmoid", alpha=alpha, dtype=torch.float64)
     g = torch.Generator().manual_seed(int(seed))
