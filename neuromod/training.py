@@ -51,7 +51,7 @@ import numpy as np
 from neuromod.errors import FileFormatError, ParameterError
 
 __all__ = ["TrainOptions", "TrainResult", "fit", "evaluate", "seeded", "check_device",
-           "as_tensors", "train_classifier", "learning_curve_figure", "OPTIMIZERS", "CHECKPOINT_VERSION"]
+           "as_tensors", "generator", "train_classifier", "learning_curve_figure", "OPTIMIZERS", "CHECKPOINT_VERSION"]
 
 #: Optimisers :func:`fit` builds (``torch.optim`` classes).
 OPTIMIZERS = ("sgd", "adam")
@@ -202,7 +202,17 @@ def seeded(seed: int, build):
         return build()
 
 
-def _generator(seed_words, device):
+def generator(seed_words, device=None):
+    """A ``torch.Generator`` on ``device`` seeded from the integers ``seed_words``
+    through ``numpy.random.SeedSequence`` (independent streams for distinct words).
+
+    Examples
+    --------
+    >>> import torch
+    >>> a, b = generator([0, 1]), generator([0, 1])
+    >>> torch.equal(torch.rand(3, generator=a), torch.rand(3, generator=b))
+    True
+    """
     torch = _torch()
     seed = int(np.random.SeedSequence([int(w) for w in seed_words]).generate_state(1,
                                                                                   np.uint64)[0])
@@ -266,7 +276,7 @@ def evaluate(net, data, ensemble: int = 1, seed: int = 0, device=None, batch_siz
     was = net.training
     net.eval()
     try:
-        s = _scores(net, X, _generator([seed, 3], dev), ensemble, batch_size)
+        s = _scores(net, X, generator([seed, 3], dev), ensemble, batch_size)
     finally:
         net.train(was)
     return float((s.argmax(1) == y).double().mean())
@@ -383,8 +393,8 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
                               weight_decay=options.weight_decay)
     else:
         opt = torch.optim.Adam(params, lr=options.lr, weight_decay=options.weight_decay)
-    gens = {"shuffle": _generator([options.seed, 0], "cpu"),
-            "noise": _generator([options.seed, 1], dev)}
+    gens = {"shuffle": generator([options.seed, 0], "cpu"),
+            "noise": generator([options.seed, 1], dev)}
     res = TrainResult()
     best_state, bad_epochs, start = None, 0, 0
     if resume:
@@ -423,7 +433,7 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
                    "val_accuracy": None}
             if Xva is not None:
                 net.eval()
-                s = _scores(net, Xva, _generator([options.seed, 2, epoch], dev),
+                s = _scores(net, Xva, generator([options.seed, 2, epoch], dev),
                             options.ensemble, 512)
                 rec["val_accuracy"] = float((s.argmax(1) == yva).double().mean())
                 if res.best_val_accuracy is None or rec["val_accuracy"] > res.best_val_accuracy:

@@ -64,7 +64,7 @@ import numpy as np
 
 from neuromod.backends.layers import Perturbation
 from neuromod.errors import ParameterError
-from neuromod.training import as_tensors
+from neuromod.training import as_tensors, generator
 
 __all__ = ["SUITE", "KINDS", "REPORTED_ONLY", "corrupt", "SpikeFaults", "MembraneNoise",
            "l2_attack", "fgsm", "evaluate", "compare", "figure"]
@@ -105,13 +105,6 @@ L2_STEPS, L2_LR = 30, 0.002
 def _torch():
     import torch
     return torch
-
-
-def _generator(seed, *words):
-    torch = _torch()
-    s = np.random.SeedSequence([int(seed), *(int(w) for w in words)]).generate_state(
-        1, np.uint64)[0]
-    return torch.Generator().manual_seed(int(s) % (2 ** 63))
 
 
 def _check_strength(kind, s):
@@ -279,7 +272,7 @@ def l2_attack(net, x, y, gamma, samples=8, seed=0, steps=L2_STEPS, lr=L2_LR, rad
     torch = _torch()
     gamma = _check_strength("l2", gamma)
     k = _samples(net, samples)
-    gen = _generator(seed, 11)
+    gen = generator([seed, 11])
     x = x.detach()
     r = float(gamma * x.flatten(1).norm(dim=1).mean()) if radius is None else float(radius)
 
@@ -319,7 +312,7 @@ def fgsm(net, x, y, eps, samples=8, seed=0):
     torch = _torch()
     eps = _check_strength("fgsm", eps)
     k = _samples(net, samples)
-    gen = _generator(seed, 13)
+    gen = generator([seed, 13])
 
     def run():
         xa = x.detach().clone().requires_grad_(True)
@@ -381,7 +374,7 @@ def evaluate(net, data, suite=None, ensemble=8, samples=8, seed=0, batch_size=51
     conditions = _conditions(suite)
     dev = next((p.device for p in net.parameters()), torch.device("cpu"))
     X, y = as_tensors(data, dev)
-    clean = _accuracy(net, X, y, ensemble, _generator(seed, 0, 0), None, batch_size)
+    clean = _accuracy(net, X, y, ensemble, generator([seed, 0, 0]), None, batch_size)
     rows = []
     bar = None
     if progress:
@@ -389,7 +382,7 @@ def evaluate(net, data, suite=None, ensemble=8, samples=8, seed=0, batch_size=51
         bar = tqdm(total=len(conditions), desc="robustness", unit="condition", leave=False)
     try:
         for i, (kind, s) in enumerate(conditions, start=1):
-            gen = _generator(seed, i, 1)
+            gen = generator([seed, i, 1])
             pert, Xc = None, X
             if kind in _INPUT:
                 Xc = corrupt(X, kind, s, gen)
@@ -412,7 +405,7 @@ def evaluate(net, data, suite=None, ensemble=8, samples=8, seed=0, batch_size=51
                     else:
                         parts.append(fgsm(net, xb, yb, s, k, seed=seed * 1000 + i))
                 Xc = torch.cat(parts)
-            acc = _accuracy(net, Xc, y, ensemble, _generator(seed, i, 2), pert, batch_size)
+            acc = _accuracy(net, Xc, y, ensemble, generator([seed, i, 2]), pert, batch_size)
             rows.append({"kind": kind, "strength": s, "accuracy": acc})
             if bar is not None:
                 bar.update(1)
