@@ -10,7 +10,8 @@ A discrete-time model (``NeuronModel(updates=...)``) declares its state variable
 like inputs, ``v : 1 (unless refractory)``, and gives their update as statements.
 
 Expressions may use ``+ - * / **``, parentheses, numbers and the functions
-``exp, log, sqrt, abs, sin, cos, tan, sinh, cosh, tanh, arctan, clip``. The text is
+``exp, log, sqrt, abs, sin, cos, tan, sinh, cosh, tanh, arctan, clip`` and the
+constant ``inf`` (``clip(x, 0, inf)`` is a rectifier). The text is
 kept verbatim for the Brian2 backend; the sympy form drives the step representation
 (:mod:`neuromod.backends.ir`) that every backend prints.
 Statements (reset, synaptic ``on_pre``) are ``name = expr``, ``name += expr``,
@@ -30,7 +31,7 @@ from neuromod.units import UNITS, parse_unit
 from neuromod.errors import NeuromodError
 
 __all__ = ["Equation", "ModelDefinitionError", "parse_equations", "parse_statements",
-           "parse_condition", "identifiers", "to_sympy", "FUNCTIONS"]
+           "parse_condition", "identifiers", "to_sympy", "FUNCTIONS", "CONSTANTS"]
 
 
 class ModelDefinitionError(NeuromodError, ValueError):
@@ -41,6 +42,9 @@ class ModelDefinitionError(NeuromodError, ValueError):
 FUNCTIONS = {"exp": "exp", "log": "log", "sqrt": "sqrt", "abs": "Abs", "sin": "sin",
              "cos": "cos", "tan": "tan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
              "arctan": "atan", "clip": "clip"}
+
+#: Named constants of expressions (Brian2's): ``inf``, for one-sided ``clip(x, 0, inf)``.
+CONSTANTS = ("inf",)
 
 _ID = r"[A-Za-z_][A-Za-z0-9_]*"
 _DIFF = re.compile(rf"^d\s*({_ID})\s*/\s*dt\s*=\s*(.+)$")
@@ -168,7 +172,7 @@ def identifiers(expr):
     tree = ast.parse(str(expr), mode="eval")
     funcs = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)
              and isinstance(n.func, ast.Name)}
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - funcs
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - funcs - set(CONSTANTS)
 
 
 _STMT = re.compile(rf"^({_ID})\s*(=|\+=|-=|\*=|/=)\s*(.+)$")
@@ -262,6 +266,8 @@ def to_sympy(expr, symbols):
         if isinstance(node, ast.Name):
             if node.id in symbols:
                 return symbols[node.id]
+            if node.id == "inf":
+                return sp.oo
             if node.id in UNITS:       # Brian2 unit names are constants (SI scale)
                 return sp.Float(UNITS[node.id][0], 17)
             raise ModelDefinitionError(f"unknown name {node.id!r} in {expr!r}")

@@ -98,10 +98,20 @@ class _Spiking(nn.Module):
     """A synapse followed by a :class:`NeuronLayer` (shared machinery of the layers)."""
 
     def _make_neurons(self, model, n, params, surrogate, alpha, detach_reset, noise_in_state,
-                      dt, dtype, device):
+                      dt, dtype, device, branches=1):
         if not isinstance(model, NeuronModel):
             raise TypeError(f"model must be a NeuronModel, got {type(model).__name__}")
-        drive = model.inputs[0] if model.inputs else None
+        if isinstance(branches, bool) or not isinstance(branches, int) or branches < 1:
+            raise ParameterError(f"branches must be an integer >= 1, got {branches!r}")
+        self.branches = int(branches)
+        if self.branches > len(model.inputs):
+            raise ParameterError(f"{self.branches} branches need a model with as many inputs; "
+                                 f"{model.name!r} has {len(model.inputs)} (build it with "
+                                 "neuromod.neurons.dendritic.dendritic_neuron)")
+        if self.branches > 1 and noise_in_state:
+            raise ParameterError("noise_in_state applies to layers of one drive (branches=1)")
+        drive = (tuple(model.inputs[:self.branches]) if self.branches > 1 else
+                 model.inputs[0] if model.inputs else None)
         self.neurons = NeuronLayer(model, n, dt, drive=drive, surrogate=surrogate, alpha=alpha,
                                    params=params, dtype=dtype, device=device,
                                    detach_reset=detach_reset)
@@ -114,7 +124,7 @@ class _Spiking(nn.Module):
             "surrogate": None if self.neurons.surrogate is None else self.neurons.surrogate.name,
             "alpha": None if self.neurons.surrogate is None else self.neurons.surrogate.alpha,
             "detach_reset": bool(detach_reset), "noise_in_state": self.noise_in_state,
-            "dt": self.neurons.dt}
+            "dt": self.neurons.dt, "branches": self.branches}
 
     @property
     def stochastic(self) -> bool:
@@ -130,10 +140,18 @@ class _Spiking(nn.Module):
         s = self._emit(perturbation.drive(drive, generator), generator, noise)
         return perturbation.spikes(s, generator)
 
+    def _drive(self, z, B, T):
+        """Synapse outputs ``(B, T, K n)`` -> the neurons' drive: ``(B, n, T)``, or
+        ``(B, K, n, T)`` for ``K > 1`` branches (row ``k n + j``: branch ``k`` of
+        neuron ``j``)."""
+        if self.branches == 1:
+            return z.transpose(1, 2)
+        return z.reshape(B, T, self.branches, -1).permute(0, 2, 3, 1)
+
     def _emit(self, drive, generator, noise):
         if not self.stochastic:
             return self.neurons(drive)
-        B, n, T = drive.shape
+        B, T, n = drive.shape[0], drive.shape[-1], self.neurons.n
         from neuromod.backends.noise import variates
         if not noise:
             half = torch.full((T, B, n), 0.5, dtype=torch.float64, device=drive.device)
@@ -182,6 +200,12 @@ class SpikingDense(_Spiking):
     bias : bool
     dt : float
         Step length in seconds (only models that use ``dt`` see it).
+    branches : int
+        ``K > 1``: dendritic neurons with ``K`` branch drives (a model of
+        :func:`neuromod.neurons.dendritic.dendritic_neuron`); the synapse is
+        ``nn.Linear(n_in, K n_out)``, row ``k n_out + j`` driving branch ``k``
+        of neuron ``j`` (its input ``model.inputs[k]``). The perturbation's
+        ``drive`` hook then sees ``(batch, K, n_out, T)``.
 
     Examples
     --------
@@ -195,12 +219,13 @@ class SpikingDense(_Spiking):
 
     def __init__(self, n_in, n_out, model, params=None, surrogate=None, alpha=None,
                  detach_reset=True, noise_in_state=False, bias=True, dt=1e-3,
-                 dtype=torch.float32, device=None):
+                 dtype=torch.float32, device=None, branches=1):
         super().__init__()
         self.n_in, self.n_out = int(n_in), int(n_out)
-        self.synapse = nn.Linear(self.n_in, self.n_out, bias=bias, dtype=dtype, device=device)
         self._make_neurons(model, self.n_out, params, surrogate, alpha, detach_reset,
-                           noise_in_state, dt, dtype, device)
+                           noise_in_state, dt, dtype, device, branches)
+        self.synapse = nn.Linear(self.n_in, self.n_out * self.branches, bias=bias, dtype=dtype,
+                                 device=device)
         self.in_shape, self.out_shape = (self.n_in,), (self.n_out,)
         self._config = {"kind": self.kind, "n_in": self.n_in, "n_out": self.n_out,
                         "bias": bool(bias), **self._neuron_config}
@@ -210,7 +235,7 @@ class SpikingDense(_Spiking):
         if x.ndim != 3 or x.shape[1] != self.n_in:
             raise ValueError(f"dense layer: input must be (batch, {self.n_in}, time), "
                              f"got {tuple(x.shape)}")
-        drive = self.synapse(x.transpose(1, 2)).transpose(1, 2)
+        drive = self._drive(self.synapse(x.transpose(1, 2)), x.shape[0], x.shape[-1])
         return self._fire(drive, generator, noise, perturbation)
 
     def config(self) -> dict:
@@ -234,6 +259,9 @@ class SpikingConv2d(_Spiking):
         Average-pooling window and stride on the spikes (1: none).
     model, params, surrogate, alpha, detach_reset, noise_in_state, bias, dt :
         As :class:`SpikingDense`.
+    branches : int
+        As :class:`SpikingDense`: the convolution has ``K channels`` output
+        channels, channel ``k channels + c`` the branch ``k`` of channel ``c``.
 
     Examples
     --------
@@ -247,7 +275,8 @@ class SpikingConv2d(_Spiking):
 
     def __init__(self, in_shape, channels, kernel_size=3, stride=1, padding=None, pool=1,
                  model=None, params=None, surrogate=None, alpha=None, detach_reset=True,
-                 noise_in_state=False, bias=True, dt=1e-3, dtype=torch.float32, device=None):
+                 noise_in_state=False, bias=True, dt=1e-3, dtype=torch.float32, device=None,
+                 branches=1):
         super().__init__()
         C, H, W = (int(v) for v in in_shape)
         k, st = int(kernel_size), int(stride)
@@ -257,11 +286,11 @@ class SpikingConv2d(_Spiking):
         if min(Ho, Wo) < 1 or pool < 1 or Ho // pool < 1 or Wo // pool < 1:
             raise ParameterError(f"conv layer: input {C}x{H}x{W} with kernel {k}, stride {st}, "
                                  f"padding {pad}, pool {pool} leaves no output")
-        self.synapse = nn.Conv2d(C, int(channels), k, st, pad, bias=bias, dtype=dtype,
-                                 device=device)
         self.conv_shape = (int(channels), Ho, Wo)
         self._make_neurons(model, int(channels) * Ho * Wo, params, surrogate, alpha,
-                           detach_reset, noise_in_state, dt, dtype, device)
+                           detach_reset, noise_in_state, dt, dtype, device, branches)
+        self.synapse = nn.Conv2d(C, int(channels) * self.branches, k, st, pad, bias=bias,
+                                 dtype=dtype, device=device)
         self.pool = pool
         self.in_shape = (C, H, W)
         self.out_shape = (int(channels), Ho // pool, Wo // pool)
@@ -276,7 +305,7 @@ class SpikingConv2d(_Spiking):
                              f", time), got {tuple(x.shape)}")
         B, T = x.shape[0], x.shape[-1]
         frames = x.permute(0, 4, 1, 2, 3).reshape(B * T, *self.in_shape)
-        drive = self.synapse(frames).reshape(B, T, -1).transpose(1, 2)      # (B, n, T)
+        drive = self._drive(self.synapse(frames).reshape(B, T, -1), B, T)   # (B, [K,] n, T)
         s = self._fire(drive, generator, noise, perturbation)
         if self.pool > 1:
             s = s.transpose(1, 2).reshape(B * T, *self.conv_shape)
@@ -328,7 +357,8 @@ def layer_from_config(cfg, dtype=torch.float32, device=None):
     neuron = dict(model=NeuronModel.from_dict(cfg.pop("model")), params=cfg.pop("params"),
                   surrogate=cfg.pop("surrogate"), alpha=cfg.pop("alpha"),
                   detach_reset=cfg.pop("detach_reset"), noise_in_state=cfg.pop("noise_in_state"),
-                  dt=cfg.pop("dt"), bias=cfg.pop("bias"), dtype=dtype, device=device)
+                  dt=cfg.pop("dt"), bias=cfg.pop("bias"), dtype=dtype, device=device,
+                  branches=cfg.pop("branches", 1))
     if kind == "dense":
         return SpikingDense(cfg["n_in"], cfg["n_out"], **neuron)
     if kind == "conv2d":

@@ -14,6 +14,9 @@ untrusted file cannot run code. The header records ``format``
 ``layer``
     A :class:`~neuromod.backends.torch_backend.NeuronLayer` with its (trained)
     parameters, time step, drive and surrogate.
+``spiking-net``, ``rate-net``
+    A :class:`~neuromod.backends.layers.SpikingNet` or a
+    :class:`~neuromod.backends.dendrites.RateNet`: its ``config()`` and weights.
 ``state``
     A training state (:func:`save_state`, :func:`load_state`): nested dicts,
     lists and tuples of numbers, strings, numpy arrays and torch tensors -- model
@@ -161,10 +164,11 @@ def save(obj, path):
 
     Parameters
     ----------
-    obj : NeuronModel, Network, TorchNetwork, NeuronLayer or SpikingNet
+    obj : NeuronModel, Network, TorchNetwork, NeuronLayer, SpikingNet or RateNet
         A ``TorchNetwork`` is saved as the network it holds, with its current
-        (trained) weights; a :class:`~neuromod.backends.layers.SpikingNet` as its
-        definition (:meth:`~neuromod.backends.layers.SpikingNet.config`) and weights.
+        (trained) weights; a :class:`~neuromod.backends.layers.SpikingNet` or a
+        :class:`~neuromod.backends.dendrites.RateNet` as its definition (its
+        ``config()``) and weights.
     path : str or path-like
         Written atomically as an uncompressed ``.npz``.
     """
@@ -179,8 +183,8 @@ def save(obj, path):
         head.update(kind="network", network=_network_to_json(obj, A))
     elif cls == "TorchNetwork":
         head.update(kind="network", network=_network_to_json(obj.to_network(), A), dt=obj.dt)
-    elif cls == "SpikingNet":
-        head.update(kind="spiking-net", net=obj.config(),
+    elif cls in ("SpikingNet", "RateNet"):
+        head.update(kind="spiking-net" if cls == "SpikingNet" else "rate-net", net=obj.config(),
                     state={k: A.put(v.detach().cpu()) for k, v in obj.state_dict().items()})
     elif cls == "NeuronLayer":
         from neuromod.backends.surrogate import SURROGATES
@@ -363,7 +367,7 @@ def load(path):
 
     Returns
     -------
-    NeuronModel, Network, NeuronLayer, SpikingNet (in eval mode) or dict
+    NeuronModel, Network, NeuronLayer, SpikingNet or RateNet (in eval mode) or dict
         What the file holds (its header's ``kind``); a training state written by
         :func:`save_state` comes back as :func:`load_state` returns it.
 
@@ -400,10 +404,13 @@ def _build(head, arrays, path):
                             train=tuple(head["train"]), dtype=torch.float64,
                             detach_reset=head["detach_reset"])
         return layer
-    if kind == "spiking-net":
-        from neuromod.backends.layers import SpikingNet
+    if kind in ("spiking-net", "rate-net"):
         import torch
-        net = SpikingNet.from_config(head["net"])
+        if kind == "spiking-net":
+            from neuromod.backends.layers import SpikingNet as cls
+        else:
+            from neuromod.backends.dendrites import RateNet as cls
+        net = cls.from_config(head["net"])
         own = net.state_dict()
         state = {k: torch.as_tensor(np.asarray(_get(v, arrays))) for k, v in head["state"].items()}
         if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):

@@ -286,11 +286,14 @@ class NeuronLayer(torch.nn.Module):
         Number of neurons.
     dt : float or quantity
         Time step in seconds.
-    drive : str, optional
+    drive : str or tuple of str, optional
         Where the input tensor goes: an input variable (``'I_ext'``, held over the
         step) or a port (``'e'``: added as ``sum_j w_ij s_j`` after the threshold,
         like a synapse with zero delay). Default: the model's first port, else
-        its first input.
+        its first input. A tuple of ``D`` input variables (the branch drives of a
+        dendritic neuron) takes ``x`` of shape ``(batch, D, n, time)``, entry ``d``
+        driving ``drive[d]``; it runs on the step-by-step path (the fused kernels
+        take one drive).
     surrogate : str or Surrogate, optional
         Spike non-linearity of a threshold model (see
         :mod:`neuromod.backends.surrogate`; default ``'fast_sigmoid'``). A model with
@@ -330,7 +333,14 @@ class NeuronLayer(torch.nn.Module):
         self.tm = compile_model(model)
         if drive is None:
             drive = next(iter(model.ports), None) or (model.inputs[0] if model.inputs else None)
-        if drive not in model.ports and drive not in model.inputs:
+        if isinstance(drive, (tuple, list)):
+            drive = tuple(drive)
+            bad = [d for d in drive if d not in model.inputs]
+            if not drive or bad or len(set(drive)) != len(drive):
+                raise ValueError(f"drive {drive!r}: several drives must be distinct input "
+                                 f"variables of model {model.name!r} "
+                                 f"({', '.join(model.inputs)})")
+        elif drive not in model.ports and drive not in model.inputs:
             raise ValueError(f"drive {drive!r} is neither a port ({', '.join(model.ports)}) "
                              f"nor an input ({', '.join(model.inputs)}) of model {model.name!r}")
         self.drive = drive
@@ -356,7 +366,7 @@ class NeuronLayer(torch.nn.Module):
         tensors are on the CPU, and no gradient must flow through the initial or final
         state or through recorded traces (traces of state variables are recorded by the
         fused kernels when autograd is off)."""
-        if not self.fused or x.device.type != "cpu":
+        if not self.fused or x.device.type != "cpu" or isinstance(self.drive, tuple):
             return False
         grad = torch.is_grad_enabled()
         if record and (grad or any(v not in self.tm.states for v in record)):
@@ -381,7 +391,8 @@ class NeuronLayer(torch.nn.Module):
         ----------
         x : tensor, shape (batch, n, time)
             Drive per step, in the SI unit of the drive (amp for ``I_ext`` and
-            for current ports, siemens for conductance ports).
+            for current ports, siemens for conductance ports); ``(batch, D, n,
+            time)`` for a tuple of ``D`` drives.
         state : State, optional
             Continue from this state (returned by an earlier call); otherwise each
             call starts from the initial values -- no reset call is ever needed.
@@ -405,11 +416,15 @@ class NeuronLayer(torch.nn.Module):
             0/1 with surrogate gradients. With ``record`` or ``return_state``,
             ``(spikes, traces, state)``.
         """
-        if x.ndim != 3 or x.shape[1] != self.n:
+        multi = isinstance(self.drive, tuple)
+        if multi and (x.ndim != 4 or tuple(x.shape[1:3]) != (len(self.drive), self.n)):
+            raise ValueError(f"input must be (batch, {len(self.drive)}, {self.n}, time) for "
+                             f"{len(self.drive)} drives, got {tuple(x.shape)}")
+        if not multi and (x.ndim != 3 or x.shape[1] != self.n):
             raise ValueError(f"input must be (batch, {self.n}, time), got {tuple(x.shape)}")
         P = self.params()
         C = self.tm.coefficients(P, self.dt)
-        B, _, T = x.shape
+        B, T = x.shape[0], x.shape[-1]
         S = state if state is not None else self.tm.initial_state(B, self.n, P)
         R = None
         if self.tm.compiled.noise:
@@ -427,20 +442,26 @@ class NeuronLayer(torch.nn.Module):
             if not record and not return_state:
                 return spikes
             return spikes, {v: tr.permute(1, 2, 0) for v, tr in traces.items()}, S
-        is_port = self.drive in self.model.ports
-        has_in = [u == self.drive for u in self.tm.inputs]
+        drives = self.drive if multi else (self.drive,)
+        has_in = [u in drives for u in self.tm.inputs]
         has_port = [p == self.drive for p in self.tm.ports]
         adv, fin = self.tm.functions(has_in, has_port, self.detach_reset,
                                      None if self.model.method == "exact" else self.dt)
-        xt = x.to(P[0].dtype).permute(2, 0, 1).contiguous()
-        k_in = has_in.index(True) if any(has_in) else None
+        if multi:       # (time, D, batch, n): entry d drives input drives[d]
+            xt = x.to(P[0].dtype).permute(3, 1, 0, 2).contiguous()
+            slot = {u: drives.index(u) for u in self.tm.inputs if u in drives}
+        else:
+            xt = x.to(P[0].dtype).permute(2, 0, 1).contiguous()
         k_port = has_port.index(True) if any(has_port) else None
-        n_in, n_port = len(self.tm.inputs), len(self.tm.ports)
+        n_port = len(self.tm.ports)
         out, rec = [], {v: [] for v in record}
         sur = self.surrogate
         for t in range(T):
             xk = xt[t]
-            U = tuple(xk if j == k_in else None for j in range(n_in))
+            if multi:
+                U = tuple(xk[slot[u]] if u in slot else None for u in self.tm.inputs)
+            else:
+                U = tuple(xk if h else None for h in has_in)
             S, s, act = adv(S, P, C, U, sur, None if R is None else R[t], t)
             W = tuple(xk if j == k_port else None for j in range(n_port))
             S = fin(S, s, act, P, C, U, W)

@@ -69,7 +69,8 @@ def test_per_neuron_parameters_batch():
     P = tm.params(3, {"tau_m": tau}, dtype=torch.float64)
     C = tm.coefficients(P, DT)
     E00 = C.prop[tm.compiled.layout.position("E", 0, 0)]
-    np.testing.assert_array_equal(E00.numpy(), np.exp(-DT / tau))
+    # torch's vectorised exp and numpy's may differ in the last bit (CPU-dependent)
+    np.testing.assert_allclose(E00.numpy(), np.exp(-DT / tau), rtol=4e-16, atol=0)
 
 
 def test_coefficients_differentiable_in_tau():
