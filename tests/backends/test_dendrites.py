@@ -144,11 +144,12 @@ def test_spiking_dense_routes_rows_to_branches():
     assert tuple(conv(torch.rand(2, 1, 6, 6, T)).shape) == (2, 2, 6, 6, T)
 
 
-@pytest.mark.parametrize("soma", ["noisy-lif", "lif"])
-def test_dendritic_neuron_same_spikes_on_brian2_and_torch(soma):
+@pytest.mark.parametrize("soma,decay", [("noisy-lif", None), ("lif", None),
+                                        ("noisy-lif", 0.6)])
+def test_dendritic_neuron_same_spikes_on_brian2_and_torch(soma, decay):
     from neuromod.backends.network import simulate
     K, n = 3, 120
-    model = dendritic_neuron(K, "relu", soma, beta=0.8)
+    model = dendritic_neuron(K, "relu", soma, beta=0.8, branch_decay=decay)
     rng = np.random.default_rng(11)
     inputs = {f"x_{k}": rng.normal(0.1, 0.4, n) for k in range(1, K + 1)}
     runs = [simulate(model, n, 0.04, dt=1e-3, backend=b, inputs=inputs, seed=7, **o)
@@ -156,3 +157,18 @@ def test_dendritic_neuron_same_spikes_on_brian2_and_torch(soma):
     a, b = (r.spikes["neurons"] for r in runs)
     assert len(a.ids) > 100
     assert np.array_equal(a.ids, b.ids) and np.array_equal(a.times, b.times)
+
+
+def test_leaky_branch_compartments():
+    """d_k <- alpha_d d_k + x_k before the nonlinearity: a constant drive x reaches
+    the soma as g(x (1 - alpha_d^t) / (1 - alpha_d)) after t steps."""
+    m = dendritic_neuron(2, "identity", "lif", branch_decay=0.5, theta=1e9, beta=0.0)
+    assert list(m.states) == ["u", "d_1", "d_2"]
+    layer = NeuronLayer(m, 1, 1e-3, drive=("x_1", "x_2"), dtype=torch.float64)
+    x = torch.ones(1, 2, 1, 5, dtype=torch.float64)
+    _, traces, _ = layer(x, record=("u",))
+    t = torch.arange(1, 6, dtype=torch.float64)
+    torch.testing.assert_close(traces["u"][0, 0], 2 * (1 - 0.5 ** t) / 0.5)
+    with pytest.raises(ParameterError, match="needs a spiking soma"):
+        from neuromod.neurons.dendritic import network
+        network((4, 3, 2), 2, soma="relu", branch_decay=0.5)

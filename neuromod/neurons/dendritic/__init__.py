@@ -83,7 +83,7 @@ RECIPE = {"epochs": 40, "batch_size": 32, "lr": 1e-3, "optimizer": "adam"}
 
 
 def dendritic_neuron(branches=2, branch="relu", soma="noisy-lif", noise="gaussian",
-                     reset="zero", **parameters):
+                     reset="zero", branch_decay=None, **parameters):
     """A spiking point soma with ``K`` nonlinear branch inputs, one model for both
     backends.
 
@@ -97,7 +97,12 @@ def dendritic_neuron(branches=2, branch="relu", soma="noisy-lif", noise="gaussia
     once per step, ``x_k`` the step's drive of branch ``k`` (held over the step) and
     ``g`` the branch nonlinearity, written as Brian2 text
     (:data:`neuromod.backends.dendrites.NONLINEARITIES`), so that Brian2 and Torch
-    run the same statement.
+    run the same statement. With ``branch_decay`` each branch is a leaky dendritic
+    compartment ``d_k`` that integrates its drive before the nonlinearity::
+
+        d_k <- alpha_d d_k + x_k   (k = 1..K);   u <- beta u + g(d_1) + ... + g(d_K)
+
+    (``alpha_d`` the per-step decay; the soma's reset leaves the compartments).
 
     Parameters
     ----------
@@ -108,13 +113,17 @@ def dendritic_neuron(branches=2, branch="relu", soma="noisy-lif", noise="gaussia
     soma : {'lif', 'noisy-lif'}
     noise, reset :
         As :func:`~neuromod.neurons.nsnn.noisy_lif` (``noise`` for ``noisy-lif`` only).
+    branch_decay : float in [0, 1], optional
+        ``alpha_d`` of leaky branch compartments (default: none, ``g(x_k)`` of the
+        step's drive).
     **parameters
-        Overrides of ``beta``, ``theta`` (and ``sigma``), dimensionless, per step.
+        Overrides of ``beta``, ``theta`` (and ``sigma``, ``alpha_d``),
+        dimensionless, per step.
 
     Returns
     -------
     NeuronModel
-        States ``u``; inputs ``x_1 ... x_K``.
+        States ``u`` (and ``d_1 ... d_K`` with compartments); inputs ``x_1 ... x_K``.
 
     Examples
     --------
@@ -132,10 +141,21 @@ def dendritic_neuron(branches=2, branch="relu", soma="noisy-lif", noise="gaussia
     d = base.to_dict()
     names = [f"x_{k}" for k in range(1, branches + 1)]
     g = NONLINEARITIES[branch]
-    total = " + ".join(re.sub(r"\bx\b", name, g) for name in names)
-    d["equations"] = "\n".join(["u : 1"] + [f"{name} : 1" for name in names])
+    states = ["u"]
+    pre = []
+    if branch_decay is None:
+        seen = names
+    else:
+        seen = [f"d_{k}" for k in range(1, branches + 1)]
+        states += seen
+        pre = [f"{c} = alpha_d*{c} + {x}" for c, x in zip(seen, names)]
+        d["parameters"]["alpha_d"] = {"value": float(branch_decay), "unit": "1",
+                                      "doc": "per-step decay of the branch compartments",
+                                      "domain": "unit_interval"}
+    total = " + ".join(re.sub(r"\bx\b", name, g) for name in seen)
+    d["equations"] = "\n".join([f"{v} : 1" for v in states] + [f"{name} : 1" for name in names])
     d["inputs"] = names
-    d["updates"] = re.sub(r"\bx\b", f"({total})", d["updates"])
+    d["updates"] = "\n".join(pre + [re.sub(r"\bx\b", f"({total})", d["updates"])])
     d["name"] = f"dendritic-{soma}"
     d["derived"] = {}
     d["description"] = f"{base.description}; {branches} {branch} dendritic branches"
@@ -155,7 +175,7 @@ def _branches_list(branches, n_hidden):
 
 def network(widths, branches=1, branch=None, soma="relu", time_steps=4, in_shape=None,
             sigma=0.3, beta=0.5, theta=1.0, noise="gaussian", eval_noise=True, ensemble=1,
-            surrogate="gaussian", alpha=None):
+            surrogate="gaussian", alpha=None, branch_decay=None):
     """A feed-forward network of dendritic layers with a point output layer.
 
     Parameters
@@ -177,6 +197,8 @@ def network(widths, branches=1, branch=None, soma="relu", time_steps=4, in_shape
     time_steps, sigma, beta, theta, noise, eval_noise, ensemble, surrogate, alpha :
         Spiking somata only (see :func:`neuromod.neurons.nsnn.classifier`; the
         surrogate of ``lif`` is by default the Gaussian of width ``sigma``).
+    branch_decay : float, optional
+        Spiking somata only: leaky branch compartments (:func:`dendritic_neuron`).
     in_shape : tuple, optional
         Shape of one input (flattened into the first layer).
 
@@ -197,6 +219,9 @@ def network(widths, branches=1, branch=None, soma="relu", time_steps=4, in_shape
     for b in branch_of:
         check_nonlinearity(b, "branch")
     shape = (widths[0],) if in_shape is None else tuple(int(v) for v in in_shape)
+    if soma not in SPIKING_SOMATA and branch_decay is not None:
+        raise ParameterError("branch_decay (leaky branch compartments) needs a spiking soma "
+                             f"({', '.join(SPIKING_SOMATA)})")
     if soma not in SPIKING_SOMATA:
         from neuromod.backends.dendrites import DendriticDense, RateNet
         layers = [DendriticDense(widths[i], widths[i + 1], ks[i], branch_of[i], soma)
@@ -208,14 +233,14 @@ def network(widths, branches=1, branch=None, soma="relu", time_steps=4, in_shape
         raise ParameterError(f"sigma must be > 0, got {sigma!r}")
     layers = []
     for i, k in enumerate(ks):
-        if k == 1 and branch_of[i] == "identity":
+        if k == 1 and branch_of[i] == "identity" and branch_decay is None:
             from neuromod.neurons.nsnn import discrete_lif, noisy_lif
             model = (noisy_lif(noise, beta=beta, theta=theta, sigma=sigma) if soma == "noisy-lif"
                      else discrete_lif(beta=beta, theta=theta))
         else:
             extra = {"sigma": sigma} if soma == "noisy-lif" else {}
-            model = dendritic_neuron(k, branch_of[i], soma, noise, beta=beta, theta=theta,
-                                     **extra)
+            model = dendritic_neuron(k, branch_of[i], soma, noise, branch_decay=branch_decay,
+                                     beta=beta, theta=theta, **extra)
         opts = ({} if soma == "noisy-lif" else
                 {"surrogate": surrogate,
                  "alpha": 1.0 / float(sigma) if surrogate == "gaussian" and alpha is None
