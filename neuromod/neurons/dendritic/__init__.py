@@ -52,7 +52,7 @@ Examples
 (64, 64, 256, 64, 10)
 >>> b = budget(arch.network())
 >>> b["macs"], b["activations_per_sample"]
-(147712, 384)
+(148096, 384)
 >>> budget(network((64, 256, 256, 256, 10)))["activations_per_sample"]
 768
 """
