@@ -143,12 +143,16 @@ def run(args):
         model = model.with_parameters(**values)   # relations between parameters, at once
     except NeuromodError as exc:
         raise type(exc)(f"--set: {exc}") from None
-    rb = rheobase(model)
-    if (I_min is None or I_max is None) and not rb > 0:
-        raise NeuromodError(f"model {args.model!r} fires without input with these parameters; "
-                            "give --set I_min=... I_max=...")
-    I_min = 0.9 * rb if I_min is None else I_min
-    I_max = 2.0 * rb if I_max is None else I_max
+    if I_min is None or I_max is None:
+        if "rheobase" not in model.derived:
+            raise NeuromodError(f"model {args.model!r} has no rheobase to set the input range "
+                                "from; give --set I_min=... I_max=...")
+        rb = rheobase(model)
+        if not rb > 0:
+            raise NeuromodError(f"model {args.model!r} fires without input with these "
+                                "parameters; give --set I_min=... I_max=...")
+        I_min = 0.9 * rb if I_min is None else I_min
+        I_max = 2.0 * rb if I_max is None else I_max
     from neuromod.limits import check_allocation
     check_allocation(8 * args.n, f"simulate --n {args.n}: the input currents")
     currents = np.linspace(I_min, I_max, args.n) if args.n > 1 else np.array([I_min])

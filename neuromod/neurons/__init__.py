@@ -9,6 +9,9 @@ name                  model
 ``coba-lif``          conductance-based LIF (COBA benchmark of Vogels & Abbott 2005)
 ``noisy-lif``         discrete-time noisy LIF with Bernoulli firing (NSNN, Ma et al. 2023)
 ``escape-lif``        LIF with Bernoulli escape noise once per step
+``pcnn``              classic pulse-coupled neuron (Eckhorn/Johnson; pyclustering defaults)
+``icm``               intersecting cortical model (Kinser)
+``scm``               spiking cortical model (Zhan, Zhang & Ma 2009)
 ====================  ===================================================================
 
 :data:`OPTIONS` lists the string options a factory takes (``noise='gaussian'``), by
@@ -27,13 +30,15 @@ from neuromod.neurons.alif import alif
 from neuromod.neurons.coba_lif import coba_lif
 from neuromod.neurons.lif import lif
 from neuromod.neurons.nsnn import RESETS, escape_lif, noisy_lif
+from neuromod.neurons.pcnn import icm, pcnn, scm
 
-__all__ = ["lif", "alif", "coba_lif", "noisy_lif", "escape_lif", "MODELS", "OPTIONS",
+__all__ = ["lif", "alif", "coba_lif", "noisy_lif", "escape_lif", "pcnn", "icm", "scm",
+           "MODELS", "OPTIONS",
            "get_model", "rheobase"]
 
 #: Model name -> factory (the names ``neuromod simulate`` accepts).
 MODELS = {"lif": lif, "alif": alif, "coba-lif": coba_lif, "noisy-lif": noisy_lif,
-          "escape-lif": escape_lif}
+          "escape-lif": escape_lif, "pcnn": pcnn, "icm": icm, "scm": scm}
 
 _NOISE = ("gaussian", "logistic", "triangular", "uniform")
 #: Model name -> {string option of its factory: its choices, the default first}.

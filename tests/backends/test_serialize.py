@@ -40,7 +40,9 @@ def _network():
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_model_round_trip(tmp_path, name):
     m0 = MODELS[name]()
-    key, text, si = ("t_ref", "3*ms", 0.003) if "t_ref" in m0.parameters else ("sigma", "0.25", 0.25)
+    key, text, si = (("t_ref", "3*ms", 0.003) if "t_ref" in m0.parameters else
+                     ("sigma", "0.25", 0.25) if "sigma" in m0.parameters else
+                     (sorted(m0.parameters)[0], "0.25", 0.25))
     m = m0.with_parameters(**{key: text})
     save(m, tmp_path / "m.npz")
     back = load(tmp_path / "m.npz")

@@ -172,3 +172,20 @@ def test_segment_four_regions_small():
                   for s in np.unique(lab)])
     r, c = linear_sum_assignment(-C)
     assert C[r, c].sum() / truth.size >= 0.95
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_simulate_command_isolated_neurons(capsys, backend):
+    """``neuromod simulate pcnn``: isolated neurons with S from I_min to I_max; the
+    periods 6 / 5 / 4 give 5 / 6 / 8 pulses in 30 steps."""
+    import json
+    from neuromod.cli import main
+    assert main(["simulate", "pcnn", "--n", "3", "--duration", "0.03", "--dt", "0.001",
+                 "--set", "I_min=0.5", "I_max=2.0", "--backend", backend, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["S"] == [0.5, 1.25, 2.0] and out["n_steps"] == 30
+    assert main(["simulate", "pcnn", "--n", "1", "--duration", "0.03", "--dt", "0.001",
+                 "--set", "I_min=1.0", "I_max=1.0", "--backend", backend, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_spikes"] == 6
+    assert main(["simulate", "pcnn", "--n", "3"]) == 2
+    assert "give --set I_min" in capsys.readouterr().err
