@@ -25,6 +25,7 @@ SUBCOMMANDS = [
     ("validate", "neuromod.cli.validate_cmd"),
     ("simulate", "neuromod.cli.simulate_cmd"),
     ("train", "neuromod.cli.train_cmd"),
+    ("pcnn", "neuromod.cli.pcnn_cmd"),
 ]
 
 
