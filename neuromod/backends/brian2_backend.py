@@ -406,6 +406,8 @@ def build_brian2(net, duration: float, dt: float, record: "dict | None" = None,
         on_pre = "\n".join(f"{_rename(t, names, '_post')} {op} {_rename(ex, names, '_post')}"
                            for t, op, ex in parse_statements(port.code))
         pre, post, w, d = c.coo()
+        if len(pre) == 0:           # e.g. neighbour coupling of a 1 x 1 map: nothing to build
+            continue
         ns = {k2: quantity(float(v), m.parameters[k2].dim)
               for k2, v in tpop.resolved_params().items() if np.ndim(v) == 0}
         S = b2.Synapses(groups[c.source], groups[c.target], model=f"w : {port.unit}",

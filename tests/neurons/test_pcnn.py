@@ -189,3 +189,10 @@ def test_simulate_command_isolated_neurons(capsys, backend):
     assert json.loads(capsys.readouterr().out)["n_spikes"] == 6
     assert main(["simulate", "pcnn", "--n", "3"]) == 2
     assert "give --set I_min" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_pixel_image(backend):
+    """A 1 x 1 image has a coupling with no synapses (Brian2 builds none)."""
+    r = run(np.array([[1.0]]), steps=11, backend=backend)
+    assert np.flatnonzero(r.pulses[:, 0, 0]).tolist() == [0, 5, 10]
