@@ -1,4 +1,4 @@
-"""``neuromod train nsnn|lif``: outputs, kill and resume, and one-line errors."""
+"""``neuromod train nsnn|lif|dendritic``: outputs, kill and resume, and one-line errors."""
 import json
 import os
 import signal
@@ -146,3 +146,149 @@ def test_help_lists_the_models_and_options(capsys):
         assert opt in text, opt
     assert main(["train"]) == 2
     assert "give a MODEL" in capsys.readouterr().err
+
+
+# ============================================================================ dendritic
+DENDRITIC = ["train", "dendritic", "--epochs", "2", "--branches", "4", "--point-widths",
+             "64,32,10", "--seed", "1"]
+JSON_KEYS = ["model", "data", "epochs", "best_epoch", "train_seconds", "test_accuracy",
+             "val_accuracy", "stopped_early", "resumed_from", "n_train", "n_val", "n_test"]
+
+
+@pytest.fixture(scope="module")
+def dendritic_run(tmp_path_factory):
+    """A quick dendritic run (in process): its directory and its --json object."""
+    import contextlib
+    import io
+    d = tmp_path_factory.mktemp("dendritic") / "run"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main([*DENDRITIC, "--out", str(d), "--json"]) == 0
+    return d, json.loads(buf.getvalue())
+
+
+def test_dendritic_json_budget_and_saved_model(dendritic_run):
+    from neuromod.datasets import load_dataset, split
+    from neuromod.neurons.dendritic import RECIPE, budget, match_budget, train
+    from neuromod.training import TrainOptions
+    d, out = dendritic_run
+    assert sorted(os.listdir(d)) == ["checkpoint.npz", "learning_curve.png", "model.npz",
+                                     "report.json"]
+    assert list(out) == JSON_KEYS + ["budget", "out"]
+    assert out["model"] == "dendritic" and out["epochs"] == 2 and "nsnn" not in out
+    arch = match_budget((64, 32, 10), 4, "macs")
+    want = budget(arch.network())
+    b = out["budget"]
+    assert b["widths"] == list(arch.widths) == [64, 8, 10]
+    for key in ("K", "params", "macs", "activations_per_sample", "bytes_written"):
+        assert b[key] == want[key], key
+    assert b["match"] == "macs" and b["point_widths"] == [64, 32, 10]
+    assert b["soma"] == "relu" and b["time_steps"] == 1 and "spikes_sent" not in b
+    report = json.loads((d / "report.json").read_text())
+    assert report["budget"] == b and report["options"]["optimizer"] == "adam"
+    # the saved model is the library recipe's network: the same predictions
+    net, rep = train("digits", 4, point_widths=(64, 32, 10),
+                     options=TrainOptions(**{**RECIPE, "epochs": 2, "seed": 1}))
+    assert rep["test_accuracy"] == out["test_accuracy"]
+    data = load_dataset("digits")
+    X = torch.as_tensor(data.subset(split(data.y, seed=0)[2])[0], dtype=torch.float32)
+    loaded = neuromod.load(d / "model.npz")
+    assert type(loaded).__name__ == "RateNet"
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(X), net(X), rtol=0, atol=0)
+
+
+def test_dendritic_killed_run_resumes_to_the_same_weights(dendritic_run, tmp_path):
+    ref, want = dendritic_run
+    d = tmp_path / "run"
+    argv = [sys.executable, "-m", "neuromod", *DENDRITIC, "--out", str(d)]
+    env = dict(os.environ, NEUROMOD_TEST_PAUSE="train-epoch-1")
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        seen = []
+        while not seen or not seen[-1].strip().endswith("neuromod: paused at train-epoch-1"):
+            seen.append(proc.stderr.readline())
+            assert seen[-1], "".join(seen)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sorted(os.listdir(d)) == ["checkpoint.npz"]
+    done = subprocess.run(argv + ["--resume", "--json"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["resumed_from"] == 1 and got["budget"] == want["budget"]
+    for key in ("best_epoch", "val_accuracy", "test_accuracy", "epochs"):
+        assert got[key] == want[key], key
+    a, b = _state(d / "model.npz"), _state(ref / "model.npz")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_dendritic_defaults_are_the_recipe_and_nsnn_keeps_its_own():
+    from neuromod.backends.dendrites import NONLINEARITIES
+    from neuromod.cli import build_parser
+    from neuromod.cli.train_cmd import BRANCHES, RATE_SOMATA, SPIKING_SOMATA
+    from neuromod.neurons import dendritic
+    from neuromod.training import TrainOptions
+    parser = build_parser()
+    a = parser.parse_args(["train", "dendritic"])
+    got = {k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "optimizer", "momentum")}
+    want = TrainOptions(**dendritic.RECIPE)
+    assert got == {k: getattr(want, k) for k in got}
+    assert (a.branches, a.match, a.soma, a.branch, a.point_widths, a.time_steps) == (
+        1, "macs", "relu", None, None, None)
+    for model in ("nsnn", "lif"):
+        n = parser.parse_args(["train", model])
+        assert (n.epochs, n.batch_size, n.lr, n.optimizer, n.momentum) == (
+            40, 32, 0.05, "sgd", 0.9)
+    assert set(RATE_SOMATA + SPIKING_SOMATA) == set(dendritic.SOMATA)
+    assert SPIKING_SOMATA == dendritic.SPIKING_SOMATA and set(BRANCHES) == set(NONLINEARITIES)
+
+
+BAD_DENDRITIC = [
+    (["--branches", "0"], "--branches"),
+    (["--branches", "300"], "nearest integer width, 1, is off by"),
+    (["--branches", "300", "--match", "params"], "nearest integer width"),
+    (["--match", "flops"], "--match"),
+    (["--point-widths", "64,a,10"], "--point-widths"),
+    (["--point-widths", "64,10"], "--point-widths"),
+    (["--point-widths", "64,32,5"], "64 inputs and 10 classes"),
+    (["--point-widths", "60,32,10"], "64 inputs and 10 classes"),
+    (["--soma", "tanh"], "--soma"),
+    (["--branch", "tanh"], "--branch"),
+    (["--time-steps", "2"], "spiking soma"),
+    (["--lr", "0"], "--lr"),
+    (["--data", "mnist"], "unknown data set 'mnist'"),
+    (["--resume"], "no checkpoint"),
+]
+
+
+@pytest.mark.parametrize("extra,text", BAD_DENDRITIC, ids=[" ".join(b[0]) for b in BAD_DENDRITIC])
+def test_dendritic_bad_input_is_one_line_exit_2_and_writes_nothing(extra, text, tmp_path,
+                                                                   capsys):
+    out = tmp_path / "out"
+    try:
+        rc = main(["train", "dendritic", "--epochs", "1", "--out", str(out), *extra])
+    except SystemExit as exc:           # a usage error, reported by argparse
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1 and err.startswith("neuromod train"), err
+    assert "error:" in err and "Traceback" not in err and text in err, err
+    assert not out.exists()
+
+
+def test_dendritic_help_lists_its_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "dendritic", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for opt in ("--data", "--epochs", "--batch-size", "--lr", "--optimizer", "--momentum",
+                "--seed", "--split-seed", "--device", "--patience", "--out", "--resume",
+                "--json", "--branches", "--match", "--soma", "--branch", "--point-widths",
+                "--time-steps"):
+        assert opt in text, opt
+    assert "learning rate (default 0.001)" in text and "optimiser (default adam)" in text
