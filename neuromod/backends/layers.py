@@ -59,10 +59,14 @@ from neuromod.backends.torch_backend import NeuronLayer
 from neuromod.errors import ParameterError
 
 __all__ = ["SpikingDense", "SpikingConv2d", "LinearReadout", "SpikingNet", "Perturbation",
-           "READOUTS", "layer_from_config"]
+           "READOUTS", "COUPLINGS", "NORMS", "layer_from_config"]
 
 #: Read-outs of :class:`SpikingNet`.
 READOUTS = ("rate", "count", "membrane")
+#: Recurrent couplings of :class:`SpikingConv2d`.
+COUPLINGS = ("none", "intra", "inter")
+#: Drive normalisations of :class:`SpikingConv2d`.
+NORMS = ("none", "bn", "rftd")
 
 
 class Perturbation:
@@ -98,7 +102,7 @@ class _Spiking(nn.Module):
     """A synapse followed by a :class:`NeuronLayer` (shared machinery of the layers)."""
 
     def _make_neurons(self, model, n, params, surrogate, alpha, detach_reset, noise_in_state,
-                      dt, dtype, device, branches=1):
+                      dt, dtype, device, branches=1, learn=(), drive=None):
         if not isinstance(model, NeuronModel):
             raise TypeError(f"model must be a NeuronModel, got {type(model).__name__}")
         if isinstance(branches, bool) or not isinstance(branches, int) or branches < 1:
@@ -110,11 +114,13 @@ class _Spiking(nn.Module):
                                  "neuromod.neurons.dendritic.dendritic_neuron)")
         if self.branches > 1 and noise_in_state:
             raise ParameterError("noise_in_state applies to layers of one drive (branches=1)")
-        drive = (tuple(model.inputs[:self.branches]) if self.branches > 1 else
-                 model.inputs[0] if model.inputs else None)
+        if drive is None:
+            drive = (tuple(model.inputs[:self.branches]) if self.branches > 1 else
+                     model.inputs[0] if model.inputs else None)
+        learn = tuple(learn or ())
         self.neurons = NeuronLayer(model, n, dt, drive=drive, surrogate=surrogate, alpha=alpha,
                                    params=params, dtype=dtype, device=device,
-                                   detach_reset=detach_reset)
+                                   detach_reset=detach_reset, train=learn)
         if noise_in_state and model.firing is None:
             raise ParameterError(f"noise_in_state needs a model with Bernoulli firing; "
                                  f"{model.name!r} fires deterministically")
@@ -124,7 +130,7 @@ class _Spiking(nn.Module):
             "surrogate": None if self.neurons.surrogate is None else self.neurons.surrogate.name,
             "alpha": None if self.neurons.surrogate is None else self.neurons.surrogate.alpha,
             "detach_reset": bool(detach_reset), "noise_in_state": self.noise_in_state,
-            "dt": self.neurons.dt, "branches": self.branches}
+            "dt": self.neurons.dt, "branches": self.branches, "learn": list(learn)}
 
     @property
     def stochastic(self) -> bool:
@@ -206,6 +212,9 @@ class SpikingDense(_Spiking):
         ``nn.Linear(n_in, K n_out)``, row ``k n_out + j`` driving branch ``k``
         of neuron ``j`` (its input ``model.inputs[k]``). The perturbation's
         ``drive`` hook then sees ``(batch, K, n_out, T)``.
+    learn : sequence of str
+        Neuron parameters trained with the weights (``nn.Parameter`` of the
+        neuron layer, shared by its neurons), e.g. a model's decays.
 
     Examples
     --------
@@ -219,11 +228,11 @@ class SpikingDense(_Spiking):
 
     def __init__(self, n_in, n_out, model, params=None, surrogate=None, alpha=None,
                  detach_reset=True, noise_in_state=False, bias=True, dt=1e-3,
-                 dtype=torch.float32, device=None, branches=1):
+                 dtype=torch.float32, device=None, branches=1, learn=()):
         super().__init__()
         self.n_in, self.n_out = int(n_in), int(n_out)
         self._make_neurons(model, self.n_out, params, surrogate, alpha, detach_reset,
-                           noise_in_state, dt, dtype, device, branches)
+                           noise_in_state, dt, dtype, device, branches, learn)
         self.synapse = nn.Linear(self.n_in, self.n_out * self.branches, bias=bias, dtype=dtype,
                                  device=device)
         self.in_shape, self.out_shape = (self.n_in,), (self.n_out,)
@@ -255,13 +264,31 @@ class SpikingConv2d(_Spiking):
     kernel_size, stride : int
     padding : int, optional
         Default ``kernel_size // 2`` (same size at stride 1).
-    pool : int
-        Average-pooling window and stride on the spikes (1: none).
+    pool : int or (int, int)
+        Average-pooling window and stride on the spikes (1: none; ``(1, 2)`` pools
+        along the width only, for one-row maps).
     model, params, surrogate, alpha, detach_reset, noise_in_state, bias, dt :
         As :class:`SpikingDense`.
-    branches : int
+    branches, learn : int, sequence of str
         As :class:`SpikingDense`: the convolution has ``K channels`` output
         channels, channel ``k channels + c`` the branch ``k`` of channel ``c``.
+    coupling : {'none', 'intra', 'inter'}
+        Recurrent coupling of the layer's own pulses into the model's second
+        input (``model.inputs[1]``, e.g. the linking input of a pulse-coupled
+        neuron): in step ``t`` it receives ``K * s_{t-1}``, a learnable
+        ``coupling_size`` x ``coupling_size`` convolution of the previous step's
+        spikes, each map with itself (``'intra'``, depthwise) or across all
+        channels (``'inter'``); the centre tap of a neuron onto itself is held at 0.
+        The layer then runs step by step.
+    coupling_size : int
+        Odd kernel size of the coupling (default 3).
+    norm : {'none', 'bn', 'rftd'}
+        Normalisation of the synaptic drive per channel: ``'bn'``, batch
+        statistics of each time step separately (over batch and positions);
+        ``'rftd'``, statistics pooled over the batch, every time step and every
+        position (all receptive fields of the channel), the normalised drive
+        scaled by a learnable gain that starts at the model's threshold
+        ``theta`` (1 when it has none). Both keep running statistics for eval.
 
     Examples
     --------
@@ -276,27 +303,67 @@ class SpikingConv2d(_Spiking):
     def __init__(self, in_shape, channels, kernel_size=3, stride=1, padding=None, pool=1,
                  model=None, params=None, surrogate=None, alpha=None, detach_reset=True,
                  noise_in_state=False, bias=True, dt=1e-3, dtype=torch.float32, device=None,
-                 branches=1):
+                 branches=1, learn=(), coupling="none", coupling_size=3, norm="none"):
         super().__init__()
         C, H, W = (int(v) for v in in_shape)
         k, st = int(kernel_size), int(stride)
         pad = k // 2 if padding is None else int(padding)
-        pool = int(pool)
+        ph, pw = (int(pool), int(pool)) if isinstance(pool, (int, float)) else (
+            int(pool[0]), int(pool[1]))
         Ho, Wo = (H + 2 * pad - k) // st + 1, (W + 2 * pad - k) // st + 1
-        if min(Ho, Wo) < 1 or pool < 1 or Ho // pool < 1 or Wo // pool < 1:
+        if min(Ho, Wo) < 1 or min(ph, pw) < 1 or Ho // ph < 1 or Wo // pw < 1:
             raise ParameterError(f"conv layer: input {C}x{H}x{W} with kernel {k}, stride {st}, "
                                  f"padding {pad}, pool {pool} leaves no output")
         self.conv_shape = (int(channels), Ho, Wo)
+        if coupling not in COUPLINGS:
+            raise ParameterError(f"coupling must be one of {', '.join(COUPLINGS)}, "
+                                 f"got {coupling!r}")
+        if norm not in NORMS:
+            raise ParameterError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+        if coupling != "none":
+            if noise_in_state:
+                raise ParameterError("noise_in_state applies to uncoupled layers")
+            if len(model.inputs) < 2 or branches != 1:
+                raise ParameterError(f"coupling needs a model with a second input for the "
+                                     f"coupled pulses (and one branch); {model.name!r} has "
+                                     f"inputs {', '.join(model.inputs) or 'none'}")
+            cs = int(coupling_size)
+            if cs < 1 or cs % 2 == 0:
+                raise ParameterError(f"coupling_size must be odd and >= 1, got {coupling_size}")
+        self.coupling, self.norm = coupling, norm
         self._make_neurons(model, int(channels) * Ho * Wo, params, surrogate, alpha,
-                           detach_reset, noise_in_state, dt, dtype, device, branches)
+                           detach_reset, noise_in_state, dt, dtype, device, branches, learn,
+                           drive=tuple(model.inputs[:2]) if coupling != "none" else None)
+        if coupling != "none":
+            ch = int(channels)
+            self.coupler = nn.Conv2d(ch, ch, cs, 1, cs // 2, bias=False,
+                                     groups=ch if coupling == "intra" else 1, dtype=dtype,
+                                     device=device)
+            nn.init.constant_(self.coupler.weight, 1.0 / (cs * cs - 1) if cs > 1 else 0.0)
+            mask = torch.ones_like(self.coupler.weight)
+            r = cs // 2
+            for c in range(ch):
+                mask[c, 0 if coupling == "intra" else c, r, r] = 0.0
+            self.register_buffer("coupling_mask", mask)
         self.synapse = nn.Conv2d(C, int(channels) * self.branches, k, st, pad, bias=bias,
                                  dtype=dtype, device=device)
-        self.pool = pool
+        if norm != "none":
+            gain = 1.0
+            if norm == "rftd" and "theta" in model.parameters:
+                gain = float(model.resolve_parameters(1, params)["theta"])
+            self.drive_norm = nn.BatchNorm2d(int(channels) * self.branches, dtype=dtype,
+                                             device=device)
+            nn.init.constant_(self.drive_norm.weight, gain)
+        self.pool = ph if ph == pw else (ph, pw)
+        self._pool = (ph, pw)
         self.in_shape = (C, H, W)
-        self.out_shape = (int(channels), Ho // pool, Wo // pool)
+        self.out_shape = (int(channels), Ho // ph, Wo // pw)
         self._config = {"kind": self.kind, "in_shape": list(self.in_shape),
                         "channels": int(channels), "kernel_size": k, "stride": st,
-                        "padding": pad, "pool": pool, "bias": bool(bias), **self._neuron_config}
+                        "padding": pad, "pool": self.pool if ph == pw else [ph, pw],
+                        "bias": bool(bias),
+                        "coupling": coupling, "coupling_size": int(coupling_size),
+                        "norm": norm, **self._neuron_config}
 
     def forward(self, x, generator=None, noise=True, perturbation=None):
         """Spikes (pooled) ``(batch, *out_shape, T)`` for inputs ``(batch, C, H, W, T)``."""
@@ -305,13 +372,47 @@ class SpikingConv2d(_Spiking):
                              f", time), got {tuple(x.shape)}")
         B, T = x.shape[0], x.shape[-1]
         frames = x.permute(0, 4, 1, 2, 3).reshape(B * T, *self.in_shape)
-        drive = self._drive(self.synapse(frames).reshape(B, T, -1), B, T)   # (B, [K,] n, T)
-        s = self._fire(drive, generator, noise, perturbation)
-        if self.pool > 1:
+        z = self.synapse(frames)                                            # (B T, K C, H, W)
+        if self.norm == "rftd":         # one set of statistics over batch, time, positions
+            z = self.drive_norm(z)
+        elif self.norm == "bn":         # statistics of each step
+            z = z.reshape(B, T, *z.shape[1:])
+            z = torch.stack([self.drive_norm(z[:, t]) for t in range(T)], 1)
+        drive = self._drive(z.reshape(B, T, -1), B, T)                      # (B, [K,] n, T)
+        if self.coupling != "none":
+            s = self._coupled(drive, generator, noise, perturbation)
+        else:
+            s = self._fire(drive, generator, noise, perturbation)
+        if self._pool != (1, 1):
             s = s.transpose(1, 2).reshape(B * T, *self.conv_shape)
-            s = nn.functional.avg_pool2d(s, self.pool)
+            s = nn.functional.avg_pool2d(s, self._pool)
             s = s.reshape(B, T, -1).transpose(1, 2)
         return s.reshape(B, *self.out_shape, T)
+
+    def _coupled(self, drive, generator, noise, perturbation):
+        """Step by step: the coupling of the previous step's spikes goes to the
+        model's second input."""
+        if perturbation is not None:
+            drive = perturbation.drive(drive, generator)
+        B, n, T = drive.shape
+        w = self.coupler.weight * self.coupling_mask
+        groups = self.coupler.groups
+        pad = self.coupler.padding
+        y = torch.zeros(B, *self.conv_shape, dtype=drive.dtype, device=drive.device)
+        S, out = None, []
+        for t in range(T):
+            c = nn.functional.conv2d(y, w, padding=pad, groups=groups).reshape(B, n)
+            x = torch.stack([drive[..., t], c], 1).unsqueeze(-1)           # (B, 2, n, 1)
+            if self.stochastic and not noise:
+                half = torch.full((1, B, n), 0.5, dtype=torch.float64, device=drive.device)
+                st, _, S = self.neurons(x, state=S, return_state=True, variates=half)
+            else:
+                st, _, S = self.neurons(x, state=S, return_state=True, generator=generator)
+            if perturbation is not None:
+                st = perturbation.spikes(st, generator)
+            out.append(st[..., 0])
+            y = st[..., 0].reshape(B, *self.conv_shape)
+        return torch.stack(out, -1)
 
     def config(self) -> dict:
         """The layer's definition as JSON-ready values (weights excluded)."""
@@ -358,12 +459,14 @@ def layer_from_config(cfg, dtype=torch.float32, device=None):
                   surrogate=cfg.pop("surrogate"), alpha=cfg.pop("alpha"),
                   detach_reset=cfg.pop("detach_reset"), noise_in_state=cfg.pop("noise_in_state"),
                   dt=cfg.pop("dt"), bias=cfg.pop("bias"), dtype=dtype, device=device,
-                  branches=cfg.pop("branches", 1))
+                  branches=cfg.pop("branches", 1), learn=tuple(cfg.pop("learn", ())))
     if kind == "dense":
         return SpikingDense(cfg["n_in"], cfg["n_out"], **neuron)
     if kind == "conv2d":
         return SpikingConv2d(cfg["in_shape"], cfg["channels"], cfg["kernel_size"], cfg["stride"],
-                             cfg["padding"], cfg["pool"], **neuron)
+                             cfg["padding"], cfg["pool"], coupling=cfg.get("coupling", "none"),
+                             coupling_size=cfg.get("coupling_size", 3),
+                             norm=cfg.get("norm", "none"), **neuron)
     raise ValueError(f"unknown layer kind {kind!r}")
 
 

@@ -264,7 +264,7 @@ def _layer_cost(layer):
         macs = C_in * k * n * K * Ho * Wo
         somatic = n * Ho * Wo
         sent = math.prod(layer.out_shape)
-        written = somatic * K + somatic + (sent if layer.pool > 1 else 0)
+        written = somatic * K + somatic + (sent if sent != somatic else 0)
     else:
         lin = layer.synapse
         n = lin.out_features // K
