@@ -1,6 +1,6 @@
 """``neuromod train MODEL``: train a classifier of a model family, checkpointed and resumable.
 
-One sub-command per model (``nsnn``, ``lif``, ``dendritic``). Every sub-command
+One sub-command per model (``nsnn``, ``lif``, ``dendritic``, ``dpcnn``, ``conv-lif``). Every sub-command
 shares the options of the training loop (:mod:`neuromod.training`), each with the
 defaults of its model's recipe (:data:`TRAIN_DEFAULTS`), and the output directory:
 ``model.npz`` (``neuromod.load``), ``checkpoint.npz`` (written after every epoch,
@@ -20,6 +20,11 @@ MODELS = {
            "surrogate gradient (the comparison of the NSNN paper)",
     "dendritic": "network of dendritic neurons, K nonlinear branches per soma, at the "
                  "compute (or parameters) of a point network (after Wu et al. 2023)",
+    "dpcnn": "deep pulse-coupled network: PCNN neurons with learnable decays in a "
+             "convolutional spiking network, with intra- or inter-channel coupling and "
+             "RFTD batch normalisation (after Yi et al. 2023)",
+    "conv-lif": "the deep PCNN's convolutional network with discrete LIF neurons (the "
+                "comparison of the deep PCNN)",
 }
 
 #: model -> the defaults of its training options (its recipe). ``dendritic`` is
@@ -29,6 +34,10 @@ TRAIN_DEFAULTS = {
     "lif": {"epochs": 40, "batch_size": 32, "lr": 0.05, "optimizer": "sgd", "momentum": 0.9},
     "dendritic": {"epochs": 40, "batch_size": 32, "lr": 1e-3, "optimizer": "adam",
                   "momentum": 0.0},
+    "dpcnn": {"epochs": 30, "batch_size": 32, "lr": 2e-3, "optimizer": "adam",
+              "momentum": 0.0},
+    "conv-lif": {"epochs": 30, "batch_size": 32, "lr": 2e-3, "optimizer": "adam",
+                 "momentum": 0.0},
 }
 
 #: --set names of the NSNN family -> (type, classifier keyword)
@@ -165,6 +174,46 @@ def _add_dendritic(models):
                    help="time steps per input of a spiking soma (default 4)")
 
 
+def _add_dpcnn(models, name):
+    text = MODELS[name]
+    m = models.add_parser(name, help=text, description=text + ". Network: 3x3 spiking "
+                          "convolutions of W and 2W channels, each followed by 2x2 average "
+                          "pooling of the spikes (1x2 on one-row maps; mnist1d is a 1 x 40 "
+                          "map), then a linear read-out of the spikes averaged over T steps. "
+                          "The report's dpcnn block counts neurons (spiking units per step) "
+                          "and synapses (kernel entries x output positions, coupling "
+                          "included).")
+    _common(m, name)
+    m.add_argument("--width", type=positive_int, default=16, metavar="W",
+                   help="channels of the first convolution (default 16)")
+    if name == "dpcnn":
+        m.add_argument("--coupling", choices=("none", "intra", "inter"), default="inter",
+                       help="pulse coupling: none, each map with itself (intra) or across "
+                            "channels (inter, default)")
+    m.add_argument("--norm", choices=("none", "bn", "rftd"), default="rftd",
+                   help="drive normalisation: none, bn (statistics per time step) or rftd "
+                        "(pooled over time and receptive fields, default)")
+    m.add_argument("--time-steps", type=positive_int, default=4, metavar="T",
+                   help="time steps per input (default 4)")
+
+
+def _dpcnn_trainer(args, options):
+    """Check the options of ``train dpcnn|conv-lif``, load the data; return the trainer."""
+    from neuromod.neurons.pcnn.deep import network, train
+    neuron = "pcnn" if args.model == "dpcnn" else "lif"
+    coupling = getattr(args, "coupling", "none")
+    network((1, 4, 4), 2, width=args.width, coupling=coupling, norm=args.norm,
+            neuron=neuron, time_steps=args.time_steps)          # checks
+    from neuromod.datasets import load_dataset
+    data = load_dataset(args.data)      # a missing or bad path fails before DIR is made
+
+    def trainer(checkpoint, resume):
+        return train(data, neuron, args.width, coupling, args.norm, args.time_steps,
+                     options, split_seed=args.split_seed, checkpoint=checkpoint,
+                     resume=resume, progress=True)
+    return trainer
+
+
 def add_parser(sub):
     p = sub.add_parser(
         "train", help="train a classifier of a model family (checkpointed, resumable)",
@@ -177,6 +226,8 @@ def add_parser(sub):
     _add_nsnn(models, "nsnn")
     _add_nsnn(models, "lif")
     _add_dendritic(models)
+    _add_dpcnn(models, "dpcnn")
+    _add_dpcnn(models, "conv-lif")
     p.set_defaults(model=None)
     return p
 
@@ -261,7 +312,7 @@ def run(args):
     if args.model is None:
         raise NeuromodError(f"give a MODEL: {', '.join(MODELS)} (see neuromod train --help)")
     from neuromod.training import TrainOptions, check_device
-    kw = None if args.model == "dendritic" else _net_options(args)   # --set comes first
+    kw = _net_options(args) if args.model in ("nsnn", "lif") else None   # --set comes first
     try:
         options = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                optimizer=args.optimizer, momentum=args.momentum,
@@ -270,8 +321,9 @@ def run(args):
     except ParameterError as exc:
         raise ParameterError(f"--{str(exc).split()[0].replace('_', '-')}: {exc}") from None
     check_device(args.device)
-    trainer = (_dendritic_trainer(args, options) if kw is None else
-               _nsnn_trainer(args, options, kw))
+    trainer = (_nsnn_trainer(args, options, kw) if kw is not None else
+               _dendritic_trainer(args, options) if args.model == "dendritic" else
+               _dpcnn_trainer(args, options))
 
     out_dir = args.out or f"train-{args.model}"
     ckpt = os.path.join(out_dir, "checkpoint.npz")
@@ -292,7 +344,8 @@ def run(args):
     from neuromod.cli.common import dumps, print_json
     from neuromod.outputs import Outputs
     from neuromod.training import learning_curve_figure
-    block = "budget" if args.model == "dendritic" else "nsnn"
+    block = {"dendritic": "budget", "dpcnn": "dpcnn", "conv-lif": "dpcnn"}.get(args.model,
+                                                                          "nsnn")
     with Outputs() as out:
         model_out = out.add(os.path.join(out_dir, "model.npz"), "model", (".npz",))
         report_out = out.add(os.path.join(out_dir, "report.json"), "report", (".json",))
@@ -320,6 +373,10 @@ def run(args):
         b = report["budget"]
         extra = (f" (K = {b['K']}, widths {'-'.join(map(str, b['widths']))}, {b['macs']} MACs, "
                  f"{b['activations_per_sample']} activations per sample)")
+    elif block == "dpcnn":
+        b = report["dpcnn"]
+        extra = (f" (width {b['width']}, coupling {b['coupling']}, norm {b['norm']}: "
+                 f"{b['neurons']} neurons, {b['synapses']} synapses)")
     print(f"train {args.model} on {report['data']}{extra}: {report['epochs']} epochs "
           f"({report['train_seconds']:.1f} s), best epoch {report['best_epoch']}"
           + (f" (validation accuracy {report['val_accuracy']:.3f})"

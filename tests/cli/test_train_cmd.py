@@ -292,3 +292,44 @@ def test_dendritic_help_lists_its_options(capsys):
                 "--time-steps"):
         assert opt in text, opt
     assert "learning rate (default 0.001)" in text and "optimiser (default adam)" in text
+
+
+# ----------------------------------------------------------------- dpcnn, conv-lif
+def test_dpcnn_json_counts_and_saved_model(tmp_path, capsys):
+    from neuromod.datasets import load_dataset, split
+    from neuromod.neurons.pcnn.deep import counts
+    out = tmp_path / "d"
+    assert main(["train", "dpcnn", "--width", "2", "--epochs", "2", "--coupling", "intra",
+                 "--norm", "bn", "--out", str(out), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    b = rep["dpcnn"]
+    assert (b["neuron"], b["width"], b["coupling"], b["norm"], b["time_steps"]) == (
+        "pcnn", 2, "intra", "bn", 4)
+    net = neuromod.load(out / "model.npz")
+    assert counts(net) == {"neurons": b["neurons"], "synapses": b["synapses"]}
+    ds = load_dataset("digits")
+    _, _, te = split(ds.y, seed=0)
+    X, y = ds.subset(te)
+    with torch.no_grad():
+        acc = float((net(torch.as_tensor(X)).argmax(1) == torch.as_tensor(y)).double().mean())
+    assert acc == pytest.approx(rep["test_accuracy"], abs=1e-12)
+    assert main(["train", "conv-lif", "--width", "2", "--epochs", "1", "--out",
+                 str(tmp_path / "c"), "--json"]) == 0
+    c = json.loads(capsys.readouterr().out)["dpcnn"]
+    assert c["neuron"] == "lif" and c["coupling"] == "none"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["conv-lif", "--coupling", "inter"], "unrecognized arguments"),
+    (["dpcnn", "--width", "0"], "--width"),
+    (["dpcnn", "--norm", "layer"], "--norm"),
+])
+def test_dpcnn_bad_arguments(argv, message, tmp_path, capsys):
+    out = tmp_path / "x"
+    try:
+        rc = main(["train", *argv, "--out", str(out)])
+    except SystemExit as exc:           # a usage error, reported by argparse
+        rc = exc.code
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and not out.exists()
