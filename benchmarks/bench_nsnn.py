@@ -57,6 +57,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peakmem import peak_kb, reset_peak, status_kb  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SIGMA, BETA, THETA = 0.3, 0.5, 1.0
 X_MAX = 1.2          # inputs uniform on [0, X_MAX); weights uniform on [0, 2 / n_in)
@@ -90,34 +93,6 @@ def gaussian_spike():
 
 
 # ============================================================================ workers
-def _status_kb(key):
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak():
-    """Reset the kernel's resident-set high-water mark; False where not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return _status_kb("VmHWM") is not None
-    except OSError:
-        return False
-
-
-def _peak_kb(reset_ok):
-    if reset_ok:
-        return _status_kb("VmHWM")
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
 def make_data(n_in, n, batch, steps, seed=0):
     """Weights ``(n, n_in)`` and inputs ``(batch, n_in, steps)``, the same in every worker."""
     import torch
@@ -217,10 +192,10 @@ def worker(lib, n_in, n, batch, steps, threads, repeat, seed):
 
     once(tiny)                          # libraries loaded, kernels compiled
     gc.collect()
-    reset_ok = _reset_peak()
-    base = _status_kb("VmRSS")
+    reset_ok = reset_peak()
+    base = status_kb("VmRSS")
     s = once(xs)
-    peak = _peak_kb(reset_ok)
+    peak = peak_kb(reset_ok)
     stats = statistics_of(s, weight.grad)
     del s
     gc.collect()

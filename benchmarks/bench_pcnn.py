@@ -64,6 +64,9 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peakmem import peak_kb, reset_peak, rss_kb  # noqa: E402
+
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,42 +100,6 @@ def grid_neighbours(H, W):
 
 
 # ============================================================================ memory
-def _status_kb(key):
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak():
-    """Reset the kernel's resident-set high-water mark; False where not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return _status_kb("VmHWM") is not None
-    except OSError:
-        return False
-
-
-def _peak_kb(reset_ok):
-    if reset_ok:
-        return _status_kb("VmHWM")
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def _rss_kb():
-    kb = _status_kb("VmRSS")
-    if kb is None:
-        import resource
-        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kb
-
-
 # ============================================================================ workers
 def runner(impl, threads):
     """``call(S, steps, beta) -> (pulses (steps, H, W) uint8, run-only seconds or None)``
@@ -200,13 +167,13 @@ def measure(call, case, seed):
     """One row: ``case["repeat"]`` timed calls on ``case["shape"]``, the best kept; the
     pulses of the first saved to ``case["save"]``."""
     S = image(tuple(case["shape"]), seed)
-    reset_ok = _reset_peak()
-    base = _rss_kb()
+    reset_ok = reset_peak()
+    base = rss_kb()
     runs = []
     for i in range(case["repeat"]):
         pulses, wall, cpu, run_only = _timed(call, S, case["steps"], case["beta"])
         if i == 0:
-            peak = _peak_kb(reset_ok)
+            peak = peak_kb(reset_ok)
             np.save(case["save"], pulses)
         del pulses
         runs.append((wall, cpu, run_only))

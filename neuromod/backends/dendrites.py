@@ -30,6 +30,7 @@ Examples
 True
 """
 import functools
+import math
 
 import torch
 from torch import nn
@@ -260,7 +261,7 @@ class RateNet(nn.Module):
         if not layers:
             raise ParameterError("a rate net needs at least one layer")
         for a, b in zip(layers, layers[1:]):
-            n_a = _size(a.out_shape)
+            n_a = math.prod(a.out_shape)
             ok = (b.in_shape == a.out_shape) if isinstance(b, DendriticConv2d) else (
                 b.in_shape[0] == n_a)
             if not ok:
@@ -268,7 +269,7 @@ class RateNet(nn.Module):
         self.layers = nn.ModuleList(layers)
         self.in_shape = tuple(layers[0].in_shape if in_shape is None else
                               (int(v) for v in in_shape))
-        if _size(self.in_shape) != _size(layers[0].in_shape) or (
+        if math.prod(self.in_shape) != math.prod(layers[0].in_shape) or (
                 isinstance(layers[0], DendriticConv2d) and self.in_shape != layers[0].in_shape):
             raise ParameterError(f"in_shape {self.in_shape} does not fit the first layer "
                                  f"({layers[0].in_shape})")
@@ -301,10 +302,3 @@ class RateNet(nn.Module):
         """Rebuild a net from :meth:`config` (fresh weights; load a state dict after)."""
         return cls([rate_layer_from_config(c, dtype, device) for c in cfg["layers"]],
                    in_shape=cfg["in_shape"])
-
-
-def _size(shape):
-    n = 1
-    for v in shape:
-        n *= int(v)
-    return n

@@ -51,6 +51,8 @@ Examples
 >>> SpikingNet.from_config(net.config()).config() == net.config()
 True
 """
+import math
+
 import torch
 from torch import nn
 
@@ -515,7 +517,7 @@ class SpikingNet(nn.Module):
         if int(ensemble) < 1:
             raise ParameterError(f"ensemble must be >= 1, got {ensemble}")
         for a, b in zip(layers, layers[1:]):
-            n_a = _size(a.out_shape)
+            n_a = math.prod(a.out_shape)
             ok = (b.in_shape == a.out_shape) if isinstance(b, SpikingConv2d) else (
                 b.in_shape[0] == n_a)
             if not ok:
@@ -527,7 +529,7 @@ class SpikingNet(nn.Module):
         self.ensemble = int(ensemble)
         self.in_shape = tuple(layers[0].in_shape if in_shape is None else
                               (int(v) for v in in_shape))
-        if _size(self.in_shape) != _size(layers[0].in_shape) or (
+        if math.prod(self.in_shape) != math.prod(layers[0].in_shape) or (
                 isinstance(layers[0], SpikingConv2d) and self.in_shape != layers[0].in_shape):
             raise ParameterError(f"in_shape {self.in_shape} does not fit the first layer "
                                  f"({layers[0].in_shape})")
@@ -596,10 +598,3 @@ class SpikingNet(nn.Module):
                    readout=cfg["readout"], time_steps=cfg["time_steps"],
                    eval_noise=cfg["eval_noise"], ensemble=cfg["ensemble"],
                    in_shape=cfg["in_shape"])
-
-
-def _size(shape):
-    n = 1
-    for v in shape:
-        n *= int(v)
-    return n

@@ -1,44 +1,19 @@
 """The dendritic claims at quick size, through ``neuromod validate`` (run once for the
 family)."""
-import contextlib
-import io
-import json
 import math
 
 import numpy as np
 import pytest
 
-from neuromod.cli import main
 from neuromod.neurons.dendritic import REFERENCE, match_budget
-from neuromod.validation import registry
 
+FAMILY = "dendritic"
 NAMES = ["dendritic-backends", "dendritic-budget", "dendritic-capacity", "dendritic-identity",
          "dendritic-spiking-budget"]
-KEYS = {"name", "claim", "expected", "tolerance", "measured", "unit", "passed", "seconds",
-        "details"}
 
 
-@pytest.fixture(scope="module")
-def results():
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        rc = main(["validate", "dendritic", "--quick", "--json"])
-    res = json.loads(out.getvalue())
-    assert rc == 0, res
-    return {r["name"]: r for r in res}
-
-
-def test_the_family_is_registered_and_listed(capsys):
-    assert [c.name for c in registry.select(["dendritic"])] == NAMES
-    assert main(["validate", "dendritic", "--list"]) == 0
-    out = capsys.readouterr().out
-    assert all(f"{name}:" in out for name in NAMES)
-
-
-def test_every_claim_passes_quickly(results):
-    assert sorted(results) == NAMES
-    for r in results.values():
-        assert KEYS <= set(r) and r["passed"] is True, r["name"]
+def test_the_family_is_registered_listed_and_passes(family_check):
+    family_check()
 
 
 def test_identity_is_exact(results):
