@@ -380,9 +380,55 @@ def section_scaling(a, done, workers):
             "brian2_predicted_s": predicted, "notes": notes, "all_equal": ok}, lines, ok
 
 
+def section_dpcnn(a, done, workers):
+    """One training step (forward, backward, Adam update) of the deep PCNN at width W
+    with no / intra / inter coupling against conv-LIF at W and 2W: digits-sized
+    inputs (1 x 8 x 8), batch 32, T = 4, in this process on ``--threads`` threads."""
+    import torch
+    from neuromod.neurons.pcnn.deep import counts, network
+    torch.set_num_threads(a.threads)
+    W = 4 if a.quick else 16
+    repeat = 3 if a.quick else 20
+    nets = [("conv-LIF, W", "lif", W, "none"), ("conv-LIF, 2W", "lif", 2 * W, "none"),
+            ("DPCNN none, W", "pcnn", W, "none"), ("DPCNN intra, W", "pcnn", W, "intra"),
+            ("DPCNN inter, W", "pcnn", W, "inter")]
+    g = torch.Generator().manual_seed(a.seed)
+    x = torch.rand(32, 1, 8, 8, generator=g)
+    y = torch.randint(0, 10, (32,), generator=g)
+    rows = []
+    for label, neuron, width, coupling in nets:
+        torch.manual_seed(a.seed)
+        net = network((1, 8, 8), 10, width=width, coupling=coupling, norm="rftd",
+                      neuron=neuron)
+        opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+
+        def step():
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+        step()                                   # warm-up
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t0)
+        rows.append({"net": label, "width": width, "coupling": coupling,
+                     "step_s": float(np.median(times)), **counts(net)})
+    ref = rows[0]["step_s"]
+    for r in rows:
+        r["ratio"] = r["step_s"] / ref
+    lines = [f"\ndeep PCNN training step: batch 32, 1 x 8 x 8, T = 4, norm rftd, "
+             f"{a.threads} thread(s), median of {repeat}; ratio: / conv-LIF at W"]
+    lines.append(f"   {'network':<16} {'neurons':>8} {'synapses':>9} {'step':>10} {'ratio':>7}")
+    for r in rows:
+        lines.append(f"   {r['net']:<16} {r['neurons']:>8} {r['synapses']:>9} "
+                     f"{r['step_s'] * 1e3:8.1f} ms {r['ratio']:6.2f}x")
+    return {"width": W, "repeat": repeat, "rows": rows}, lines, True
+
+
 #: Section name -> ``fn(args, results of the sections before, Workers) -> (json part,
 #: printed lines, checks passed)``, run in this order.
-SECTIONS = {"peers": section_peers, "scaling": section_scaling}
+SECTIONS = {"peers": section_peers, "scaling": section_scaling, "dpcnn": section_dpcnn}
 
 
 # ============================================================================ main

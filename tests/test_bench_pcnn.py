@@ -29,7 +29,6 @@ def test_grid_neighbours_do_not_wrap_across_rows():
 
 
 def test_runners_give_the_same_pulses_as_neuromod():
-    pytest.importorskip("pyclustering")
     bench = _bench()
     S = bench.image((9, 13), seed=4)
     torch_run = bench.runner("neuromod-torch", 1)
@@ -41,14 +40,12 @@ def test_runners_give_the_same_pulses_as_neuromod():
 
 
 def test_quick_json_has_every_row_and_equal_pulses():
-    pytest.importorskip("pyclustering")
-    pytest.importorskip("brian2")
     p = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--repeat", "1", "--json"],
                        capture_output=True, text=True, timeout=600, cwd=SCRIPT.parents[1])
     assert p.returncode == 0, p.stdout + p.stderr
     out = json.loads(p.stdout)
     assert out["quick"] and out["steps"] == 10 and out["neighbours"] == 8
-    assert list(out["sections"]) == ["peers", "scaling"] and out["all_equal"] is True
+    assert list(out["sections"]) == ["peers", "scaling", "dpcnn"] and out["all_equal"] is True
 
     peers = out["sections"]["peers"]
     assert peers["shapes"] == [[16, 16]] and peers["all_equal"] is True
@@ -81,3 +78,11 @@ def test_quick_json_has_every_row_and_equal_pulses():
     for r in scaling["rows"]:
         assert r["time_s"] > 0 and r["ns_per_pixel_step"] > 0 and r["pulses"] > 0
     assert scaling["rows"][1]["equal"] is True and scaling["brian2_predicted_s"] < 60
+
+    dp = out["sections"]["dpcnn"]
+    assert [r["net"] for r in dp["rows"]] == ["conv-LIF, W", "conv-LIF, 2W", "DPCNN none, W",
+                                              "DPCNN intra, W", "DPCNN inter, W"]
+    lif, lif2, none, intra, inter = dp["rows"]
+    assert lif2["neurons"] == 2 * lif["neurons"] == 2 * inter["neurons"]
+    assert none["synapses"] == lif["synapses"] < intra["synapses"] < inter["synapses"]
+    assert all(r["step_s"] > 0 for r in dp["rows"]) and lif["ratio"] == 1.0
