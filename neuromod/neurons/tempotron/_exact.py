@@ -1,0 +1,128 @@
+"""Numba kernels of the event-driven tempotron (private to the package).
+
+Between two events the voltage is ``V(t0 + u) = alpha e^{-u/tau_m} - beta e^{-u/tau_s}``
+with ``alpha = V0 a - theta r`` and ``beta = V0 b``, where ``a``, ``b`` are the input
+traces ``sum_i w_i e^{-(t0 - t_i)/tau}`` and ``r`` the reset trace ``sum_s
+e^{-(t0 - t_s)/tau_m}``, all held at the current time ``t0`` (time is rebased at every
+event, so nothing grows like ``e^{t/tau}`` on long trials). Such a function has at most
+one critical point, so its maximum over an interval is at that point or at an end,
+and the first threshold crossing lies in a bracket where ``V`` rises monotonically;
+it is found by bisection to :data:`TIME_TOL`.
+
+Compiled with ``cache=True``.
+"""
+import math
+
+import numpy as np
+
+from neuromod.runtime import ensure_cache_dir
+
+ensure_cache_dir(__file__)   # before numba: a cache directory it can write
+
+from numba import njit  # noqa: E402
+
+_OPTS = dict(cache=True, nogil=True, error_model="numpy")
+
+#: Output spike times are located to this many seconds.
+TIME_TOL = 1e-12
+
+
+@njit(**_OPTS)
+def _v(alpha, beta, u, tau_m, tau_s):
+    return alpha * math.exp(-u / tau_m) - beta * math.exp(-u / tau_s)
+
+
+@njit(**_OPTS)
+def _first_crossing(alpha, beta, span, theta, tau_m, tau_s):
+    """First ``u`` in ``(0, span]`` with ``V(u) >= theta``, or -1."""
+    v0 = _v(alpha, beta, 0.0, tau_m, tau_s)
+    if v0 >= theta:
+        return 0.0
+    # critical point of alpha e^{-u/tm} - beta e^{-u/ts}: beta/ts e^{-u/ts} = alpha/tm e^{-u/tm}
+    ucrit = -1.0
+    if alpha != 0.0 and beta != 0.0 and (beta * tau_m) / (alpha * tau_s) > 0.0:
+        ucrit = math.log((beta * tau_m) / (alpha * tau_s)) / (1.0 / tau_s - 1.0 / tau_m)
+    lo, hi = 0.0, span
+    if 0.0 < ucrit < span:
+        vc = _v(alpha, beta, ucrit, tau_m, tau_s)
+        # second derivative sign tells a maximum from a minimum
+        d2 = alpha / (tau_m * tau_m) * math.exp(-ucrit / tau_m) - \
+            beta / (tau_s * tau_s) * math.exp(-ucrit / tau_s)
+        if d2 < 0.0:                      # a maximum: rising on [0, ucrit]
+            if vc < theta:
+                return -1.0
+            hi = ucrit
+        else:                             # a minimum: rising on [ucrit, span]
+            if _v(alpha, beta, span, tau_m, tau_s) < theta:
+                return -1.0
+            lo = ucrit
+    elif _v(alpha, beta, span, tau_m, tau_s) < theta:
+        return -1.0
+    for _ in range(200):
+        if hi - lo <= TIME_TOL:
+            break
+        mid = 0.5 * (lo + hi)
+        if _v(alpha, beta, mid, tau_m, tau_s) >= theta:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@njit(**_OPTS)
+def run_neuron(times, aff, w, duration, tau_m, tau_s, theta, v0, binary, out):
+    """Output spike times of one neuron (weights ``w``) for one pattern (sorted
+    ``times`` of afferents ``aff``) written into ``out``; returns their number
+    (``-1 - n`` when ``out`` filled up)."""
+    a = 0.0
+    b = 0.0
+    r = 0.0
+    t0 = 0.0
+    n_out = 0
+    cap = out.shape[0]
+    n_ev = times.shape[0]
+    for k in range(n_ev + 1):
+        t_next = times[k] if k < n_ev else duration
+        span = t_next - t0
+        while span > 0.0:
+            u = _first_crossing(v0 * a - theta * r, v0 * b, span, theta, tau_m, tau_s)
+            if u < 0.0:
+                break
+            if u == 0.0:                  # numerically on the threshold: step past it
+                u = TIME_TOL
+            ts = t0 + u
+            if n_out >= cap:
+                return -1 - n_out
+            out[n_out] = ts
+            n_out += 1
+            if binary:
+                return n_out
+            em = math.exp(-u / tau_m)
+            a *= em
+            b *= math.exp(-u / tau_s)
+            r = r * em + 1.0
+            t0 = ts
+            span = t_next - t0
+        if k == n_ev:
+            break
+        em = math.exp(-span / tau_m)
+        a = a * em + w[aff[k]]
+        b = b * math.exp(-span / tau_s) + w[aff[k]]
+        r *= em
+        t0 = t_next
+    return n_out
+
+
+@njit(**_OPTS)
+def run_batch(times, aff, offsets, W, duration, tau_m, tau_s, theta, v0, binary, cap):
+    """Every (pattern, neuron): output counts ``(P, n)`` and times ``(P, n, cap)``."""
+    P = offsets.shape[0] - 1
+    n = W.shape[0]
+    counts = np.zeros((P, n), dtype=np.int64)
+    out = np.full((P, n, cap), np.nan)
+    for p in range(P):
+        s, e = offsets[p], offsets[p + 1]
+        for j in range(n):
+            counts[p, j] = run_neuron(times[s:e], aff[s:e], W[j], duration, tau_m, tau_s,
+                                      theta, v0, binary, out[p, j])
+    return counts, out
