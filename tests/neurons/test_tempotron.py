@@ -116,3 +116,38 @@ def test_bad_input_one_line_errors():
     with pytest.raises(ParameterError, match="max_spikes"):
         simulate(Patterns.from_lists([[[0.01 * k for k in range(1, 40)]]], 0.5), [50.0],
                  max_spikes=5)
+
+
+# ----------------------------------------------------------------- binary learning
+def test_unreset_maximum_against_a_grid_and_the_spiking_neuron():
+    from neuromod.neurons.tempotron._exact import unreset_max
+    from neuromod.neurons.tempotron.learning import BINARY_NEURON as p, classify_binary
+    P = _random_patterns(30, N=40, seed=8)
+    w = np.random.default_rng(9).normal(0.08, 0.1, 40)
+    t = np.arange(0, 0.5, 2e-6)
+    for k in range(5):
+        s, e = P.offsets[k], P.offsets[k + 1]
+        vmax, tmax = unreset_max(P.times[s:e], P.afferents[s:e], w, P.duration, p.tau_m,
+                                 p.tau_s, p.v0)
+        v = sum(w[a] * p.kernel(t - ti) for ti, a in zip(P.times[s:e], P.afferents[s:e]))
+        assert abs(vmax - v.max()) < 1e-6 and abs(tmax - t[v.argmax()]) < 1e-5
+    fires = classify_binary(P, w, p)
+    spikes = simulate(P, w, Tempotron(p.tau_m, p.tau_s, binary=True))
+    assert 0 < fires.sum() < 30
+    assert fires.tolist() == [int(len(o[0]) > 0) for o in spikes]
+
+
+def test_binary_rule_learns_the_capacity_task():
+    from neuromod.neurons.tempotron.learning import (classify_binary, latency_patterns,
+                                                     train_binary)
+    P, y = latency_patterns(100, 100, seed=1)
+    w, hist = train_binary(P, y, epochs=100, seed=1)
+    assert hist[-1]["errors"] == 0 and len(hist) <= 100 and hist[0]["errors"] > 20
+    assert (classify_binary(P, w) == y).all()
+    # the same seed gives the same run
+    w2, hist2 = train_binary(P, y, epochs=100, seed=1)
+    assert hist2 == hist and np.array_equal(w, w2)
+    with pytest.raises(ParameterError, match="labels"):
+        train_binary(P, y[:5])
+    with pytest.raises(ParameterError, match="0 or 1"):
+        train_binary(P, y + 1)

@@ -126,3 +126,67 @@ def run_batch(times, aff, offsets, W, duration, tau_m, tau_s, theta, v0, binary,
             counts[p, j] = run_neuron(times[s:e], aff[s:e], W[j], duration, tau_m, tau_s,
                                       theta, v0, binary, out[p, j])
     return counts, out
+
+
+@njit(**_OPTS)
+def unreset_max(times, aff, w, duration, tau_m, tau_s, v0):
+    """Maximum of the voltage without resets, ``V(t) = sum_i w_i sum_j K(t - t_i^j)``,
+    over ``[0, duration]``, and its time: ``(vmax, tmax)`` (``(0, 0)`` when ``V`` never
+    rises above 0)."""
+    a = 0.0
+    b = 0.0
+    t0 = 0.0
+    best, tbest = 0.0, 0.0
+    n_ev = times.shape[0]
+    for k in range(n_ev + 1):
+        t_next = times[k] if k < n_ev else duration
+        span = t_next - t0
+        if span > 0.0:
+            alpha, beta = v0 * a, v0 * b
+            # candidates: the interval's end and its critical point
+            vend = _v(alpha, beta, span, tau_m, tau_s)
+            if vend > best:
+                best, tbest = vend, t_next
+            if alpha != 0.0 and beta != 0.0 and (beta * tau_m) / (alpha * tau_s) > 0.0:
+                uc = math.log((beta * tau_m) / (alpha * tau_s)) / (1.0 / tau_s - 1.0 / tau_m)
+                if 0.0 < uc < span:
+                    vc = _v(alpha, beta, uc, tau_m, tau_s)
+                    if vc > best:
+                        best, tbest = vc, t0 + uc
+        if k == n_ev:
+            break
+        a = a * math.exp(-span / tau_m) + w[aff[k]]
+        b = b * math.exp(-span / tau_s) + w[aff[k]]
+        t0 = t_next
+    return best, tbest
+
+
+@njit(**_OPTS)
+def binary_epoch(times, aff, offsets, order, labels, w, dw, lr, momentum, duration, tau_m,
+                 tau_s, theta, v0):
+    """One epoch of the binary tempotron rule, online in ``order``; ``w`` and the
+    momentum ``dw`` are updated in place. On an error at pattern ``p``:
+    ``dw <- +-lr sum_j K(t_max - t_i^j) + momentum dw``, ``t_max`` the time of the
+    maximum of the unreset voltage over the trial.
+    Returns the number of errors."""
+    errors = 0
+    n_aff = w.shape[0]
+    grad = np.zeros(n_aff)
+    for q in range(order.shape[0]):
+        p = order[q]
+        s, e = offsets[p], offsets[p + 1]
+        vmax, tmax = unreset_max(times[s:e], aff[s:e], w, duration, tau_m, tau_s, v0)
+        fired = vmax >= theta
+        if fired == (labels[p] == 1):
+            continue
+        errors += 1
+        grad[:] = 0.0
+        for k in range(s, e):
+            u = tmax - times[k]
+            if u > 0.0:
+                grad[aff[k]] += v0 * (math.exp(-u / tau_m) - math.exp(-u / tau_s))
+        sign = 1.0 if labels[p] == 1 else -1.0
+        for i in range(n_aff):
+            dw[i] = sign * lr * grad[i] + momentum * dw[i]
+            w[i] += dw[i]
+    return errors
