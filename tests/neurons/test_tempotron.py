@@ -151,3 +151,42 @@ def test_binary_rule_learns_the_capacity_task():
         train_binary(P, y[:5])
     with pytest.raises(ParameterError, match="0 or 1"):
         train_binary(P, y + 1)
+
+
+# ----------------------------------------------------------------- multi-spike
+def test_critical_thresholds_step_the_spike_count():
+    from neuromod.neurons.tempotron.learning import _count, critical_threshold
+    rng = np.random.default_rng(11)
+    P = Patterns.from_lists([[np.sort(rng.uniform(0, 0.5, rng.poisson(2.5)))
+                              for _ in range(30)]], 0.5)
+    w = rng.normal(0.05, 0.1, 30)
+    prev = np.inf
+    for k in range(1, 5):
+        th, lo, hi = critical_threshold(P.times, P.afferents, w, k, 0.5)
+        n_lo = len(_count(P.times, P.afferents, w, 0.5, Tempotron(), lo))
+        n_hi = len(_count(P.times, P.afferents, w, 0.5, Tempotron(), hi))
+        assert n_lo >= k > n_hi and hi - lo <= 1e-12 and th <= prev
+        prev = th
+    with pytest.raises(ParameterError, match="never rises above 0"):
+        critical_threshold(P.times, P.afferents, -np.abs(w), 1, 0.5)
+
+
+def test_theta_gradient_when_the_new_spike_is_not_the_last():
+    """The spike appearing below theta* can precede existing ones (and sit at the
+    trial's end): the gradient follows its own local maximum (finite differences)."""
+    from neuromod.neurons.tempotron.learning import critical_threshold, theta_gradient
+    rng = np.random.default_rng(0)
+    cases = []
+    for _ in range(7):
+        P = Patterns.from_lists([[np.sort(rng.uniform(0, 0.5, rng.poisson(2.5)))
+                                  for _ in range(30)]], 0.5)
+        cases.append((P, rng.normal(0.05, 0.1, 30), int(rng.integers(1, 6))))
+    for P, w, k in (cases[0], cases[6]):      # new spike first (k=2); at the end (k=5)
+        th, g = theta_gradient(P.times, P.afferents, w, k, 0.5)
+        for i in np.argsort(-np.abs(g))[:4]:
+            wp, wm = w.copy(), w.copy()
+            wp[i] += 1e-6
+            wm[i] -= 1e-6
+            fd = (critical_threshold(P.times, P.afferents, wp, k, 0.5)[0]
+                  - critical_threshold(P.times, P.afferents, wm, k, 0.5)[0]) / 2e-6
+            assert abs(g[i] - fd) <= 1e-4 * np.abs(g).max()

@@ -190,3 +190,67 @@ def binary_epoch(times, aff, offsets, order, labels, w, dw, lr, momentum, durati
             dw[i] = sign * lr * grad[i] + momentum * dw[i]
             w[i] += dw[i]
     return errors
+
+
+@njit(**_OPTS)
+def _dv(alpha, beta, u, tau_m, tau_s):
+    return -alpha / tau_m * math.exp(-u / tau_m) + beta / tau_s * math.exp(-u / tau_s)
+
+
+@njit(**_OPTS)
+def local_maxima(times, aff, w, duration, tau_m, tau_s, theta, v0, spikes, tq, vq):
+    """Local maxima of the voltage with resets by ``theta`` at the given output
+    ``spikes`` (sorted): inside intervals between events, at input events where the
+    slope turns from rising to falling, and at the trial's end when the voltage is
+    still rising there. Fills ``tq``, ``vq``; returns how many."""
+    a = 0.0
+    b = 0.0
+    r = 0.0
+    t0 = 0.0
+    n = 0
+    i = 0
+    j = 0
+    n_in, n_sp = times.shape[0], spikes.shape[0]
+    slope_in = 0.0
+    while True:
+        t_in = times[i] if i < n_in else math.inf
+        t_sp = spikes[j] if j < n_sp else math.inf
+        t_next = min(t_in, t_sp, duration)
+        span = t_next - t0
+        alpha, beta = v0 * a - theta * r, v0 * b
+        if span > 0.0:
+            if alpha != 0.0 and beta != 0.0 and (beta * tau_m) / (alpha * tau_s) > 0.0:
+                uc = math.log((beta * tau_m) / (alpha * tau_s)) / (1.0 / tau_s - 1.0 / tau_m)
+                d2 = alpha / (tau_m * tau_m) * math.exp(-uc / tau_m) - \
+                    beta / (tau_s * tau_s) * math.exp(-uc / tau_s)
+                if 0.0 < uc < span and d2 < 0.0 and n < tq.shape[0]:
+                    tq[n] = t0 + uc
+                    vq[n] = _v(alpha, beta, uc, tau_m, tau_s)
+                    n += 1
+            slope_in = _dv(alpha, beta, span, tau_m, tau_s)
+        if t_next >= duration and t_in >= duration and t_sp >= duration:
+            if span > 0.0 and slope_in > 0.0 and n < tq.shape[0]:   # still rising at the end
+                tq[n] = duration
+                vq[n] = _v(alpha, beta, span, tau_m, tau_s)
+                n += 1
+            break
+        em = math.exp(-span / tau_m)
+        es = math.exp(-span / tau_s)
+        a *= em
+        b *= es
+        r *= em
+        t0 = t_next
+        if t_sp <= t_in:                  # an output spike: reset
+            r += 1.0
+            j += 1
+            slope_in = -1.0               # the reset is a downward jump, not a maximum
+        else:
+            a += w[aff[i]]
+            b += w[aff[i]]
+            i += 1
+            slope_out = _dv(v0 * a - theta * r, v0 * b, 0.0, tau_m, tau_s)
+            if slope_in > 0.0 and slope_out < 0.0 and n < tq.shape[0]:
+                tq[n] = t0
+                vq[n] = v0 * (a - b) - theta * r
+                n += 1
+    return n

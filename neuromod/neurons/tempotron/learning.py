@@ -117,3 +117,114 @@ def train_binary(patterns, labels, epochs=100, lr=1e-3, momentum=0.99, init_std=
         if err == 0:
             break
     return w, history
+
+
+# ------------------------------------------------------------ multi-spike tempotron
+def _count(times, aff, w, duration, neuron, theta, cap=10000):
+    """Output spikes at threshold ``theta`` (times)."""
+    from neuromod.neurons.tempotron._exact import run_neuron
+    out = np.empty(cap)
+    n = run_neuron(times, aff, w, duration, neuron.tau_m, neuron.tau_s, theta, neuron.v0,
+                   False, out)
+    if n < 0:
+        raise ParameterError(f"more than {cap} output spikes at threshold {theta:g}")
+    return out[:n]
+
+
+def critical_threshold(times, aff, w, k, duration, neuron=Tempotron(), tol=1e-13):
+    """The critical threshold ``theta*_k`` of one pattern: the threshold at which the
+    neuron's spike count steps from ``k - 1`` (above it) to ``k`` (below it), by
+    bisection to the relative tolerance ``tol``.
+
+    Returns
+    -------
+    (theta_star, lo, hi) : float
+        The estimate and a bracket with ``count(lo) >= k > count(hi)``.
+
+    Raises
+    ------
+    ParameterError
+        When no threshold gives ``k`` spikes (the spike-threshold surface cannot be
+        bracketed: e.g. no excitatory input).
+    """
+    from neuromod.neurons.tempotron._exact import unreset_max
+    if k < 1:
+        raise ParameterError(f"k must be >= 1, got {k}")
+    vmax, _ = unreset_max(times, aff, w, duration, neuron.tau_m, neuron.tau_s, neuron.v0)
+    if not vmax > 0:
+        raise ParameterError("the voltage never rises above 0: no threshold gives a spike")
+    hi = vmax * (1 + 1e-9)                 # above the unreset maximum: no spike at all
+    lo = vmax
+    for _ in range(200):                   # lower the threshold until k spikes
+        if len(_count(times, aff, w, duration, neuron, lo)) >= k:
+            break
+        hi, lo = lo, lo / 2
+    else:
+        raise ParameterError(f"no threshold gives {k} spikes on this pattern")
+    for _ in range(400):
+        if hi - lo <= tol * hi:
+            break
+        mid = 0.5 * (lo + hi)
+        if len(_count(times, aff, w, duration, neuron, mid)) >= k:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi), lo, hi
+
+
+def theta_gradient(times, aff, w, k, duration, neuron=Tempotron()):
+    """``theta*_k`` and its gradient with respect to the weights (Gütig 2016).
+
+    The output spikes at ``theta*`` before the tangent point ``t*`` of the spike that
+    appears below ``theta*`` (the local maximum of the voltage that just reaches the
+    threshold: the maximum nearest that new spike, which need not be the last, nor
+    the global maximum) give, with ``C_x = 1 + sum_{t_s < t_x} e^{-(t_x - t_s)/tau_m}`` and the unreset
+    voltage ``V0``: ``V_x = V0(t_x)/C_x``, ``dV_x/dw = sum K/C_x``, ``dV_x/dt_j =
+    -V0 e^{-(t_x - t_j)/tau_m}/(tau_m C_x^2)``, ``Vdot_x = V0'/C_x + V0 sum
+    e/(tau_m C_x^2)``, and the recursion ``A_k = 1 - sum_j (A_j/Vdot_j) dV_k/dt_j``,
+    ``B_k = -dV_k/dw - sum_j (B_j/Vdot_j) dV_k/dt_j``; ``grad theta* = -B*/A*``.
+
+    Returns
+    -------
+    theta_star : float
+    grad : ndarray (n_afferents,)
+    """
+    from neuromod.neurons.tempotron._exact import local_maxima
+    theta, lo, hi = critical_threshold(times, aff, w, k, duration, neuron)
+    below = _count(times, aff, w, duration, neuron, lo)
+    above = _count(times, aff, w, duration, neuron, hi)
+    tq, vq = np.empty(4 * len(times) + 8), np.empty(4 * len(times) + 8)
+    m = local_maxima(times, aff, w, duration, neuron.tau_m, neuron.tau_s, hi, neuron.v0,
+                     above, tq, vq)
+    if m == 0 or len(below) < k:
+        raise ParameterError("cannot locate the tangent point of the critical threshold")
+    # the spike that appears below theta*: the first of `below` without a partner in
+    # `above` (it need not be the last); its own local maximum is the tangent point
+    d = 0
+    while d < len(above) and abs(below[d] - above[d]) < 1e-6:
+        d += 1
+    t_star = tq[:m][np.argmin(np.abs(tq[:m] - below[d]))]
+    pts = np.concatenate([above[above < t_star], [t_star]])
+    tm, ts, v0 = neuron.tau_m, neuron.tau_s, neuron.v0
+    n_aff = len(w)
+    A, B, Vdot, dVdt = [], [], [], []
+    for x, tx in enumerate(pts):
+        u = tx - times
+        live = u > 0
+        Kx = np.where(live, v0 * (np.exp(-np.where(live, u, 0) / tm)
+                                  - np.exp(-np.where(live, u, 0) / ts)), 0.0)
+        dK = np.where(live, v0 * (-np.exp(-np.where(live, u, 0) / tm) / tm
+                                  + np.exp(-np.where(live, u, 0) / ts) / ts), 0.0)
+        V0x = float(np.dot(w[aff], Kx))
+        V0p = float(np.dot(w[aff], dK))
+        e = np.exp(-(tx - pts[:x]) / tm)
+        C = 1.0 + e.sum()
+        dVdw = np.bincount(aff, weights=Kx, minlength=n_aff) / C
+        dVdtj = -V0x * e / (tm * C * C)
+        Ak = 1.0 - sum(A[j] / Vdot[j] * dVdtj[j] for j in range(x))
+        Bk = -dVdw - sum(B[j] / Vdot[j] * dVdtj[j] for j in range(x))
+        A.append(Ak)
+        B.append(Bk)
+        Vdot.append(V0p / C + V0x * e.sum() / (tm * C * C))
+        dVdt.append(dVdtj)
+    return theta, -B[-1] / A[-1]
