@@ -190,3 +190,33 @@ def test_theta_gradient_when_the_new_spike_is_not_the_last():
             fd = (critical_threshold(P.times, P.afferents, wp, k, 0.5)[0]
                   - critical_threshold(P.times, P.afferents, wm, k, 0.5)[0]) / 2e-6
             assert abs(g[i] - fd) <= 1e-4 * np.abs(g).max()
+
+
+@pytest.mark.parametrize("rule", ["mst", "correlation"])
+def test_multi_spike_rules_learn_spike_counts(rule):
+    """Four patterns, desired 0 / 1 / 2 / 3 spikes: both rules get every count right
+    (seeded; measured within 30 epochs, allowed 100)."""
+    from neuromod.neurons.tempotron.learning import _count, correlation_step, mst_step
+    step = mst_step if rule == "mst" else correlation_step
+    rng = np.random.default_rng(1)
+    pats = [Patterns.from_lists([[np.sort(rng.uniform(0, 0.5, rng.poisson(2.5)))
+                                  for _ in range(100)]], 0.5) for _ in range(4)]
+    w = rng.normal(0, 0.01, 100)
+    for epoch in range(100):
+        errors = 0
+        for P, d in zip(pats, range(4)):
+            dw, n = step(P.times, P.afferents, w, d, 0.5, lr=5e-3)
+            w += dw
+            errors += n != d
+        if errors == 0:
+            break
+    assert errors == 0
+    assert [len(_count(P.times, P.afferents, w, 0.5, Tempotron(), 1.0)) for P in pats] == \
+        [0, 1, 2, 3]
+
+
+def test_mst_step_skips_what_it_cannot_bracket():
+    from neuromod.neurons.tempotron.learning import mst_step
+    P = Patterns.from_lists([[[0.1], [0.2]]], 0.5)
+    dw, n = mst_step(P.times, P.afferents, np.array([-1.0, -1.0]), 2, 0.5)
+    assert n == 0 and not dw.any()

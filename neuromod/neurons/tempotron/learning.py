@@ -228,3 +228,49 @@ def theta_gradient(times, aff, w, k, duration, neuron=Tempotron()):
         Vdot.append(V0p / C + V0x * e.sum() / (tm * C * C))
         dVdt.append(dVdtj)
     return theta, -B[-1] / A[-1]
+
+
+def mst_step(times, aff, w, desired, duration, neuron=Tempotron(), lr=1e-3):
+    """One multi-spike tempotron update (Gütig 2016) of ``w`` for a pattern whose
+    desired output is ``desired`` spikes: with ``n`` output spikes at ``theta``,
+    ``-lr grad theta*_n`` when ``n > desired`` and ``+lr grad theta*_{n+1}`` when
+    ``n < desired`` (no change otherwise). Returns ``(dw, n)``; ``dw`` is zero when
+    the critical threshold cannot be bracketed (the update is skipped, never a hang).
+    """
+    n = len(_count(times, aff, w, duration, neuron, neuron.theta))
+    if n == desired:
+        return np.zeros_like(w), n
+    k, sign = (n, -1.0) if n > desired else (n + 1, 1.0)
+    try:
+        _, g = theta_gradient(times, aff, w, k, duration, neuron)
+    except ParameterError:
+        return np.zeros_like(w), n
+    return sign * lr * g, n
+
+
+def eligibility(times, aff, w, duration, neuron=Tempotron()):
+    """The correlation rule's eligibility of every synapse,
+    ``E_i = sum_j int_0^T V(t) K(t - t_i^j) dt``, with ``V`` the voltage with its
+    resets, by the trapezoidal rule on a 0.1 ms grid."""
+    t = np.arange(0.0, duration + 1e-4 / 2, 1e-4)
+    spikes = _count(times, aff, w, duration, neuron, neuron.theta)
+    K = neuron.kernel(t[None, :] - times[:, None])                   # (events, grid)
+    V = w[aff] @ K - neuron.theta * sum(np.where(t >= s, np.exp(-(t - s) / neuron.tau_m), 0.0)
+                                        for s in spikes) if len(spikes) else w[aff] @ K
+    per_event = np.trapezoid(V[None, :] * K, t, axis=1)
+    return np.bincount(aff, weights=per_event, minlength=len(w))
+
+
+def correlation_step(times, aff, w, desired, duration, neuron=Tempotron(), lr=1e-3,
+                     fraction=0.1):
+    """One update of the correlation-based multi-spike rule: on an error, the
+    ``fraction`` most eligible synapses (:func:`eligibility`) change by ``+lr`` (too
+    few spikes) or ``-lr`` (too many). Returns ``(dw, n)``."""
+    n = len(_count(times, aff, w, duration, neuron, neuron.theta))
+    dw = np.zeros_like(w)
+    if n == desired:
+        return dw, n
+    E = eligibility(times, aff, w, duration, neuron)
+    top = np.argsort(-E)[:max(1, int(round(fraction * len(w))))]
+    dw[top] = lr if n < desired else -lr
+    return dw, n
