@@ -13,11 +13,9 @@ Every random choice is seeded: initial weights through
 drives by ``numpy.random.default_rng``. Accuracies are scored once on the held-out
 test split; the kept epoch is chosen on the validation split.
 
-The claims run Torch on one thread (the setting is restored afterwards): the
-networks are small, one thread is about as fast as two, does not stall when the
-cores are shared, and keeps the figures independent of the machine's core count.
+Like every claim, they run with Torch on one thread (the registry sets it): the
+figures do not depend on the machine's core count.
 """
-import functools
 
 import numpy as np
 
@@ -41,20 +39,6 @@ CAPACITY_BRANCHES = 4
 BACKEND_CASES_QUICK = ((3, "relu", "noisy-lif"),)
 BACKEND_CASES_FULL = ((3, "relu", "noisy-lif"), (1, "identity", "noisy-lif"),
                       (2, "softplus", "noisy-lif"), (4, "sigmoid", "lif"), (8, "relu", "lif"))
-
-
-def _one_thread(func):
-    """Run ``func`` with ``torch.set_num_threads(1)``, restoring the setting after."""
-    @functools.wraps(func)
-    def run(quick):
-        import torch
-        old = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return func(quick)
-        finally:
-            torch.set_num_threads(old)
-    return run
 
 
 def _stats(values):
@@ -170,7 +154,6 @@ def _spiking_identity(widths, X, y, soma, time_steps=4, gain=3.0):
        "LIF somata give the spikes, read-outs and gradients of the point noisy_lif / "
        "discrete_lif networks with the same weights and firing variates.",
        "= 0", "largest absolute difference", tolerance=0.0)
-@_one_thread
 def identity(quick):
     import torch
     from neuromod.neurons.dendritic import REFERENCE
@@ -207,7 +190,6 @@ def _spike_pairs(result, dt=1e-3):
        "branches, noisy-LIF soma; at full size also K = 1 identity, 2 softplus, 4 sigmoid "
        "and 8 ReLU, the last two with LIF somata).",
        "= 0", "spikes differing", tolerance=0.0)
-@_one_thread
 def backends(quick):
     from neuromod.backends.network import simulate
     from neuromod.neurons.dendritic import dendritic_neuron
@@ -281,7 +263,6 @@ def _budget_table(data, seeds, epochs=BUDGET_EPOCHS, branches=BUDGET_BRANCHES):
        "30 epochs, best validation epoch; mean of 5 seeds, 2 at quick size; the budget per "
        "K and, at full size, the same table on MNIST-1D are reported beside it).",
        "<= 0.02", "largest accuracy drop")
-@_one_thread
 def budget_claim(quick):
     seeds = [0, 1] if quick else [0, 1, 2, 3, 4]
     digits = _budget_table("digits", seeds)
@@ -353,7 +334,6 @@ def _capacity(widths, K, seed):
        "point network 64-32-1 of the same parameter count (mean of 3 seeds, 1 at quick "
        "size).",
        "<= 0.15", "relative capacity difference")
-@_one_thread
 def capacity(quick):
     from neuromod.neurons.dendritic import budget, match_budget, network
     seeds = [0] if quick else [0, 1, 2]
@@ -390,7 +370,6 @@ def capacity(quick):
        "spikes each network sends between its layers per test sample are reported beside "
        "it.",
        "<= 0.03", "accuracy drop")
-@_one_thread
 def spiking_budget(quick):
     from neuromod.datasets import load_dataset
     from neuromod.neurons.dendritic import RECIPE, train

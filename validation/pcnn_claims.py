@@ -2,7 +2,7 @@
 on both backends, pulse matrices identical to pyclustering's and segmentation of a
 noisy four-region image; for the deep PCNN (Yi et al. 2023), accuracy against conv-LIF
 networks on digits and mnist1d. Every image and every training run is seeded; the
-deep networks train on one Torch thread and are scored once on the held-out split."""
+deep networks are scored once on the held-out split."""
 import numpy as np
 
 from neuromod.validation.registry import claim
@@ -139,16 +139,10 @@ DEEP_EFFICIENCY = {"width": 16, "epochs": (15, 30), "seeds": ((0,), (0, 1, 2))}
 
 
 def _deep_run(data, neuron, width, coupling, epochs, seed):
-    import torch
     from neuromod.neurons.pcnn.deep import RECIPE, train
     from neuromod.training import TrainOptions
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)        # small networks: one thread, figures independent of cores
-    try:
-        opts = TrainOptions(**{**RECIPE, "epochs": epochs, "seed": seed})
-        _, rep = train(data, neuron, width, coupling, "rftd", options=opts)
-    finally:
-        torch.set_num_threads(old)
+    opts = TrainOptions(**{**RECIPE, "epochs": epochs, "seed": seed})
+    _, rep = train(data, neuron, width, coupling, "rftd", options=opts)
     return {"accuracy": rep["test_accuracy"], "best_epoch": rep["best_epoch"],
             "train_seconds": rep["train_seconds"], **{k: rep["dpcnn"][k] for k in (
                 "neurons", "synapses")}}

@@ -5,7 +5,9 @@ returns ``{"measured": float, "passed": bool}`` and optionally ``"details"`` (a
 JSON-ready dict of the side figures: per-rate values, per-encoder accuracies...).
 ``quick=True`` must finish in under a minute on 2 CPU cores; ``quick=False`` is the
 full size the README's validation table reports. Every random choice inside a
-claim is seeded, so a claim measures the same figure on every run.
+claim is seeded, and every claim runs with Torch on one thread (:func:`run_claim`):
+the order of floating-point sums then does not depend on the machine's cores, so a
+claim measures the same figure on every run and every machine.
 
 Claim modules are the modules of this package whose names end in ``_claims``; they
 are imported by :func:`discover` (and only then), so adding a family's claims is
@@ -134,8 +136,10 @@ def run_claim(c, quick=False):
     Examples
     --------
     See :func:`claim`."""
+    from neuromod.runtime import threads
     t0 = time.perf_counter()
-    out = c.func(quick)
+    with threads(torch=1):      # one summation order: figures independent of the cores
+        out = c.func(quick)
     seconds = time.perf_counter() - t0
     res = {"name": c.name, "claim": c.statement, "expected": c.expected,
            "tolerance": c.tolerance, "measured": float(out["measured"]), "unit": c.unit,
