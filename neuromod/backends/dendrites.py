@@ -30,7 +30,6 @@ Examples
 True
 """
 import functools
-import math
 
 import torch
 from torch import nn
@@ -260,19 +259,9 @@ class RateNet(nn.Module):
         layers = list(layers)
         if not layers:
             raise ParameterError("a rate net needs at least one layer")
-        for a, b in zip(layers, layers[1:]):
-            n_a = math.prod(a.out_shape)
-            ok = (b.in_shape == a.out_shape) if isinstance(b, DendriticConv2d) else (
-                b.in_shape[0] == n_a)
-            if not ok:
-                raise ParameterError(f"layer shapes do not chain: {a.out_shape} -> {b.in_shape}")
+        from neuromod.backends.layers import chain_shapes
+        self.in_shape = chain_shapes(layers, in_shape, DendriticConv2d)
         self.layers = nn.ModuleList(layers)
-        self.in_shape = tuple(layers[0].in_shape if in_shape is None else
-                              (int(v) for v in in_shape))
-        if math.prod(self.in_shape) != math.prod(layers[0].in_shape) or (
-                isinstance(layers[0], DendriticConv2d) and self.in_shape != layers[0].in_shape):
-            raise ParameterError(f"in_shape {self.in_shape} does not fit the first layer "
-                                 f"({layers[0].in_shape})")
 
     stochastic = False
 

@@ -61,7 +61,7 @@ from neuromod.backends.torch_backend import NeuronLayer
 from neuromod.errors import ParameterError
 
 __all__ = ["SpikingDense", "SpikingConv2d", "LinearReadout", "SpikingNet", "Perturbation",
-           "READOUTS", "COUPLINGS", "NORMS", "layer_from_config"]
+           "READOUTS", "COUPLINGS", "NORMS", "layer_from_config", "chain_shapes"]
 
 #: Read-outs of :class:`SpikingNet`.
 READOUTS = ("rate", "count", "membrane")
@@ -472,6 +472,23 @@ def layer_from_config(cfg, dtype=torch.float32, device=None):
     raise ValueError(f"unknown layer kind {kind!r}")
 
 
+def chain_shapes(layers, in_shape, conv_type):
+    """Check that ``layers`` chain (a ``conv_type`` layer takes the previous output's
+    shape, any other layer its flattened size) and that ``in_shape`` (default: the
+    first layer's) fits the first layer; return the input shape as a tuple."""
+    for a, b in zip(layers, layers[1:]):
+        ok = (b.in_shape == a.out_shape) if isinstance(b, conv_type) else (
+            b.in_shape[0] == math.prod(a.out_shape))
+        if not ok:
+            raise ParameterError(f"layer shapes do not chain: {a.out_shape} -> {b.in_shape}")
+    shape = tuple(layers[0].in_shape if in_shape is None else (int(v) for v in in_shape))
+    if math.prod(shape) != math.prod(layers[0].in_shape) or (
+            isinstance(layers[0], conv_type) and shape != tuple(layers[0].in_shape)):
+        raise ParameterError(f"in_shape {shape} does not fit the first layer "
+                             f"({layers[0].in_shape})")
+    return shape
+
+
 class SpikingNet(nn.Module):
     """Spiking layers run for ``time_steps`` steps, with a read-out.
 
@@ -516,23 +533,12 @@ class SpikingNet(nn.Module):
             raise ParameterError(f"time_steps must be >= 1, got {time_steps}")
         if int(ensemble) < 1:
             raise ParameterError(f"ensemble must be >= 1, got {ensemble}")
-        for a, b in zip(layers, layers[1:]):
-            n_a = math.prod(a.out_shape)
-            ok = (b.in_shape == a.out_shape) if isinstance(b, SpikingConv2d) else (
-                b.in_shape[0] == n_a)
-            if not ok:
-                raise ParameterError(f"layer shapes do not chain: {a.out_shape} -> {b.in_shape}")
+        self.in_shape = chain_shapes(layers, in_shape, SpikingConv2d)
         self.layers = nn.ModuleList(layers)
         self.readout = readout
         self.time_steps = int(time_steps)
         self.eval_noise = bool(eval_noise)
         self.ensemble = int(ensemble)
-        self.in_shape = tuple(layers[0].in_shape if in_shape is None else
-                              (int(v) for v in in_shape))
-        if math.prod(self.in_shape) != math.prod(layers[0].in_shape) or (
-                isinstance(layers[0], SpikingConv2d) and self.in_shape != layers[0].in_shape):
-            raise ParameterError(f"in_shape {self.in_shape} does not fit the first layer "
-                                 f"({layers[0].in_shape})")
 
     @property
     def stochastic(self) -> bool:
