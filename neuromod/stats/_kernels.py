@@ -375,7 +375,9 @@ def _dist_at_t(isi1, isi2, s1, s2, mrts, ri):
     limited = max(mrts, mean_isi)
     if ri:
         return 0.5 * (s1 + s2) / limited
-    return 0.5 * (s1 * isi2 + s2 * isi1) / (mean_isi * limited)
+    # each ISI relative to their mean first: the product mean_isi * limited underflows
+    # to 0 for ISIs near the smallest normal number (0/0 otherwise)
+    return 0.5 * (s1 * (isi2 / mean_isi) + s2 * (isi1 / mean_isi)) / limited
 
 
 @njit(**_OPTS)

@@ -253,3 +253,20 @@ def test_spike_sync_equals_pyspikes_branches_bit_for_bit(max_tau, mrts):
             for j in range(i + 1, st.n_trains):
                 assert s[i, j] == _sync_plain(trains[i], trains[j], st.t_start, st.t_stop,
                                               max_tau or 0.0, mrts), (i, j)
+
+
+def test_spike_distance_finite_for_spikes_near_the_smallest_normal_number():
+    """Spikes 1e-317 s into a 1 ns window: ISIs in window units near 1e-308, whose
+    product underflows; the distance stays finite and equals that of the same trains
+    scaled by 1e300 (SPIKE-distance is invariant to the time unit)."""
+    import numpy as np
+    from neuromod.spikes import SpikeTrains
+    from neuromod.stats.synchrony import spike_distance
+    tiny = spike_distance(SpikeTrains.from_list([np.array([2.225074e-317]),
+                                                 np.array([1.112537e-317])], t_start=0.0,
+                                                t_stop=1e-9))
+    big = spike_distance(SpikeTrains.from_list([np.array([2.225074e-17]),
+                                                np.array([1.112537e-17])], t_start=0.0,
+                                               t_stop=1e291))
+    assert np.isfinite(tiny).all()
+    assert abs(tiny[0, 1] / big[0, 1] - 1) < 1e-6      # subnormals keep ~20 bits
