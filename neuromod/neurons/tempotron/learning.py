@@ -207,7 +207,7 @@ def theta_gradient(times, aff, w, k, duration, neuron=Tempotron()):
     pts = np.concatenate([above[above < t_star], [t_star]])
     tm, ts, v0 = neuron.tau_m, neuron.tau_s, neuron.v0
     n_aff = len(w)
-    A, B, Vdot, dVdt = [], [], [], []
+    A, B, Vdot = [], [], []
     for x, tx in enumerate(pts):
         u = tx - times
         live = u > 0
@@ -226,7 +226,6 @@ def theta_gradient(times, aff, w, k, duration, neuron=Tempotron()):
         A.append(Ak)
         B.append(Bk)
         Vdot.append(V0p / C + V0x * e.sum() / (tm * C * C))
-        dVdt.append(dVdtj)
     return theta, -B[-1] / A[-1]
 
 
