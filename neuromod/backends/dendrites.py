@@ -70,24 +70,15 @@ def nonlinearity(name):
     """
     import sympy as sp
     from neuromod.backends.equations import to_sympy
-    from neuromod.backends.printers import TORCH_DIALECT, print_expr
+    from neuromod.backends.printers import torch_function
     check_nonlinearity(name)
     if name == "identity":
         return _identity
-    expr = to_sympy(NONLINEARITIES[name], {"x": sp.Symbol("x")})
-    src = print_expr(expr, {"x": "x"}, TORCH_DIALECT)
-    ns = {"torch": torch, "_t": _as_tensor_like}
-    code = f"def _g(x):\n    return {src}\n"
-    exec(compile(code, f"<nonlinearity {name}>", "exec"), ns)
-    return ns["_g"]
+    return torch_function(to_sympy(NONLINEARITIES[name], {"x": sp.Symbol("x")}), "x")
 
 
 def _identity(x):
     return x
-
-
-def _as_tensor_like(x):
-    return x if isinstance(x, torch.Tensor) else torch.tensor(float(x))
 
 
 class _Branches(nn.Module):

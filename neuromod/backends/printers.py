@@ -28,7 +28,7 @@ from neuromod.backends.ir import (Commit, Countdown, Euler, ExpEuler, Expr, Inpu
                                   PortAdd, Propagate, Reset, Spike, State)
 
 __all__ = ["Dialect", "TORCH_DIALECT", "SCALAR_DIALECT", "print_expr", "PythonPrinter",
-           "TORCH", "torch_step_source", "scalar_step_source"]
+           "TORCH", "torch_step_source", "scalar_step_source", "evaluate", "torch_function"]
 
 
 @dataclass(frozen=True)
@@ -458,6 +458,25 @@ def evaluate(expr, names, namespace):
     ns = {"torch": torch, "_t": _tensor}
     ns.update(namespace)
     return eval(_compiled_expr(print_expr(expr, names, TORCH_DIALECT)), ns)  # noqa: S307
+
+
+def torch_function(expr, arg):
+    """A Torch function of one tensor: the sympy expression ``expr`` in the symbol named
+    ``arg``, printed in the Torch dialect once.
+
+    Examples
+    --------
+    >>> import sympy, torch
+    >>> x = sympy.Symbol("x")
+    >>> torch_function(sympy.Max(x, 0), "x")(torch.tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+    import torch
+    code = _compiled_expr(print_expr(expr, {arg: arg}, TORCH_DIALECT))
+
+    def f(value):
+        return eval(code, {"torch": torch, "_t": _tensor, arg: value})  # noqa: S307
+    return f
 
 
 def _tensor(x):
