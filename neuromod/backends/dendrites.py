@@ -34,6 +34,7 @@ import functools
 import torch
 from torch import nn
 
+from neuromod.backends.layers import chain_shapes, check_branches, conv_geometry
 from neuromod.errors import ParameterError
 
 __all__ = ["NONLINEARITIES", "nonlinearity", "check_nonlinearity", "DendriticDense", "DendriticConv2d", "RateNet",
@@ -85,9 +86,7 @@ class _Branches(nn.Module):
     """Shared machinery: branch pre-activations ``(batch, K n, ...)`` to soma outputs."""
 
     def _setup(self, n, branches, branch, soma):
-        if isinstance(branches, bool) or not isinstance(branches, int) or branches < 1:
-            raise ParameterError(f"branches must be an integer >= 1, got {branches!r}")
-        self.n, self.branches = int(n), int(branches)
+        self.n, self.branches = int(n), check_branches(branches)
         self.branch = check_nonlinearity(branch, "branch")
         self.soma = check_nonlinearity(soma, "soma")
         self._g, self._sigma = nonlinearity(branch), nonlinearity(soma)
@@ -178,14 +177,9 @@ class DendriticConv2d(_Branches):
                  branches=1, branch="relu", soma="relu", bias=True, dtype=torch.float32,
                  device=None):
         super().__init__()
-        C, H, W = (int(v) for v in in_shape)
-        k, st = int(kernel_size), int(stride)
-        pad = k // 2 if padding is None else int(padding)
-        pool = int(pool)
-        Ho, Wo = (H + 2 * pad - k) // st + 1, (W + 2 * pad - k) // st + 1
-        if min(Ho, Wo) < 1 or pool < 1 or Ho // pool < 1 or Wo // pool < 1:
-            raise ParameterError(f"conv layer: input {C}x{H}x{W} with kernel {k}, stride {st}, "
-                                 f"padding {pad}, pool {pool} leaves no output")
+        (C, H, W), k, st, pad, (ph, pw), (Ho, Wo) = conv_geometry(in_shape, kernel_size,
+                                                                  stride, padding, int(pool))
+        pool = ph
         self._setup(channels, branches, branch, soma)
         self.synapse = nn.Conv2d(C, self.n * self.branches, k, st, pad, bias=bias, dtype=dtype,
                                  device=device)
@@ -250,7 +244,6 @@ class RateNet(nn.Module):
         layers = list(layers)
         if not layers:
             raise ParameterError("a rate net needs at least one layer")
-        from neuromod.backends.layers import chain_shapes
         self.in_shape = chain_shapes(layers, in_shape, DendriticConv2d)
         self.layers = nn.ModuleList(layers)
 

@@ -61,7 +61,8 @@ from neuromod.backends.torch_backend import NeuronLayer
 from neuromod.errors import ParameterError
 
 __all__ = ["SpikingDense", "SpikingConv2d", "LinearReadout", "SpikingNet", "Perturbation",
-           "READOUTS", "COUPLINGS", "NORMS", "layer_from_config", "chain_shapes"]
+           "READOUTS", "COUPLINGS", "NORMS", "layer_from_config", "chain_shapes",
+           "check_branches", "conv_geometry"]
 
 #: Read-outs of :class:`SpikingNet`.
 READOUTS = ("rate", "count", "membrane")
@@ -69,6 +70,29 @@ READOUTS = ("rate", "count", "membrane")
 COUPLINGS = ("none", "intra", "inter")
 #: Drive normalisations of :class:`SpikingConv2d`.
 NORMS = ("none", "bn", "rftd")
+
+
+def check_branches(branches):
+    """``branches`` as an int if it is an integer >= 1, else a one-line ParameterError."""
+    if isinstance(branches, bool) or not isinstance(branches, int) or branches < 1:
+        raise ParameterError(f"branches must be an integer >= 1, got {branches!r}")
+    return int(branches)
+
+
+def conv_geometry(in_shape, kernel_size, stride, padding, pool):
+    """``(C, H, W), k, stride, padding, (ph, pw), (Ho, Wo)`` of a 2-D convolution with
+    ``padding`` None meaning ``kernel_size // 2`` and ``pool`` an int or ``(ph, pw)``;
+    a one-line ParameterError when it leaves no output."""
+    C, H, W = (int(v) for v in in_shape)
+    k, st = int(kernel_size), int(stride)
+    pad = k // 2 if padding is None else int(padding)
+    ph, pw = (int(pool), int(pool)) if isinstance(pool, (int, float)) else (
+        int(pool[0]), int(pool[1]))
+    Ho, Wo = (H + 2 * pad - k) // st + 1, (W + 2 * pad - k) // st + 1
+    if min(Ho, Wo) < 1 or min(ph, pw) < 1 or Ho // ph < 1 or Wo // pw < 1:
+        raise ParameterError(f"conv layer: input {C}x{H}x{W} with kernel {k}, stride {st}, "
+                             f"padding {pad}, pool {pool} leaves no output")
+    return (C, H, W), k, st, pad, (ph, pw), (Ho, Wo)
 
 
 class Perturbation:
@@ -107,9 +131,7 @@ class _Spiking(nn.Module):
                       dt, dtype, device, branches=1, learn=(), drive=None):
         if not isinstance(model, NeuronModel):
             raise TypeError(f"model must be a NeuronModel, got {type(model).__name__}")
-        if isinstance(branches, bool) or not isinstance(branches, int) or branches < 1:
-            raise ParameterError(f"branches must be an integer >= 1, got {branches!r}")
-        self.branches = int(branches)
+        self.branches = check_branches(branches)
         if self.branches > len(model.inputs):
             raise ParameterError(f"{self.branches} branches need a model with as many inputs; "
                                  f"{model.name!r} has {len(model.inputs)} (build it with "
@@ -307,15 +329,8 @@ class SpikingConv2d(_Spiking):
                  noise_in_state=False, bias=True, dt=1e-3, dtype=torch.float32, device=None,
                  branches=1, learn=(), coupling="none", coupling_size=3, norm="none"):
         super().__init__()
-        C, H, W = (int(v) for v in in_shape)
-        k, st = int(kernel_size), int(stride)
-        pad = k // 2 if padding is None else int(padding)
-        ph, pw = (int(pool), int(pool)) if isinstance(pool, (int, float)) else (
-            int(pool[0]), int(pool[1]))
-        Ho, Wo = (H + 2 * pad - k) // st + 1, (W + 2 * pad - k) // st + 1
-        if min(Ho, Wo) < 1 or min(ph, pw) < 1 or Ho // ph < 1 or Wo // pw < 1:
-            raise ParameterError(f"conv layer: input {C}x{H}x{W} with kernel {k}, stride {st}, "
-                                 f"padding {pad}, pool {pool} leaves no output")
+        (C, H, W), k, st, pad, (ph, pw), (Ho, Wo) = conv_geometry(in_shape, kernel_size,
+                                                                  stride, padding, pool)
         self.conv_shape = (int(channels), Ho, Wo)
         if coupling not in COUPLINGS:
             raise ParameterError(f"coupling must be one of {', '.join(COUPLINGS)}, "

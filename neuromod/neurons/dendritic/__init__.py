@@ -61,6 +61,7 @@ import re
 from dataclasses import dataclass, field
 
 from neuromod.backends.dendrites import NONLINEARITIES, check_nonlinearity
+from neuromod.backends.layers import check_branches
 from neuromod.backends.model import NeuronModel
 from neuromod.errors import ParameterError
 
@@ -132,8 +133,7 @@ def dendritic_neuron(branches=2, branch="relu", soma="noisy-lif", noise="gaussia
     (('x_1', 'x_2'), 'u = beta*u + (clip(x_1, 0, inf) + clip(x_2, 0, inf))')
     """
     from neuromod.neurons.nsnn import discrete_lif, noisy_lif
-    if isinstance(branches, bool) or not isinstance(branches, int) or branches < 1:
-        raise ParameterError(f"branches must be an integer >= 1, got {branches!r}")
+    check_branches(branches)
     check_nonlinearity(branch, "branch")
     if soma not in SPIKING_SOMATA:
         raise ParameterError(f"soma must be one of {', '.join(SPIKING_SOMATA)}, got {soma!r}")
@@ -384,9 +384,7 @@ def match_budget(point_widths, branches, match="macs"):
     if len(W) < 3 or min(W) < 1:
         raise ParameterError(f"point widths must be (inputs, hidden..., classes), all >= 1, "
                              f"got {W}")
-    K = branches
-    if isinstance(K, bool) or not isinstance(K, int) or K < 1:
-        raise ParameterError(f"branches must be an integer >= 1, got {branches!r}")
+    K = check_branches(branches)
     if match not in MATCHES:
         raise ParameterError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
     M = [W[0]]
