@@ -443,27 +443,21 @@ class NeuronLayer(torch.nn.Module):
                 return spikes
             return spikes, {v: tr.permute(1, 2, 0) for v, tr in traces.items()}, S
         drives = self.drive if multi else (self.drive,)
-        has_in = [u in drives for u in self.tm.inputs]
+        slot = {u: drives.index(u) for u in self.tm.inputs if u in drives}  # input -> entry
         has_port = [p == self.drive for p in self.tm.ports]
-        adv, fin = self.tm.functions(has_in, has_port, self.detach_reset,
+        adv, fin = self.tm.functions([u in slot for u in self.tm.inputs], has_port,
+                                     self.detach_reset,
                                      None if self.model.method == "exact" else self.dt)
-        if multi:       # (time, D, batch, n): entry d drives input drives[d]
-            xt = x.to(P[0].dtype).permute(3, 1, 0, 2).contiguous()
-            slot = {u: drives.index(u) for u in self.tm.inputs if u in drives}
-        else:
-            xt = x.to(P[0].dtype).permute(2, 0, 1).contiguous()
-        k_port = has_port.index(True) if any(has_port) else None
-        n_port = len(self.tm.ports)
+        # (time, D, batch, n): entry d drives drives[d] (D = 1 for one drive)
+        xt = (x.to(P[0].dtype) if multi else x.to(P[0].dtype)[:, None]).permute(3, 1, 0, 2)
+        xt = xt.contiguous()
         out, rec = [], {v: [] for v in record}
         sur = self.surrogate
         for t in range(T):
             xk = xt[t]
-            if multi:
-                U = tuple(xk[slot[u]] if u in slot else None for u in self.tm.inputs)
-            else:
-                U = tuple(xk if h else None for h in has_in)
+            U = tuple(xk[slot[u]] if u in slot else None for u in self.tm.inputs)
             S, s, act = adv(S, P, C, U, sur, None if R is None else R[t], t)
-            W = tuple(xk if j == k_port else None for j in range(n_port))
+            W = tuple(xk[0] if h else None for h in has_port)
             S = fin(S, s, act, P, C, U, W)
             out.append(s)
             for v in record:
