@@ -70,34 +70,13 @@ def _parameters(args):
     return values
 
 
-def _figure(ff, seg, sig, path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(1, 3, figsize=(12, 3.6))
-    im = ax[0].imshow(ff, cmap="viridis")
-    ax[0].set_title("first pulse after step 0")
-    fig.colorbar(im, ax=ax[0], shrink=0.8)
-    ax[1].imshow(seg, cmap="tab20", interpolation="nearest")
-    ax[1].set_title(f"{int(seg.max()) + 1} segments")
-    ax[2].plot(range(len(sig)), sig, drawstyle="steps-mid")
-    ax[2].set_xlabel("update k")
-    ax[2].set_ylabel("pulses")
-    ax[2].set_title("time signal")
-    for a in ax[:2]:
-        a.set_xticks([])
-        a.set_yticks([])
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+#: Panel -> (title, size of its own figure).
+_PANELS = {"first_firing": ("first pulse after step 0", (4.5, 3.6)),
+           "segments": ("segments", (4.5, 3.6)), "signature": ("time signal", (6, 3))}
 
 
-def _panel(kind, data, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(4.5, 3.6) if kind != "signature" else (6, 3))
+def _draw(fig, ax, kind, data):
+    """One panel: the first-firing map, the segments or the time signal."""
     if kind == "signature":
         ax.plot(range(len(data)), data, drawstyle="steps-mid")
         ax.set_xlabel("update k")
@@ -106,9 +85,24 @@ def _panel(kind, data, path):
         im = ax.imshow(data, cmap="viridis" if kind == "first_firing" else "tab20",
                        interpolation="nearest")
         if kind == "first_firing":
-            fig.colorbar(im, ax=ax)
+            fig.colorbar(im, ax=ax, shrink=0.8)
         ax.set_xticks([])
         ax.set_yticks([])
+    title = _PANELS[kind][0]
+    ax.set_title(f"{int(data.max()) + 1} segments" if kind == "segments" else title)
+
+
+def _save(panels, path, title=None):
+    """``panels``: ``[(kind, data), ...]`` side by side in one figure at ``path``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    size = (12, 3.6) if len(panels) > 1 else _PANELS[panels[0][0]][1]
+    fig, axes = plt.subplots(1, len(panels), figsize=size, squeeze=False)
+    for ax, (kind, data) in zip(axes[0], panels):
+        _draw(fig, ax, kind, data)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -158,12 +152,12 @@ def run(args):
                     np.savez(fh, pulses=r.pulses, first_firing=ff, signature=sig,
                              segments=seg)
             out.write(files["pcnn"], write_npz)
-            out.write(files["first_firing"], lambda tmp: _panel("first_firing", ff, tmp))
-            out.write(files["segments"], lambda tmp: _panel("segments", seg, tmp))
-            out.write(files["signature"], lambda tmp: _panel("signature", sig, tmp))
+            panels = [("first_firing", ff), ("segments", seg), ("signature", sig)]
+            for kind, data in panels:
+                out.write(files[kind], lambda tmp, p=(kind, data): _save([p], tmp))
             if plot is not None:
-                out.write(plot, lambda tmp: _figure(ff, seg, sig, tmp,
-                                            f"{args.variant} PCNN: {args.image}"))
+                out.write(plot, lambda tmp: _save(panels, tmp,
+                                                  f"{args.variant} PCNN: {args.image}"))
     except BaseException:
         if made and os.path.isdir(out_dir) and not os.listdir(out_dir):
             os.rmdir(out_dir)
