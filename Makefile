@@ -6,11 +6,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: venv demo test validate bench docs clean
 
-# Create the virtual environment and install neuromod with pinned versions (constraints.txt).
+# Create the virtual environment and install neuromod with pinned versions (constraints.txt);
+# spikingjelly, a benchmark peer, without its dependencies (torchvision: see constraints.txt).
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,docs,bench]'
+	$(PY) -m pip install --quiet --no-deps -c constraints.txt spikingjelly
 	touch $(STAMP)
 
 venv: $(STAMP)
