@@ -254,3 +254,75 @@ def local_maxima(times, aff, w, duration, tau_m, tau_s, theta, v0, spikes, tq, v
                 vq[n] = v0 * (a - b) - theta * r
                 n += 1
     return n
+
+
+@njit(**_OPTS)
+def critical_bracket(times, aff, w, k, duration, tau_m, tau_s, v0, vmax, tol, buf):
+    """Bracket the critical threshold ``theta*_k``: ``(lo, hi, status)`` with at least
+    ``k`` output spikes at ``lo`` and fewer at ``hi``, ``hi - lo <= tol hi``.
+    ``status`` is 0, or -1 when no threshold down to ``vmax 2^-200`` gives ``k``
+    spikes. ``buf`` holds ``k`` spike times: a full buffer means ``>= k`` spikes, so
+    every count stops at the ``k``-th spike."""
+    hi = vmax * (1.0 + 1e-9)             # above the unreset maximum: no spike at all
+    lo = vmax
+    found = False
+    for _ in range(200):                  # lower the threshold until k spikes
+        n = run_neuron(times, aff, w, duration, tau_m, tau_s, lo, v0, False, buf)
+        if n < 0 or n >= k:
+            found = True
+            break
+        hi = lo
+        lo = lo * 0.5
+    if not found:
+        return lo, hi, -1
+    for _ in range(400):
+        if hi - lo <= tol * hi:
+            break
+        mid = 0.5 * (lo + hi)
+        n = run_neuron(times, aff, w, duration, tau_m, tau_s, mid, v0, False, buf)
+        if n < 0 or n >= k:
+            lo = mid
+        else:
+            hi = mid
+    return lo, hi, 0
+
+
+@njit(**_OPTS)
+def _pair(ta, tb, t1, t2, duration):
+    """``int_m^T exp(-(t - ta)/t1 - (t - tb)/t2) dt`` with ``m = max(ta, tb)``."""
+    m = max(ta, tb)
+    if m >= duration:
+        return 0.0
+    r = 1.0 / t1 + 1.0 / t2
+    return math.exp(-(m - ta) / t1 - (m - tb) / t2) * -math.expm1(-r * (duration - m)) / r
+
+
+@njit(**_OPTS)
+def eligibility_exact(times, aff, w, spikes, duration, tau_m, tau_s, theta, v0, n_aff,
+                      window):
+    """``E_i = sum_j int_0^T V(t) K(t - t_i^j) dt`` in closed form: every term is a
+    product of two exponentials. Pairs of events further apart than ``window``
+    seconds are skipped (their terms carry ``e^{-window/tau_m}``)."""
+    E = np.zeros(n_aff)
+    n_ev = times.shape[0]
+    n_sp = spikes.shape[0]
+    lo = 0
+    for a in range(n_ev):
+        ta = times[a]
+        while times[lo] < ta - window:
+            lo += 1
+        acc = 0.0
+        b = lo
+        while b < n_ev and times[b] <= ta + window:
+            tb = times[b]
+            kk = (_pair(ta, tb, tau_m, tau_m, duration) - _pair(ta, tb, tau_m, tau_s, duration)
+                  - _pair(ta, tb, tau_s, tau_m, duration) + _pair(ta, tb, tau_s, tau_s, duration))
+            acc += w[aff[b]] * v0 * v0 * kk
+            b += 1
+        for s in range(n_sp):
+            ts_ = spikes[s]
+            if abs(ts_ - ta) <= window:
+                acc -= theta * v0 * (_pair(ta, ts_, tau_m, tau_m, duration)
+                                     - _pair(ta, ts_, tau_s, tau_m, duration))
+        E[aff[a]] += acc
+    return E

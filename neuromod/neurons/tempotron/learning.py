@@ -19,12 +19,17 @@ Examples
 >>> hist[-1]["errors"], hist[-1]["epoch"] <= 200
 (0, True)
 """
+from dataclasses import replace
+
 import numpy as np
 
 from neuromod.errors import ParameterError
 from neuromod.neurons.tempotron import Patterns, Tempotron
 
-__all__ = ["latency_patterns", "train_binary", "classify_binary", "BINARY_NEURON"]
+__all__ = ["latency_patterns", "train_binary", "classify_binary", "BINARY_NEURON",
+           "critical_threshold", "theta_gradient", "mst_step", "eligibility",
+           "correlation_step", "MULTISPIKE_RULES", "spike_counts", "multispike_epoch",
+           "train_multispike", "offset_to_rate"]
 
 #: The binary tempotron of Gütig & Sompolinsky 2006: tau_m = 15 ms, tau_s = 3.75 ms.
 BINARY_NEURON = Tempotron(tau_m=0.015, tau_s=0.00375)
@@ -147,28 +152,17 @@ def critical_threshold(times, aff, w, k, duration, neuron=Tempotron(), tol=1e-13
         When no threshold gives ``k`` spikes (the spike-threshold surface cannot be
         bracketed: e.g. no excitatory input).
     """
-    from neuromod.neurons.tempotron._exact import unreset_max
+    from neuromod.neurons.tempotron._exact import critical_bracket, unreset_max
     if k < 1:
         raise ParameterError(f"k must be >= 1, got {k}")
     vmax, _ = unreset_max(times, aff, w, duration, neuron.tau_m, neuron.tau_s, neuron.v0)
     if not vmax > 0:
         raise ParameterError("the voltage never rises above 0: no threshold gives a spike")
-    hi = vmax * (1 + 1e-9)                 # above the unreset maximum: no spike at all
-    lo = vmax
-    for _ in range(200):                   # lower the threshold until k spikes
-        if len(_count(times, aff, w, duration, neuron, lo)) >= k:
-            break
-        hi, lo = lo, lo / 2
-    else:
+    lo, hi, status = critical_bracket(times, aff, w, int(k), duration, neuron.tau_m,
+                                      neuron.tau_s, neuron.v0, vmax, float(tol),
+                                      np.empty(int(k)))
+    if status < 0:
         raise ParameterError(f"no threshold gives {k} spikes on this pattern")
-    for _ in range(400):
-        if hi - lo <= tol * hi:
-            break
-        mid = 0.5 * (lo + hi)
-        if len(_count(times, aff, w, duration, neuron, mid)) >= k:
-            lo = mid
-        else:
-            hi = mid
     return 0.5 * (lo + hi), lo, hi
 
 
@@ -250,14 +244,12 @@ def mst_step(times, aff, w, desired, duration, neuron=Tempotron(), lr=1e-3):
 def eligibility(times, aff, w, duration, neuron=Tempotron()):
     """The correlation rule's eligibility of every synapse,
     ``E_i = sum_j int_0^T V(t) K(t - t_i^j) dt``, with ``V`` the voltage with its
-    resets, by the trapezoidal rule on a 0.1 ms grid."""
-    t = np.arange(0.0, duration + 1e-4 / 2, 1e-4)
+    resets, in closed form (pairs of events more than ``30 tau_m`` apart, whose terms
+    carry ``e^{-30}``, are skipped)."""
+    from neuromod.neurons.tempotron._exact import eligibility_exact
     spikes = _count(times, aff, w, duration, neuron, neuron.theta)
-    K = neuron.kernel(t[None, :] - times[:, None])                   # (events, grid)
-    V = w[aff] @ K - neuron.theta * sum(np.where(t >= s, np.exp(-(t - s) / neuron.tau_m), 0.0)
-                                        for s in spikes) if len(spikes) else w[aff] @ K
-    per_event = np.trapezoid(V[None, :] * K, t, axis=1)
-    return np.bincount(aff, weights=per_event, minlength=len(w))
+    return eligibility_exact(times, aff, w, spikes, duration, neuron.tau_m, neuron.tau_s,
+                             neuron.theta, neuron.v0, len(w), 30 * neuron.tau_m)
 
 
 def correlation_step(times, aff, w, desired, duration, neuron=Tempotron(), lr=1e-3,
@@ -273,3 +265,191 @@ def correlation_step(times, aff, w, desired, duration, neuron=Tempotron(), lr=1e
     top = np.argsort(-E)[:max(1, int(round(fraction * len(w))))]
     dw[top] = lr if n < desired else -lr
     return dw, n
+
+
+# ------------------------------------------------------------ multi-spike training
+def _rules():
+    from neuromod.neurons.tempotron.efficient import (ImpulseNeuron, eml_step, emlc_step,
+                                                      tdp_step)
+    return {"gradient": (mst_step, Tempotron), "correlation": (correlation_step, Tempotron),
+            "tdp": (tdp_step, ImpulseNeuron), "eml": (eml_step, ImpulseNeuron),
+            "emlc": (emlc_step, ImpulseNeuron)}
+
+
+#: Multi-spike rules of :func:`train_multispike` and the neuron each runs on:
+#: ``gradient`` (the multi-spike tempotron, Gütig 2016) and ``correlation`` on
+#: :class:`~neuromod.neurons.tempotron.Tempotron`; ``tdp``, ``eml``, ``emlc``
+#: (:mod:`.efficient`) on :class:`~neuromod.neurons.tempotron.efficient.ImpulseNeuron`.
+MULTISPIKE_RULES = ("gradient", "correlation", "tdp", "eml", "emlc")
+
+
+def spike_counts(patterns, weights, neuron=Tempotron()):
+    """Output spike counts ``(n_patterns, neurons)`` of tempotron or impulse neurons."""
+    from neuromod.neurons.tempotron import simulate
+    from neuromod.neurons.tempotron.efficient import ImpulseNeuron, count_impulse
+    if isinstance(neuron, ImpulseNeuron):
+        return count_impulse(patterns, weights, neuron)
+    out = simulate(patterns, weights, neuron, max_spikes=100000)
+    return np.array([[len(x) for x in row] for row in out],
+                    dtype=np.int64).reshape(patterns.n_patterns, -1)
+
+
+def _desired(patterns, desired, n_neurons):
+    d = np.asarray(desired)
+    if d.ndim == 1:
+        d = d[:, None]
+    if d.shape != (patterns.n_patterns, n_neurons):
+        raise ParameterError(f"desired spike counts must be (n_patterns,) or (n_patterns, "
+                             f"neurons) = ({patterns.n_patterns}, {n_neurons}), got shape "
+                             f"{np.shape(desired)}")
+    if not np.issubdtype(d.dtype, np.integer) and not np.all(d == np.round(d)):
+        raise ParameterError("desired spike counts must be integers")
+    d = d.astype(np.int64)
+    if (d < 0).any():
+        raise ParameterError("desired spike counts must be >= 0")
+    return d
+
+
+def multispike_epoch(patterns, desired, weights, momentum_state, rule="gradient",
+                     neuron=None, lr=1e-3, momentum=0.0, order=None, margin=0.0):
+    """One online pass of a multi-spike rule over ``patterns`` (in ``order``),
+    updating ``weights`` ``(neurons, n_afferents)`` and the momentum state in place:
+    on an error of neuron ``j`` on pattern ``p``, ``dw_j <- step + momentum dw_j``,
+    ``w_j += dw_j``. With ``margin`` ``m > 0`` the rule also acts when the count is
+    right at ``theta`` but not robustly so: too few spikes at ``theta (1 + m)`` or too
+    many at ``theta (1 - m)`` (the critical thresholds are pushed ``m theta`` away
+    from ``theta``). Returns the errors per neuron made during the pass: wrong
+    counts at ``theta``, or with a margin, counts not right at both ``theta (1 +- m)``."""
+    rules = _rules()
+    if rule not in rules:
+        raise ParameterError(f"rule must be one of {', '.join(MULTISPIKE_RULES)}, got {rule!r}")
+    step, kind = rules[rule]
+    neuron = kind() if neuron is None else neuron
+    if not isinstance(neuron, kind):
+        raise ParameterError(f"rule {rule!r} runs on a {kind.__name__}, got "
+                             f"{type(neuron).__name__}")
+    d = _desired(patterns, desired, weights.shape[0])
+    order = np.arange(patterns.n_patterns) if order is None else order
+    errors = np.zeros(weights.shape[0], dtype=np.int64)
+    if not 0.0 <= margin < 1.0:
+        raise ParameterError(f"margin must be in [0, 1), got {margin!r}")
+    pairs = [(neuron, None)] if not margin else [
+        (replace(neuron, theta=neuron.theta * (1 + margin)), 1),    # enough spikes
+        (replace(neuron, theta=neuron.theta * (1 - margin)), -1)]   # not too many
+    args = (patterns.duration,) if kind is Tempotron else ()
+    for p in order:
+        s, e = patterns.offsets[p], patterns.offsets[p + 1]
+        t, a = patterns.times[s:e], patterns.afferents[s:e]
+        for j in range(weights.shape[0]):
+            want = int(d[p, j])
+            g = np.zeros(weights.shape[1])
+            wrong = False
+            for nr, side in pairs:
+                dw, n = step(t, a, weights[j], want, *args, nr, lr)
+                if side is None or (side == 1 and n < want) or (side == -1 and n > want):
+                    g += dw
+                    wrong |= n != want
+            errors[j] += wrong
+            if g.any():
+                momentum_state[j] = g + momentum * momentum_state[j]
+                weights[j] += momentum_state[j]
+    return errors
+
+
+def train_multispike(patterns, desired, rule="gradient", neuron=None, epochs=100, lr=1e-3,
+                     momentum=0.0, init_mean=0.0, init_std=0.01, seed=0, weights=None,
+                     target=1.0, jitter=0.0, margin=0.0, progress=None):
+    """Train multi-spike neurons to fire ``desired`` spikes on each pattern.
+
+    Parameters
+    ----------
+    patterns : Patterns
+    desired : array (n_patterns,) or (n_patterns, neurons) of int
+        Desired output spike counts (one neuron per column).
+    rule : {'gradient', 'correlation', 'tdp', 'eml', 'emlc'}
+        See :data:`MULTISPIKE_RULES`.
+    neuron : Tempotron or ImpulseNeuron, optional
+        The rule's neuron; by default its defaults.
+    epochs : int
+        At most this many online passes, patterns in a seeded random order each.
+    lr, momentum : float
+    init_mean, init_std : float
+        Initial weights ``N(init_mean, init_std^2)`` drawn from ``seed``.
+    weights : array, optional
+        Start from these instead.
+    target : float
+        Stop after the first pass in which at least this fraction of (pattern,
+        neuron) answers was right.
+    jitter : float
+        Train each pass on a fresh copy of the patterns with every spike moved by
+        ``N(0, jitter^2)`` seconds (seeded): robustness to spike-time noise.
+    margin : float
+        Robustness margin of :func:`multispike_epoch` (relative to ``theta``).
+    progress : callable, optional
+        Called with each epoch's history entry.
+
+    Returns
+    -------
+    weights : ndarray (neurons, n_afferents)
+    history : list of dict
+        Per epoch: ``epoch`` and ``errors`` (made during the pass, all neurons).
+
+    Examples
+    --------
+    >>> from neuromod.neurons.tempotron.tasks import count_patterns
+    >>> P, y = count_patterns(n_classes=2, per_class=3, n_afferents=50, seed=0)
+    >>> W, hist = train_multispike(P, y + 1, rule="tdp", lr=0.01, epochs=200,
+    ...                            init_mean=0.02, seed=0)
+    >>> hist[-1]["errors"]
+    0
+    """
+    if not (isinstance(epochs, (int, np.integer)) and epochs >= 1):
+        raise ParameterError(f"epochs must be an integer >= 1, got {epochs!r}")
+    d0 = np.asarray(desired)
+    n = 1 if d0.ndim == 1 else d0.shape[1]
+    rng = np.random.default_rng(seed)
+    W = (rng.normal(init_mean, init_std, (n, patterns.n_afferents)) if weights is None
+         else np.array(weights, dtype=np.float64).reshape(n, patterns.n_afferents))
+    dW = np.zeros_like(W)
+    history = []
+    for epoch in range(1, int(epochs) + 1):
+        order = rng.permutation(patterns.n_patterns)
+        seen = patterns if not jitter else _jitter(patterns, jitter, int(rng.integers(2**63)))
+        err = multispike_epoch(seen, desired, W, dW, rule, neuron, lr, momentum, order,
+                               margin)
+        entry = {"epoch": epoch, "errors": int(err.sum())}
+        history.append(entry)
+        if progress is not None:
+            progress(entry)
+        if entry["errors"] <= (1.0 - target) * patterns.n_patterns * n:
+            break
+    return W, history
+
+
+def _jitter(patterns, sigma, seed):
+    from neuromod.neurons.tempotron.tasks import jitter
+    return jitter(patterns, sigma, seed)
+
+
+def offset_to_rate(patterns, weights, rate, neuron=Tempotron(), tol=0.05):
+    """A uniform offset ``b`` for every weight such that neurons with ``weights + b``
+    fire at about ``rate`` Hz on average over ``patterns`` (bisection to ``tol``
+    relative): the pre-training of Gütig 2016's feature task."""
+    W = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    goal = rate * patterns.duration
+
+    def mean_count(b):
+        return spike_counts(patterns, W + b, neuron).mean()
+
+    lo, hi = -1.0, 1.0
+    while mean_count(hi) < goal:
+        hi *= 2
+        if hi > 1e6:
+            raise ParameterError(f"no offset reaches {rate:g} Hz")
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        m = mean_count(mid)
+        if abs(m - goal) <= tol * goal:
+            return mid
+        lo, hi = (mid, hi) if m < goal else (lo, mid)
+    return 0.5 * (lo + hi)
