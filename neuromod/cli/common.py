@@ -1,6 +1,7 @@
 """Helpers shared by the subcommands: JSON output with NaN as null, float options."""
 import json
 import math
+import re
 import sys
 from json.encoder import encode_basestring_ascii as _json_str
 
@@ -220,3 +221,42 @@ def split_sets(items):
                 raise ParameterError(f"--set {shown!r}: expected NAME=VALUE (e.g. tau_m=20*ms)")
             out.append((name, value.strip()))
     return out
+
+
+_NUMBER_UNIT = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z_]\w*)\s*")
+
+
+def quantity(dim, what, strict=True):
+    """argparse type: a finite quantity of dimension ``dim`` in SI units, > 0 (``strict``)
+    or >= 0: a plain number (``0.5``, taken in SI units), Brian2 syntax (``500*ms``) or
+    a number followed by a unit (``500ms``, ``5Hz``).
+
+    Examples
+    --------
+    >>> quantity((0, 0, 1, 0, 0, 0, 0), "time")("2ms")
+    0.002
+    """
+    def parse(text):
+        import argparse
+        from neuromod.errors import NeuromodError
+        from neuromod.units import as_si
+        quantity = text
+        try:
+            float(text)
+        except ValueError:
+            m = _NUMBER_UNIT.fullmatch(text)
+            if m:
+                quantity = f"{m.group(1)}*{m.group(2)}"
+        try:
+            v = float(as_si(quantity, dim, what))
+        except (NeuromodError, TypeError, ValueError) as exc:
+            message = " ".join(str(exc).split())
+            if quantity != text:                   # name the text as the user wrote it
+                message = message.replace(repr(quantity), repr(text))
+            raise argparse.ArgumentTypeError(message) from None
+        if not math.isfinite(v) or (v <= 0 if strict else v < 0):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite {what} {'>' if strict else '>='} 0, got {text}")
+        return v
+    parse.__name__ = what
+    return parse

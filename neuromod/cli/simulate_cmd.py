@@ -8,9 +8,8 @@ random weights) driven by Poisson afferents, in the exact event-driven mode or t
 clock-driven mode on either backend (:mod:`neuromod.neurons.tempotron`).
 """
 import math
-import re
 
-from neuromod.cli.common import finite_float, positive_float, positive_int, split_sets
+from neuromod.cli.common import finite_float, positive_float, positive_int, quantity, split_sets
 
 #: The tempotron's own options (None: not given); the other models refuse them.
 TEMPOTRON_OPTIONS = ("mode", "afferents", "rate", "trials", "weight_mean", "weight_std",
@@ -21,42 +20,9 @@ TEMPOTRON_DEFAULTS = {"n": 1, "duration": 0.5, "dt": 1e-4, "backend": "torch", "
                       "afferents": 100, "rate": 5.0, "trials": 10, "weight_mean": 0.035,
                       "weight_std": 0.07, "max_spikes": 1000}
 
-_NUMBER_UNIT = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z_]\w*)\s*")
-
-
-def _quantity(dim, what, strict=True):
-    """argparse type: a finite quantity of dimension ``dim`` in SI units, > 0 (``strict``)
-    or >= 0: a plain number (``0.5``, taken in SI units), Brian2 syntax (``500*ms``) or
-    a number followed by a unit (``500ms``, ``5Hz``)."""
-    def parse(text):
-        import argparse
-        from neuromod.errors import NeuromodError
-        from neuromod.units import as_si
-        quantity = text
-        try:
-            float(text)
-        except ValueError:
-            m = _NUMBER_UNIT.fullmatch(text)
-            if m:
-                quantity = f"{m.group(1)}*{m.group(2)}"
-        try:
-            v = float(as_si(quantity, dim, what))
-        except (NeuromodError, TypeError, ValueError) as exc:
-            message = " ".join(str(exc).split())
-            if quantity != text:                   # name the text as the user wrote it
-                message = message.replace(repr(quantity), repr(text))
-            raise argparse.ArgumentTypeError(message) from None
-        if not math.isfinite(v) or (v <= 0 if strict else v < 0):
-            raise argparse.ArgumentTypeError(
-                f"must be a finite {what} {'>' if strict else '>='} 0, got {text}")
-        return v
-    parse.__name__ = what
-    return parse
-
-
 _TIME = (0, 0, 1, 0, 0, 0, 0)
-_seconds = _quantity(_TIME, "time")
-_rate = _quantity((0, 0, -1, 0, 0, 0, 0), "rate", strict=False)
+_seconds = quantity(_TIME, "time")
+_rate = quantity((0, 0, -1, 0, 0, 0, 0), "rate", strict=False)
 
 
 def _non_negative(text):

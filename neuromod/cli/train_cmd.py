@@ -1,6 +1,8 @@
 """``neuromod train MODEL``: train a classifier of a model family, checkpointed and resumable.
 
-One sub-command per model (``nsnn``, ``lif``, ``dendritic``, ``dpcnn``, ``conv-lif``). Every sub-command
+One sub-command per model (``nsnn``, ``lif``, ``dendritic``, ``dpcnn``, ``conv-lif``;
+the tempotron family's ``tempotron``, ``mst``, ``eml``, ``emlc``, ``tdp`` live in
+:mod:`neuromod.cli.train_tempotron`). Every sub-command
 shares the options of the training loop (:mod:`neuromod.training`), each with the
 defaults of its model's recipe (:data:`TRAIN_DEFAULTS`), and the output directory:
 ``model.npz`` (``neuromod.load``), ``checkpoint.npz`` (written after every epoch,
@@ -228,6 +230,9 @@ def add_parser(sub):
     _add_dendritic(models)
     _add_dpcnn(models, "dpcnn")
     _add_dpcnn(models, "conv-lif")
+    from neuromod.cli import train_tempotron
+    for name in train_tempotron.MODELS:
+        train_tempotron.add(models, name)
     p.set_defaults(model=None)
     return p
 
@@ -309,8 +314,12 @@ def run(args):
     import time
 
     from neuromod.errors import NeuromodError, ParameterError
+    from neuromod.cli import train_tempotron
     if args.model is None:
-        raise NeuromodError(f"give a MODEL: {', '.join(MODELS)} (see neuromod train --help)")
+        raise NeuromodError(f"give a MODEL: {', '.join([*MODELS, *train_tempotron.MODELS])} "
+                            "(see neuromod train --help)")
+    if args.model in train_tempotron.MODELS:
+        return train_tempotron.run(args)
     from neuromod.training import TrainOptions, check_device
     kw = _net_options(args) if args.model in ("nsnn", "lif") else None   # --set comes first
     try:
