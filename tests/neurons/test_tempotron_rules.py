@@ -68,15 +68,15 @@ def test_impulse_neuron_against_its_definition():
 
 
 def test_tdp_gradient_against_finite_differences_and_the_count_step():
-    from neuromod.neurons.tempotron.efficient import _run
+    from dataclasses import replace
     P, rng = _pattern(5, n=30, rate_n=3)
     w = rng.normal(0.1, 0.2, 30)
     t, a = P.times, P.afferents
     for k in (1, 2, 4):
         th, g = tdp_gradient(t, a, w, k)
         nr = ImpulseNeuron()
-        assert len(_run(t, a, w, nr, th * (1 - 1e-9))[0]) >= k
-        assert len(_run(t, a, w, nr, th * (1 + 1e-9))[0]) < k
+        assert len(spike_events(t, a, w, replace(nr, theta=th * (1 - 1e-9)))) >= k
+        assert len(spike_events(t, a, w, replace(nr, theta=th * (1 + 1e-9)))) < k
         for i in np.argsort(-np.abs(g))[:5]:
             wp, wm = w.copy(), w.copy()
             wp[i] += 1e-6

@@ -21,6 +21,8 @@ ensure_cache_dir(__file__)   # before numba: a cache directory it can write
 
 from numba import njit  # noqa: E402
 
+from neuromod.neurons.tempotron._impulse import run as impulse_run  # noqa: E402
+
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
 
 #: Output spike times are located to this many seconds.
@@ -257,17 +259,28 @@ def local_maxima(times, aff, w, duration, tau_m, tau_s, theta, v0, spikes, tq, v
 
 
 @njit(**_OPTS)
-def critical_bracket(times, aff, w, k, duration, tau_m, tau_s, v0, vmax, tol, buf):
-    """Bracket the critical threshold ``theta*_k``: ``(lo, hi, status)`` with at least
-    ``k`` output spikes at ``lo`` and fewer at ``hi``, ``hi - lo <= tol hi``.
-    ``status`` is 0, or -1 when no threshold down to ``vmax 2^-200`` gives ``k``
-    spikes. ``buf`` holds ``k`` spike times: a full buffer means ``>= k`` spikes, so
-    every count stops at the ``k``-th spike."""
+def _count_at(impulse, times, aff, w, duration, tau_m, tau_s, v0, theta, buf, ibuf, peaks):
+    if impulse:
+        return impulse_run(times, aff, w, tau_m, theta, ibuf, peaks)
+    return run_neuron(times, aff, w, duration, tau_m, tau_s, theta, v0, False, buf)
+
+
+@njit(**_OPTS)
+def critical_bracket(impulse, times, aff, w, k, duration, tau_m, tau_s, v0, vmax, tol):
+    """Bracket the critical threshold ``theta*_k`` of a tempotron (or, with
+    ``impulse``, of an impulse neuron with ``tau = tau_m``): ``(lo, hi, status)`` with
+    at least ``k`` output spikes at ``lo`` and fewer at ``hi``, ``hi - lo <= tol
+    hi``. ``status`` is 0, or -1 when no threshold down to ``vmax 2^-200`` gives
+    ``k`` spikes. Every count stops at the ``k``-th spike (a full buffer)."""
+    buf = np.empty(k)
+    ibuf = np.empty(k, dtype=np.int64)
+    peaks = np.empty(times.shape[0])
     hi = vmax * (1.0 + 1e-9)             # above the unreset maximum: no spike at all
     lo = vmax
     found = False
     for _ in range(200):                  # lower the threshold until k spikes
-        n = run_neuron(times, aff, w, duration, tau_m, tau_s, lo, v0, False, buf)
+        n = _count_at(impulse, times, aff, w, duration, tau_m, tau_s, v0, lo, buf, ibuf,
+                      peaks)
         if n < 0 or n >= k:
             found = True
             break
@@ -279,7 +292,8 @@ def critical_bracket(times, aff, w, k, duration, tau_m, tau_s, v0, vmax, tol, bu
         if hi - lo <= tol * hi:
             break
         mid = 0.5 * (lo + hi)
-        n = run_neuron(times, aff, w, duration, tau_m, tau_s, mid, v0, False, buf)
+        n = _count_at(impulse, times, aff, w, duration, tau_m, tau_s, v0, mid, buf, ibuf,
+                      peaks)
         if n < 0 or n >= k:
             lo = mid
         else:

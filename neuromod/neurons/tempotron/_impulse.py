@@ -59,35 +59,6 @@ def unreset_max(times, aff, w, tau):
 
 
 @njit(**_OPTS)
-def critical_bracket(times, aff, w, k, tau, vmax, tol, buf, peaks):
-    """``(lo, hi, status)``: at least ``k`` spikes at threshold ``lo``, fewer at
-    ``hi``, ``hi - lo <= tol hi``; ``status`` -1 when no threshold down to
-    ``vmax 2^-200`` gives ``k`` spikes. ``buf`` holds ``k`` spikes."""
-    hi = vmax * (1.0 + 1e-9)
-    lo = vmax
-    found = False
-    for _ in range(200):
-        n = run(times, aff, w, tau, lo, buf, peaks)
-        if n < 0 or n >= k:
-            found = True
-            break
-        hi = lo
-        lo = lo * 0.5
-    if not found:
-        return lo, hi, -1
-    for _ in range(400):
-        if hi - lo <= tol * hi:
-            break
-        mid = 0.5 * (lo + hi)
-        n = run(times, aff, w, tau, mid, buf, peaks)
-        if n < 0 or n >= k:
-            lo = mid
-        else:
-            hi = mid
-    return lo, hi, 0
-
-
-@njit(**_OPTS)
 def traces(times, aff, event, tau, n_aff):
     """``x_i(t) = sum_j e^{-(t - t_i^j)/tau}`` over the input spikes up to and
     including input event ``event``, at that event's time."""

@@ -137,16 +137,16 @@ def tdp_gradient(times, aff, w, k, neuron=ImpulseNeuron(), tol=1e-12):
     ParameterError
         When no threshold gives ``k`` spikes.
     """
-    from neuromod.neurons.tempotron._impulse import (critical_bracket, reset_sum, traces,
-                                                     unreset_max)
+    from neuromod.neurons.tempotron._exact import critical_bracket
+    from neuromod.neurons.tempotron._impulse import reset_sum, traces, unreset_max
     if k < 1:
         raise ParameterError(f"k must be >= 1, got {k}")
     w = np.ascontiguousarray(w, dtype=np.float64)
     vmax, _ = unreset_max(times, aff, w, neuron.tau)
     if not vmax > 0:
         raise ParameterError("the voltage never rises above 0: no threshold gives a spike")
-    lo, hi, status = critical_bracket(times, aff, w, int(k), neuron.tau, vmax, tol,
-                                      np.empty(int(k), dtype=np.int64), np.empty(len(times)))
+    lo, hi, status = critical_bracket(True, times, aff, w, int(k), 0.0, neuron.tau, 0.0,
+                                      1.0, vmax, tol)
     if status < 0:
         raise ParameterError(f"no threshold gives {k} spikes on this pattern")
     below, _ = _run(times, aff, w, neuron, lo, cap=int(k))

@@ -158,9 +158,8 @@ def critical_threshold(times, aff, w, k, duration, neuron=Tempotron(), tol=1e-13
     vmax, _ = unreset_max(times, aff, w, duration, neuron.tau_m, neuron.tau_s, neuron.v0)
     if not vmax > 0:
         raise ParameterError("the voltage never rises above 0: no threshold gives a spike")
-    lo, hi, status = critical_bracket(times, aff, w, int(k), duration, neuron.tau_m,
-                                      neuron.tau_s, neuron.v0, vmax, float(tol),
-                                      np.empty(int(k)))
+    lo, hi, status = critical_bracket(False, times, aff, w, int(k), duration, neuron.tau_m,
+                                      neuron.tau_s, neuron.v0, vmax, float(tol))
     if status < 0:
         raise ParameterError(f"no threshold gives {k} spikes on this pattern")
     return 0.5 * (lo + hi), lo, hi
