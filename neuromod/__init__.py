@@ -28,10 +28,24 @@ def __getattr__(name):
     if name == "SpikeTrains":
         from neuromod.spikes import SpikeTrains
         return SpikeTrains
-    if name in ("load", "save"):
+    if name == "load":
+        return _load
+    if name == "save":
         from neuromod.backends import serialize
-        return getattr(serialize, name)
+        return serialize.save
     if name in ("NeuromodError", "SpikeDataError"):
         from neuromod import errors
         return getattr(errors, name)
     raise AttributeError(f"module 'neuromod' has no attribute {name!r}")
+
+
+def _load(path):
+    """Read what :func:`save` (or a model's own ``save``) wrote: model definitions,
+    networks, trained layers, training states and fitted retina models
+    (:mod:`neuromod.retina`)."""
+    from neuromod.backends import serialize
+    obj = serialize.load(path)
+    if isinstance(obj, dict) and "retina_model" in obj:
+        from neuromod.retina.base import load_model
+        return load_model(obj, path)
+    return obj
