@@ -282,6 +282,14 @@ def evaluate(net, data, ensemble: int = 1, seed: int = 0, device=None, batch_siz
     return float((s.argmax(1) == y).double().mean())
 
 
+def _cross_entropy(net, xb, yb, gen):
+    """The classifier objective: cross-entropy of the scores, and the right answers."""
+    torch = _torch()
+    scores = net(xb, generator=gen)
+    return (torch.nn.functional.cross_entropy(scores, yb),
+            int((scores.detach().argmax(1) == yb).sum()))
+
+
 def _identity_diff(a, b, prefix=""):
     """The first path where two JSON-like values differ, or None."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -340,7 +348,7 @@ def _load_checkpoint(path, net, opt, gens, identity):
 
 def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint=None,
         resume: bool = False, identity: Optional[dict] = None, progress: bool = False,
-        on_epoch=None) -> TrainResult:
+        on_epoch=None, objective=None, val_score=None) -> TrainResult:
     """Train ``net`` on ``train = (X, y)``; see the module docstring.
 
     Parameters
@@ -363,6 +371,15 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
         A tqdm bar over epochs on stderr.
     on_epoch : callable, optional
         ``on_epoch(record)`` after every epoch (after its checkpoint is written).
+    objective : callable, optional
+        ``objective(net, xb, yb, generator) -> (loss, n_correct)``: the mini-batch
+        loss to minimise and the number of right answers in the batch (None when the
+        model is not a classifier: ``train_accuracy`` is then None). Default: the
+        cross-entropy of ``net``'s scores.
+    val_score : callable, optional
+        ``val_score(net, X, y, generator) -> float``, higher is better: what early
+        stopping follows and the history records as ``val_accuracy``. Default: the
+        accuracy of the scores averaged over ``options.ensemble`` passes.
 
     Returns
     -------
@@ -395,6 +412,9 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
         opt = torch.optim.Adam(params, lr=options.lr, weight_decay=options.weight_decay)
     gens = {"shuffle": generator([options.seed, 0], "cpu"),
             "noise": generator([options.seed, 1], dev)}
+    objective = objective or _cross_entropy
+    val_score = val_score or (lambda net_, X, y, g: float(
+        (_scores(net_, X, g, options.ensemble, 512).argmax(1) == y).double().mean()))
     res = TrainResult()
     best_state, bad_epochs, start = None, 0, 0
     if resume:
@@ -421,21 +441,21 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
             total, correct = 0.0, 0
             for i in range(0, n, options.batch_size):
                 idx = perm[i:i + options.batch_size]
-                scores = net(Xtr[idx], generator=gens["noise"])
-                loss = torch.nn.functional.cross_entropy(scores, ytr[idx])
+                loss, right = objective(net, Xtr[idx], ytr[idx], gens["noise"])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 total += float(loss.detach()) * idx.numel()
-                correct += int((scores.detach().argmax(1) == ytr[idx]).sum())
+                correct = None if right is None or correct is None else correct + int(right)
             epoch += 1
-            rec = {"epoch": epoch, "loss": total / n, "train_accuracy": correct / n,
+            rec = {"epoch": epoch, "loss": total / n,
+                   "train_accuracy": None if correct is None else correct / n,
                    "val_accuracy": None}
             if Xva is not None:
                 net.eval()
-                s = _scores(net, Xva, generator([options.seed, 2, epoch], dev),
-                            options.ensemble, 512)
-                rec["val_accuracy"] = float((s.argmax(1) == yva).double().mean())
+                with torch.no_grad():
+                    rec["val_accuracy"] = float(val_score(
+                        net, Xva, yva, generator([options.seed, 2, epoch], dev)))
                 if res.best_val_accuracy is None or rec["val_accuracy"] > res.best_val_accuracy:
                     res.best_val_accuracy, res.best_epoch, bad_epochs = rec["val_accuracy"], \
                         epoch, 0
