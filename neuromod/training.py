@@ -372,10 +372,11 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
     on_epoch : callable, optional
         ``on_epoch(record)`` after every epoch (after its checkpoint is written).
     objective : callable, optional
-        ``objective(net, xb, yb, generator) -> (loss, n_correct)``: the mini-batch
-        loss to minimise and the number of right answers in the batch (None when the
-        model is not a classifier: ``train_accuracy`` is then None). Default: the
-        cross-entropy of ``net``'s scores.
+        ``objective(net, xb, yb, generator) -> (loss, n_correct[, value])``: the
+        mini-batch loss to minimise and the number of right answers in the batch
+        (None when the model is not a classifier: ``train_accuracy`` is then None);
+        ``value``, when given, is the loss to report (for a ``loss`` that only has
+        the right gradient). Default: the cross-entropy of ``net``'s scores.
     val_score : callable, optional
         ``val_score(net, X, y, generator) -> float``, higher is better: what early
         stopping follows and the history records as ``val_accuracy``. Default: the
@@ -441,11 +442,13 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
             total, correct = 0.0, 0
             for i in range(0, n, options.batch_size):
                 idx = perm[i:i + options.batch_size]
-                loss, right = objective(net, Xtr[idx], ytr[idx], gens["noise"])
+                res_b = objective(net, Xtr[idx], ytr[idx], gens["noise"])
+                loss, right = res_b[0], res_b[1]
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss.detach()) * idx.numel()
+                value = float(res_b[2]) if len(res_b) > 2 else float(loss.detach())
+                total += value * idx.numel()
                 correct = None if right is None or correct is None else correct + int(right)
             epoch += 1
             rec = {"epoch": epoch, "loss": total / n,

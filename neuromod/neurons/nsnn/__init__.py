@@ -63,7 +63,7 @@ RECIPE = {"epochs": 40, "batch_size": 32, "lr": 0.05, "optimizer": "sgd", "momen
 RESETS = {"zero": "u = 0", "subtract": "u -= theta"}
 
 
-def noisy_lif(noise="gaussian", reset="zero", **parameters):
+def noisy_lif(noise="gaussian", reset="zero", pre_reset=False, **parameters):
     """The discrete-time noisy LIF neuron of NSNN.
 
     Parameters
@@ -72,6 +72,10 @@ def noisy_lif(noise="gaussian", reset="zero", **parameters):
         The noise family (``sigma`` is its standard deviation).
     reset : {'zero', 'subtract'}
         Hard reset to 0 (the paper's) or reset by subtraction of ``theta``.
+    pre_reset : bool
+        Add a state ``q``, the potential of the step before its reset (the one the
+        firing probability ``F((q - theta)/sigma)`` was computed from), for models
+        that score recorded spikes under the neuron.
     **parameters
         Overrides of ``beta`` (per-step decay, in [0, 1], default 0.5), ``theta``
         (threshold, default 1) and ``sigma`` (> 0, default 0.3), all dimensionless
@@ -93,9 +97,11 @@ def noisy_lif(noise="gaussian", reset="zero", **parameters):
     if reset not in RESETS:
         raise ParameterError(f"reset must be one of {', '.join(RESETS)}, got {reset!r}")
     model = NeuronModel(
-        "noisy-lif", "u : 1\nx : 1", {"beta": 0.5, "theta": 1.0, "sigma": 0.3},
+        "noisy-lif", "u : 1\nq : 1\nx : 1" if pre_reset else "u : 1\nx : 1",
+        {"beta": 0.5, "theta": 1.0, "sigma": 0.3},
         threshold="u > theta", reset=RESETS[reset], inputs=("x",), ports={"e": "u += w"},
-        updates="u = beta*u + x", firing=Bernoulli(noise, "sigma"),
+        updates="u = beta*u + x\nq = u" if pre_reset else "u = beta*u + x",
+        firing=Bernoulli(noise, "sigma"),
         domains={"beta": "unit_interval", "theta": "finite", "sigma": "positive"},
         derived={"rheobase": "theta*(1 - beta)"},
         description=f"discrete noisy LIF, Bernoulli({noise}) firing (NSNN)")
