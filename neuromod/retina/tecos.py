@@ -163,7 +163,25 @@ def _net_class():
             if mode == "sample":
                 with torch.no_grad():
                     return self.out(d, generator=generator).transpose(1, 2)
-            force = torch.where(Y.transpose(1, 2) > 0, _FORCE, _NEVER).permute(2, 0, 1)
+            if mode == "intensity":
+                return self.output_terms(d, Y, grad=False)[1].transpose(1, 2)
+            ll, p, sur = self.output_terms(d, Y, grad=mode == "train")
+            if mode == "importance":
+                return logw + ll
+            return -ll, kl, sur
+
+        def output_terms(self, d, Y, grad=True):
+            """The output neurons on drives ``d`` (batch, units, bins), forced onto the
+            recorded spikes ``Y`` (batch, bins, units): the Bernoulli log-likelihood per
+            clip, the firing probabilities (batch, units, bins) and a scalar whose
+            gradient with respect to ``d`` (and the parameters) is the negative
+            log-likelihood's: ``sum_k c_k s_k`` with ``c_k = -(y/p - (1 - y)/(1 - p))``,
+            the forced spikes ``s_k`` carrying the gradient of their probability
+            (noise-driven learning)."""
+            from neuromod.backends.noise import family
+            eps = 1e-7
+            yb = (Y > 0).to(d.dtype).transpose(1, 2)
+            force = torch.where(yb > 0, _FORCE, _NEVER).permute(2, 0, 1)
             fam = family(self.out.model.firing.noise)
             theta = float(self.out.model.parameters["theta"].value)
             sigma = float(self.out.model.parameters["sigma"].value)
@@ -171,18 +189,12 @@ def _net_class():
                 _, tr, _ = self.out(d.detach(), record=("q",), variates=force)
                 q = tr["q"] if isinstance(tr, dict) else tr[0]
                 p = fam.firing_probability(q, theta, sigma).clamp(eps, 1 - eps)
-            yb = Y.transpose(1, 2)
-            ll = (yb * torch.log(p) + (1 - yb) * torch.log(1 - p)).sum((1, 2))
-            if mode == "intensity":
-                return p.transpose(1, 2)
-            if mode == "importance":
-                return logw + ll
-            # the forced spikes carry the gradient of their probability (noise-driven
-            # learning): sum_k c_k s_k with c_k = -(y/p - (1 - y)/(1 - p)) has the
-            # NLL's gradient
+                ll = (yb * torch.log(p) + (1 - yb) * torch.log(1 - p)).sum((1, 2))
+            if not grad:
+                return ll, p, None
             spikes = self.out(d, variates=force)
             c = -(yb / p - (1 - yb) / (1 - p))
-            return -ll, kl, (c * spikes).sum()
+            return ll, p, (c * spikes).sum()
 
     return TeCoSNet
 
