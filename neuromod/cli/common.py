@@ -260,3 +260,37 @@ def quantity(dim, what, strict=True):
         return v
     parse.__name__ = what
     return parse
+
+
+def training_dir(out_dir, resume):
+    """Check a training command's output directory and make it: the path of its
+    ``checkpoint.npz``. One-line errors for a file in the way, a missing parent,
+    ``--resume`` without a checkpoint and a checkpoint without ``--resume``."""
+    import os
+    from neuromod.errors import ParameterError
+    ckpt = os.path.join(out_dir, "checkpoint.npz")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise NeuromodError(f"--out {out_dir}: exists and is not a directory")
+    if resume and not os.path.isfile(ckpt):
+        raise ParameterError(f"--resume: no checkpoint at {ckpt} (train without --resume "
+                             "first)")
+    if not resume and os.path.exists(ckpt):
+        raise ParameterError(f"{ckpt} exists: give --resume to continue that run, or another "
+                             "--out")
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    if not os.path.isdir(parent):
+        raise NeuromodError(f"--out {out_dir}: the directory {parent} does not exist")
+    os.makedirs(out_dir, exist_ok=True)
+    return ckpt
+
+
+def write_spikes(out, target, st, path):
+    """Write spike trains to ``target`` of an :class:`~neuromod.outputs.Outputs`, in the
+    format ``path``'s extension names (text when it names none)."""
+    from neuromod import io
+    fmt = None
+    try:
+        io.format_from_path(path)
+    except NeuromodError:
+        fmt = "txt"
+    out.write(target, lambda tmp: io.write(st, tmp, format=fmt))

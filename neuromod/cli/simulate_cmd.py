@@ -261,13 +261,8 @@ def run(args):
         # a discrete model: counts per step, rates_hz = rate_per_step / dt
         rates = st.counts / (n_steps * args.dt) if model.discrete else st.counts / args.duration
         if args.out:
-            from neuromod import io
-            fmt = None
-            try:
-                io.format_from_path(args.out)
-            except NeuromodError:
-                fmt = "txt"
-            out.write(spikes_out, lambda tmp: io.write(st, tmp, format=fmt))
+            from neuromod.cli.common import write_spikes
+            write_spikes(out, spikes_out, st, args.out)
         if args.plot:
             from neuromod.backends.plots import simulation_figure
             out.write(plot, lambda tmp: simulation_figure(
@@ -405,13 +400,8 @@ def _tempotron(args):
             "trial": np.repeat(np.arange(K, dtype=np.int64), n),
             "unit": np.tile(np.arange(n, dtype=np.int64), K)})
         if args.out:
-            from neuromod import io
-            fmt = None
-            try:
-                io.format_from_path(args.out)
-            except NeuromodError:
-                fmt = "txt"
-            out.write(spikes_out, lambda tmp: io.write(st, tmp, format=fmt))
+            from neuromod.cli.common import write_spikes
+            write_spikes(out, spikes_out, st, args.out)
         if args.plot:
             title = f"tempotron ({mode}{' on ' + backend if mode == 'clock' else ''})"
             out.write(plot, lambda tmp: _tempotron_figure(patterns, spikes, counts, tmp, title))

@@ -335,19 +335,8 @@ def run(args):
                _dpcnn_trainer(args, options))
 
     out_dir = args.out or f"train-{args.model}"
-    ckpt = os.path.join(out_dir, "checkpoint.npz")
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise NeuromodError(f"--out {out_dir}: exists and is not a directory")
-    if args.resume and not os.path.isfile(ckpt):
-        raise ParameterError(f"--resume: no checkpoint at {ckpt} (train without --resume "
-                             "first)")
-    if not args.resume and os.path.exists(ckpt):
-        raise ParameterError(f"{ckpt} exists: give --resume to continue that run, or another "
-                             "--out")
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    if not os.path.isdir(parent):
-        raise NeuromodError(f"--out {out_dir}: the directory {parent} does not exist")
-    os.makedirs(out_dir, exist_ok=True)
+    from neuromod.cli.common import training_dir
+    ckpt = training_dir(out_dir, args.resume)
 
     from neuromod.backends.serialize import save
     from neuromod.cli.common import dumps, print_json

@@ -116,7 +116,7 @@ def _net_class():
             do not feed back, so they run afterwards as one layer pass over the
             clip's bins (the fused kernels), forced onto the recorded spikes by
             their variates."""
-            from neuromod.backends.noise import family, variates
+            from neuromod.backends.noise import variates
             B, F, _ = X.shape
             K = self.sizes["bins_per_frame"]
             dev, f64 = X.device, torch.float64
@@ -321,32 +321,31 @@ class TeCoS(RetinaModel):
             y = self.net.run(X, None, "sample", self._generator(seed))
         return y.cpu().numpy().astype(np.int64)
 
+    def _repeated(self, stimulus, counts, mode, n_samples, seed):
+        """``run`` on ``n_samples`` copies of every trial of ``counts``:
+        ``(n_samples, trials, ...)``."""
+        torch = _torch()
+        c = np.asarray(counts)
+        R = c.shape[0]
+        X = self._clips(stimulus).expand(R * n_samples, -1, -1)
+        Y = torch.as_tensor(c).repeat(n_samples, 1, 1).to(self.device)
+        with torch.no_grad():
+            out = self.net.run(X, Y, mode, self._generator(seed))
+        return out.reshape(n_samples, R, *out.shape[1:])
+
     def intensity(self, stimulus, counts=None, frame_dt=None, n_samples=20, seed=0):
         """Firing probability per bin given the recorded past spikes (the outputs
         reset on them), averaged over ``n_samples`` latent paths from the prior:
         ``(trials, bins, units)``."""
-        torch = _torch()
-        c = np.asarray(counts)
-        R = c.shape[0]
-        X = self._clips(stimulus)
-        Y = torch.as_tensor(c).repeat(n_samples, 1, 1).to(self.device)
-        with torch.no_grad():
-            p = self.net.run(X.expand(R * n_samples, -1, -1), Y, "intensity",
-                             self._generator(seed))
-        return p.reshape(n_samples, R, *p.shape[1:]).mean(0).cpu().numpy()
+        return self._repeated(stimulus, counts, "intensity", n_samples, seed).mean(0) \
+            .cpu().numpy()
 
     def importance_log_likelihood(self, stimulus, counts, n_samples=100, seed=0):
         """``log p(y)`` per trial, nats: ``logmeanexp`` over ``n_samples`` latent paths
         from the encoder (the proposal) of ``log p(y|z) + log p(z) - log q(z|y)``,
         with the Bernoulli output likelihood. Also returns the ELBO per trial."""
         torch = _torch()
-        c = np.asarray(counts)
-        R = c.shape[0]
-        X = self._clips(stimulus)
-        Y = torch.as_tensor(c).repeat(n_samples, 1, 1).to(self.device)
-        with torch.no_grad():
-            logw = self.net.run(X.expand(R * n_samples, -1, -1), Y, "importance",
-                                self._generator(seed)).reshape(n_samples, R)
+        logw = self._repeated(stimulus, counts, "importance", n_samples, seed)
         ll = torch.logsumexp(logw, 0) - math.log(n_samples)
         return ll.cpu().numpy(), logw.mean(0).cpu().numpy()
 
