@@ -21,7 +21,7 @@ the cross-entropy of its scores:
   ``.npz`` with a JSON header, no pickle). ``resume=True`` continues from it; a run
   killed at any point and resumed ends with the same weights as one that was never
   interrupted (it loses at most the epoch in progress). Resuming with a different
-  identity is a one-line error naming what differs.
+  identity is a one-line error naming what differs; ``epochs`` may grow.
 
 Examples
 --------
@@ -397,8 +397,9 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
     from neuromod.backends.serialize import save_state
     from neuromod.outputs import pause_point
     dev = check_device(options.device)
+    # a resumed run may run more epochs (or on another device) than it started with
     ident = _canonical({"options": {k: v for k, v in options.to_dict().items()
-                                    if k != "device"}, "run": identity or {}})
+                                    if k not in ("device", "epochs")}, "run": identity or {}})
     if resume and (checkpoint is None or not os.path.exists(checkpoint)):
         raise ParameterError(f"--resume: no checkpoint at {checkpoint} (train without "
                              "--resume first)")

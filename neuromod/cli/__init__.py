@@ -26,6 +26,7 @@ SUBCOMMANDS = [
     ("simulate", "neuromod.cli.simulate_cmd"),
     ("train", "neuromod.cli.train_cmd"),
     ("pcnn", "neuromod.cli.pcnn_cmd"),
+    ("fit", "neuromod.cli.fit_cmd"),
 ]
 
 

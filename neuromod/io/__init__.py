@@ -38,10 +38,11 @@ True
 import os
 
 from neuromod.errors import FileFormatError
-from neuromod.io._common import atomic_write
+from neuromod.io._common import atomic_write, check_exists
 from neuromod.spikes.trains import SpikeTrains, as_spike_trains
 
-__all__ = ["read", "write", "read_npz", "FORMATS", "format_from_path", "atomic_write"]
+__all__ = ["read", "write", "read_npz", "FORMATS", "format_from_path", "atomic_write",
+           "check_exists"]
 
 #: Format name -> file extensions (lower case, with the dot).
 FORMATS = {

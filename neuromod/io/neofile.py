@@ -246,7 +246,7 @@ def _attr_text(value):
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def _check_hdf5(path, fmt):
+def check_hdf5(path, fmt):
     """Check the HDF5 structure of a NIX/NWB file before Neo reads it: its datasets'
     declared sizes within ``NEUROMOD_MEMORY_LIMIT`` (an HDF5 dataset may claim any
     shape in a tiny file), and in NWB files every ragged-array index (``VectorIndex``
@@ -331,7 +331,7 @@ def _check_table(path, fh, name, group, h5py):
 
 def _read_blocks(path, fmt):
     check_exists(path)
-    _check_hdf5(path, fmt)
+    check_hdf5(path, fmt)
     try:
         # Neo's NWBIO prints some complaints on stdout ("Unable to read this version of
         # NWB file"), which would corrupt the output of ``neuromod stats --json``.

@@ -101,7 +101,9 @@ def _read_member(path, zf, info, total):
     return key, arr, nbytes
 
 
-def _load(path):
+def load_arrays(path):
+    """Every array of an ``.npz`` archive, read without pickles and within
+    ``NEUROMOD_MEMORY_LIMIT``; one-line errors naming ``path``."""
     check_exists(path)
     with open(path, "rb") as fh:
         magic = fh.read(4)
@@ -156,7 +158,7 @@ def read_npz(path, *, sort=False, t_start=None, t_stop=None):
     >>> st2.equals(st), extras["config"], extras["cf"].tolist()
     (True, {'fs': 16000}, [100.0, 200.0])
     """
-    arrays = _load(path)
+    arrays = load_arrays(path)
     for key in ("times", "ids"):
         if key not in arrays:
             fail(path, f"no {key!r} array (an .npz spike file holds 'times' and 'ids')")

@@ -123,7 +123,8 @@ class CNN(RetinaModel):
         val = (frames[F - n_val:], y[F - n_val:]) if n_val else None
         res = fit(self.net, (frames[:F - n_val], y[:F - n_val]), val, options,
                   checkpoint=checkpoint, resume=resume,
-                  identity={"model": "cnn", **o, "bin_size": self.bin_size,
+                  identity={"model": "cnn", "bin_size": self.bin_size,
+                            **{k: v for k, v in o.items() if k != "epochs"},
                             "data": recording.name}, progress=progress,
                   objective=lambda net, xb, yb, gen: (nll(net, xb, yb.double(), gen), None),
                   val_score=lambda net, xv, yv, gen: -float(nll(net, xv, yv.double(), gen)))

@@ -365,13 +365,13 @@ def _build(labels, frame_dt, train_stimulus, test_stimulus, train_times, train_u
 
 # ---------------------------------------------------------------------- npz
 def _read_npz(path):
-    from neuromod.io._common import check_exists
-    from neuromod.io.npzfile import _load
+    from neuromod.io import check_exists
+    from neuromod.io.npzfile import load_arrays
     check_exists(path)
     with open(path, "rb") as fh:
         if fh.read(6) == b"\x93NUMPY":
             _fail(path, "a single .npy array, not a recording .npz archive")
-    arrays = _load(path)                   # memory-checked, no pickles
+    arrays = load_arrays(path)             # memory-checked, no pickles
     for key in NPZ_KEYS:
         if key not in arrays:
             _fail(path, f"missing key {key!r} (a recording .npz holds "
@@ -473,10 +473,10 @@ def _series_frame_dt(where, ts):
 
 
 def _read_nwb(path):
-    from neuromod.io._common import check_exists
-    from neuromod.io.neofile import _check_hdf5
+    from neuromod.io import check_exists
+    from neuromod.io.neofile import check_hdf5
     check_exists(path)
-    _check_hdf5(path, "NWB")                 # HDF5, memory limit, ragged indices
+    check_hdf5(path, "NWB")                  # HDF5, memory limit, ragged indices
     try:
         from pynwb import NWBHDF5IO
         with _quiet():
@@ -654,7 +654,7 @@ def _write_nwb(path, rec):
 
 # ---------------------------------------------------------------------- separate files
 def _load_npy(path, what):
-    from neuromod.io._common import check_exists
+    from neuromod.io import check_exists
     from neuromod.limits import check_allocation
     check_exists(path)
     try:

@@ -297,7 +297,8 @@ class TeCoS(RetinaModel):
         train = (X[:n_clips - n_val], Y[:n_clips - n_val])
         val = (X[n_clips - n_val:], Y[n_clips - n_val:]) if n_val else None
         res = fit(self.net, train, val, options, checkpoint=checkpoint, resume=resume,
-                  identity={"model": "tecos", **o, "bin_size": self.bin_size,
+                  identity={"model": "tecos", "bin_size": self.bin_size,
+                            **{k: v for k, v in o.items() if k != "epochs"},
                             "data": recording.name},
                   progress=progress, objective=objective, val_score=val_score)
         self.history = res.history

@@ -1,0 +1,86 @@
+"""``neuromod fit``: one model on a recording file, the files it writes, resuming,
+comparisons, and one-line errors."""
+import json
+
+import numpy as np
+import pytest
+
+import neuromod
+from neuromod.cli import main
+
+
+def _run(capsys, *argv):
+    try:
+        rc = main(["fit", *argv])
+    except SystemExit as exc:
+        rc = exc.code
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+@pytest.fixture(scope="module")
+def rec_file(tmp_path_factory):
+    import importlib.util
+    import pathlib
+    spec = importlib.util.spec_from_file_location(
+        "retina_conftest", pathlib.Path(__file__).parents[1] / "retina" / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from neuromod.retina.recording import save_recording
+    path = tmp_path_factory.mktemp("rec") / "toy.npz"
+    save_recording(path, mod.make_recording(train_s=20.0, test_s=2.0, trials=6))
+    return path
+
+
+def test_fit_writes_the_run_and_reports_json(rec_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    rc, text, _ = _run(capsys, "cnn", str(rec_file), "--epochs", "3", "--out", str(out),
+                       "--json")
+    assert rc == 0
+    r = json.loads(text)
+    assert r["model"] == "cnn" and r["n_units"] == 3 and r["bin_size"] == 0.001
+    for key in ("psth_corr", "noise_ceiling", "fev", "bits_per_spike", "van_rossum",
+                "van_rossum_data", "fano_model", "fano_data", "short_isi_frac_model",
+                "short_isi_frac_data", "ks", "psth_corr_per_unit"):
+        assert key in r["test"], key
+    names = sorted(p.name for p in out.iterdir())
+    assert {"model.npz", "report.json", "test_spikes.npz", "raster.png", "psth.png",
+            "summary.png", "checkpoint.npz"} <= set(names)
+    from neuromod import io
+    st = io.read(out / "test_spikes.npz")
+    assert st.n_trains == 3 * 6 and st.t_stop == pytest.approx(2.0)
+    assert set(np.asarray(st.annotations["trial"]).tolist()) == set(range(6))
+    model = neuromod.load(out / "model.npz")
+    assert model.kind == "cnn"
+    # resume continues the same run with more epochs
+    first = json.loads((out / "report.json").read_text())["history"]
+    rc, text, _ = _run(capsys, "cnn", str(rec_file), "--epochs", "4", "--out", str(out),
+                       "--resume", "--json")
+    again = json.loads((out / "report.json").read_text())["history"]
+    assert rc == 0 and len(first) == 3 and len(again) == 4 and again[:3] == first
+
+
+def test_compare_writes_the_table(rec_file, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    rc, text, _ = _run(capsys, "--compare", "cnn,tecos", str(rec_file), "--epochs", "1",
+                       "--out", str(out), "--json")
+    assert rc == 0
+    r = json.loads(text)
+    assert [x["model"] for x in r["reports"]] == ["cnn", "tecos"]
+    for name in ("comparison.json", "comparison.csv", "comparison.png"):
+        assert (out / name).is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["nosuch"], "unknown model"),
+    (["--compare", "ln,nosuch"], "--compare"),
+    (["glm", "/no/such/recording.npz"], "/no/such/recording.npz"),
+    (["tecos", "--train-spikes", "a.nix"], "separate inputs need"),
+    (["ln", "--resume"], "--resume"),
+    (["cnn", "--bin-size", "-1ms"], "--bin-size"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, argv, message):
+    rc, _, err = _run(capsys, *argv, "--out", str(tmp_path / "o"))
+    assert rc == 2 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
