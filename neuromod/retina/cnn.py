@@ -87,13 +87,17 @@ class CNN(RetinaModel):
         S = S.reshape(S.shape[0], 1, -1) if S.ndim == 2 else S
         return (S - self.stim_mean) / self.stim_std
 
-    def _windows(self, S, idx):
-        """The ``history`` frames up to and including each frame in ``idx`` (zeros
-        before the start): ``(len(idx), history, H, W)``."""
+    def _padded(self, S):
+        """The frames with ``history - 1`` zero frames before the first."""
         torch = _torch()
         h = self.options["history"]
-        pad = torch.cat([torch.zeros((h - 1,) + tuple(S.shape[1:]), dtype=S.dtype), S])
-        return pad[idx[:, None] + torch.arange(h)[None, :]]
+        return torch.cat([torch.zeros((h - 1,) + tuple(S.shape[1:]), dtype=S.dtype), S])
+
+    def _windows(self, padded, idx):
+        """The ``history`` frames up to and including each frame in ``idx`` (zeros
+        before the start) of :meth:`_padded` frames: ``(len(idx), history, H, W)``."""
+        torch = _torch()
+        return padded[idx[:, None] + torch.arange(self.options["history"])[None, :]]
 
     def _fit(self, recording, counts, seed=0, epochs=None, checkpoint=None, resume=False,
              progress=False):
@@ -104,6 +108,7 @@ class CNN(RetinaModel):
         self.stim_mean, self.stim_std = float(S.mean()), float(S.std() or 1.0)
         img = torch.as_tensor(self._images(S))
         self.shape = tuple(img.shape[1:])
+        padded = self._padded(img)
         K = int(round(self.frame_dt / self.bin_size))
         F = img.shape[0]
         y = counts[:F * K].reshape(F, K, -1).sum(1)
@@ -114,7 +119,7 @@ class CNN(RetinaModel):
         frames = np.arange(F, dtype=np.float32)
 
         def nll(net, xb, yb, gen):
-            rate = net(self._windows(img, xb.long()), generator=gen).clamp_min(1e-8)
+            rate = net(self._windows(padded, xb.long()), generator=gen).clamp_min(1e-8)
             return (rate - yb * torch.log(rate)).sum(1).mean()
 
         options = TrainOptions(epochs=int(epochs or o["epochs"]), batch_size=o["batch_size"],
@@ -135,8 +140,9 @@ class CNN(RetinaModel):
         """Expected spikes per frame ``(frames, units)``."""
         torch = _torch()
         img = torch.as_tensor(self._images(stimulus))
+        padded = self._padded(img)
         with torch.no_grad():
-            out = [self.net(self._windows(img, torch.arange(i, min(i + 1024, img.shape[0]))))
+            out = [self.net(self._windows(padded, torch.arange(i, min(i + 1024, img.shape[0]))))
                    for i in range(0, img.shape[0], 1024)]
         return torch.cat(out).double().numpy()
 

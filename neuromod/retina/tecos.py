@@ -224,7 +224,7 @@ class TeCoS(RetinaModel):
     kind = "tecos"
 
     def __init__(self, n_hidden=64, n_latent=16, beta_kl=0.1, beta_out=0.7, clip_seconds=2.0,
-                 epochs=30, lr=3e-3, batch_size=16, patience=8, val_fraction=0.1,
+                 epochs=30, lr=3e-3, batch_size=32, patience=8, val_fraction=0.1,
                  device="cpu"):
         for name, v, ok in (("n_hidden", n_hidden, n_hidden >= 1),
                             ("n_latent", n_latent, n_latent >= 1),

@@ -9,7 +9,7 @@ from neuromod.retina.cnn import CNN
 def test_history_windows_are_causal_and_zero_padded():
     m = CNN(history=3)
     S = torch.arange(5, dtype=torch.float32).reshape(5, 1, 1, 1).expand(5, 1, 1, 1)[:, 0]
-    w = m._windows(S, torch.tensor([0, 2, 4]))
+    w = m._windows(m._padded(S), torch.tensor([0, 2, 4]))
     assert w[:, :, 0, 0].tolist() == [[0, 0, 0], [0, 1, 2], [2, 3, 4]]
 
 
