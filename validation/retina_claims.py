@@ -13,7 +13,8 @@ EPOCHS = {"cnn": (40, 15), "tecos": (30, 10)}
 def _fit(kind, rec, quick, seed=0):
     from neuromod.retina.pipeline import TRAINED, fit_and_evaluate
     epochs = EPOCHS[kind][bool(quick)] if kind in TRAINED else None
-    model, report, _ = fit_and_evaluate(kind, rec, epochs=epochs, seed=seed)
+    model, report, _ = fit_and_evaluate(kind, rec, epochs=epochs, seed=seed,
+                                        samples=20 if quick else 100)
     return model, report["test"]
 
 
@@ -82,9 +83,11 @@ def tecos_generalisation(quick):
                            test_seconds=8.0, n_test_trials=20, seed=11)
     from neuromod.retina.tecos import TeCoS
     model = TeCoS(clip_seconds=2.0, epochs=EPOCHS["tecos"][bool(quick)]).fit(rec, seed=0)
-    long = evaluate(model, rec, seed=1)["psth_corr"]
+    n = 20 if quick else 100
+    kw = dict(seed=1, n_samples=n, intensity_samples=n)
+    long = evaluate(model, rec, **kw)["psth_corr"]
     F = int(round(2.0 / rec.frame_dt))
-    short = [evaluate(model, _segment(rec, k * F, (k + 1) * F), seed=1)["psth_corr"]
+    short = [evaluate(model, _segment(rec, k * F, (k + 1) * F), **kw)["psth_corr"]
              for k in range(4)]
     diff = float(long - np.mean(short))
     return {"measured": diff, "passed": bool(diff >= -0.05),

@@ -34,7 +34,7 @@ def build(kind, epochs=None, device="cpu"):
 
 
 def fit_and_evaluate(kind, recording, bin_size=0.001, epochs=None, seed=0, device="cpu",
-                     checkpoint=None, resume=False, progress=False):
+                     checkpoint=None, resume=False, progress=False, samples=100):
     """Fit ``kind`` to ``recording`` and evaluate it on the test repeats.
 
     Returns
@@ -45,6 +45,9 @@ def fit_and_evaluate(kind, recording, bin_size=0.001, epochs=None, seed=0, devic
         (the evaluation) and ``history`` (per epoch, for the trained models).
     samples : SpikeTrains
         The model's own spikes for every repeat of the test stimulus.
+
+    ``samples`` (argument) is the number of latent paths of a latent-variable model's
+    importance-sampled likelihood and sampled intensity (100, the evaluation's default).
     """
     from neuromod.retina.evaluate import evaluate
     model = build(kind, epochs, device)
@@ -57,11 +60,11 @@ def fit_and_evaluate(kind, recording, bin_size=0.001, epochs=None, seed=0, devic
     t0 = time.perf_counter()
     model.fit(recording, **kw)
     seconds = time.perf_counter() - t0
-    test = evaluate(model, recording, seed=seed)
-    counts = model.sample(recording.test_stimulus, recording.n_test_trials, seed=seed + 1,
+    test = evaluate(model, recording, seed=seed, n_samples=samples, intensity_samples=samples)
+    draws = model.sample(recording.test_stimulus, recording.n_test_trials, seed=seed + 1,
                           frame_dt=recording.frame_dt)
-    samples = counts_to_spikes(counts, model.bin_size, seed=seed + 2)
+    spikes = counts_to_spikes(draws, model.bin_size, seed=seed + 2)
     report = {"model": kind, "data": recording.name, "n_units": int(recording.n_units),
               "bin_size": float(model.bin_size), "train_seconds": seconds, "test": test,
               "history": list(getattr(model, "history", []) or [])}
-    return model, report, samples
+    return model, report, spikes
