@@ -291,7 +291,7 @@ def _read_checkpoint(path, identity):
         raise ParameterError(f"--resume: no checkpoint at {path} (train without --resume "
                              "first)")
     try:
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             W, dW, state = z["W"].copy(), z["dW"].copy(), json.loads(str(z["state"]))
     except (OSError, ValueError, KeyError) as exc:
         raise FileFormatError(f"{path}: not a tempotron checkpoint ({exc})") from None
@@ -327,7 +327,7 @@ def load_model(path):
     """
     from neuromod.neurons.tempotron.efficient import ImpulseNeuron
     try:
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             W, info = z["weights"].copy(), json.loads(str(z["info"]))
         kind = {"Tempotron": Tempotron, "ImpulseNeuron": ImpulseNeuron}[info["neuron"]]
         neuron = kind(**info["parameters"])
