@@ -1,0 +1,294 @@
+"""Fitting retina models: neuromod's GLM against statsmodels and nemos on the same
+objective.
+
+Workload (section ``glm``): spikes of ``--units`` coupled units simulated bin by bin
+(1 ms) from a known GLM (:meth:`neuromod.retina.glm.GLM.from_coefficients`: random
+separable stimulus filters, a relative refractory spike-history filter, weak random
+coupling)
+driven by ``--pixels``-pixel white noise at 10 ms frames for ``--seconds`` seconds
+(quick: 2 units, 4 pixels, 30 s; full: 4 units, 16 pixels, 300 s), seeded by
+``--seed``. The model: 5 linear raised cosines over 15 frames for the stimulus, 6
+log-time raised cosines over 50 ms for history and coupling, exp link. Its design
+(:meth:`GLM.design`, ``bins x (5 * pixels + 6 * units)``, plus a constant) is handed
+to the peers as an explicit matrix, so every implementation fits the same columns.
+
+Objective (every row): the sum over units of ``mean_t [lam - y log lam] + alpha/2
+||coef||^2``, the intercept unpenalised, ``log y!`` left out (statsmodels' and nemos'
+conventions: ``GLM.fit_regularized(alpha=[0, a, ...], L1_wt=0)`` minimises
+``-llf/nobs + sum alpha_j coef_j^2 / 2``, nemos' ``PopulationGLM`` with the ``Ridge``
+regulariser ``sum_units mean NLL + alpha/2 ||W||^2``). Each row's objective is
+recomputed here from its coefficients by one function; ``gap`` is its excess over the
+best row's (relative); ``max |coef diff|`` is against the neuromod model's
+coefficients.
+
+Rows, ridge ``alpha = --alpha`` (1e-4) and ``alpha = 0``:
+
+* ``neuromod GLM.fit``: the model's own fit (``standardize=False``, the peers'
+  penalty; ``alpha`` fixed, no cross-validation, no stability run): the stimulus
+  term at the frame rate, the history columns once, every unit in one
+  preconditioned L-BFGS; the time includes building its columns from the spikes;
+* ``neuromod fit_design``: :func:`~neuromod.retina.glm.fit_design` on the explicit
+  design, unit by unit;
+* ``statsmodels IRLS`` (``alpha = 0``): ``GLM(y, X, Poisson()).fit(tol=1e-10)`` per
+  unit;
+* ``statsmodels ridge`` (``alpha > 0``): ``fit_regularized(L1_wt=0)`` with a zero
+  penalty on the constant (its default BFGS), per unit;
+* ``nemos PopulationGLM`` (``alpha > 0``; CPU jax, float64): ``Ridge`` with the same
+  strength, ``LBFGS`` solver, ``tol=1e-10``, all units at once; its first call
+  compiles (``first call``), the time is the best later call.
+
+The peers' times do not include building the design (they are handed it); ratio =
+peer time / neuromod ``GLM.fit`` time. Each time is the best of ``--repeat`` (2)
+calls. A peer that is not installed is skipped with the reason.
+
+Run: .venv/bin/python benchmarks/bench_fit.py [--quick] [--units N] [--pixels N]
+     [--seconds S] [--alpha A] [--repeat N] [--seed N] [--sections glm] [--json]
+"""
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+#: The GLM's bases (seconds and sizes), shared by the ground truth and every fit.
+OPTIONS = dict(stimulus_window=0.15, n_stimulus_basis=5, history_window=0.05,
+               n_history_basis=6)
+
+
+# ============================================================================ workload
+def ground_truth(units, pixels, seed):
+    """A stable coupled GLM: separable biphasic stimulus filters with random spatial
+    weights, a relative refractory history filter (not an absolute one: a lag with no
+    spike at all would send its maximum-likelihood coefficient to minus infinity, and
+    the unpenalised rows would have no common solution), coupling of random sign and
+    small size."""
+    from neuromod.retina.glm import GLM
+    rng = np.random.default_rng(seed)
+    temporal = np.array([0.2, 0.9, 0.2, -0.5, -0.15])
+    spatial = rng.normal(0, 1, (units, pixels))
+    spatial /= np.linalg.norm(spatial, axis=1, keepdims=True)
+    stim = 0.45 * temporal[None, :, None] * spatial[:, None, :]
+    hist = 0.3 * rng.choice([-1.0, 1.0], (units, units))[:, :, None] * \
+        np.array([0.0, 0.8, 1.0, 0.6, 0.2, 0.0])
+    for i in range(units):
+        hist[i, i] = [-2.5, -1.0, -0.3, 0.2, 0.1, 0.0]
+    return GLM.from_coefficients(np.log(np.full(units, 0.03)), stim, hist, 0.001, 0.01,
+                                 **OPTIONS)
+
+
+def workload(units, pixels, seconds, seed):
+    """``(recording, counts (bins, units))`` simulated from :func:`ground_truth`."""
+    from neuromod.retina.base import counts_to_spikes
+    from neuromod.retina.recording import Recording
+    truth = ground_truth(units, pixels, seed)
+    rng = np.random.default_rng(seed + 1)
+    S = rng.normal(size=(int(round(seconds / 0.01)), pixels))
+    y = truth.sample(S, 1, seed=seed + 2)
+    rec = Recording(0.01, S.astype(np.float32), S[:100].astype(np.float32),
+                    counts_to_spikes(y, 0.001, seed=seed + 3),
+                    counts_to_spikes(y[:, :1000], 0.001, seed=seed + 4), units, 1,
+                    name="bench-glm")
+    return rec, rec.train_counts(0.001)
+
+
+def objective(X, y, intercept, coef, alpha):
+    """Sum over units of the ridge objective (``log y!`` left out)."""
+    from neuromod.retina.glm import poisson_objective
+    return float(sum(poisson_objective(X, y[:, u], intercept[u], coef[:, u], alpha=alpha)
+                     for u in range(y.shape[1])))
+
+
+# ============================================================================ runners
+def _best(call, repeat):
+    """``(result of the first call, best wall time, first call's time)``."""
+    times, out = [], None
+    for i in range(repeat):
+        t0 = time.perf_counter()
+        res = call()
+        times.append(time.perf_counter() - t0)
+        if i == 0:
+            out = res
+    return out, min(times), times[0]
+
+
+def run_neuromod_model(rec, alpha, repeat):
+    from neuromod.retina.glm import GLM
+
+    def call():
+        m = GLM(alpha=alpha, standardize=False, tol=1e-9, stability_seconds=0.0,
+                **OPTIONS).fit(rec)
+        return m.intercept_.copy(), np.stack([m.coefficients(u) for u in range(m.n_units)], 1)
+    return _best(call, repeat)
+
+
+def run_neuromod_design(X, y, alpha, repeat):
+    from neuromod.retina.glm import fit_design
+
+    def call():
+        fits = [fit_design(X, y[:, u], alpha=alpha) for u in range(y.shape[1])]
+        return np.array([f.intercept for f in fits]), np.stack([f.coef for f in fits], 1)
+    return _best(call, repeat)
+
+
+def run_statsmodels(X, y, alpha, repeat):
+    import statsmodels.api as sm
+    Xc = np.hstack([np.ones((X.shape[0], 1)), X])
+
+    def call():
+        out = []
+        for u in range(y.shape[1]):
+            model = sm.GLM(y[:, u], Xc, family=sm.families.Poisson())
+            if alpha == 0:
+                params = model.fit(tol=1e-10).params
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    params = model.fit_regularized(alpha=np.r_[0.0, np.full(X.shape[1], alpha)],
+                                                   L1_wt=0.0).params
+            out.append(np.asarray(params))
+        P = np.stack(out, 1)
+        return P[0], P[1:]
+    return _best(call, repeat)
+
+
+def run_nemos(X, y, alpha, repeat):
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import nemos as nmo
+
+    def call():
+        m = nmo.glm.PopulationGLM(regularizer="Ridge", regularizer_strength=alpha,
+                                  solver_name="LBFGS",
+                                  solver_kwargs=dict(tol=1e-10, maxiter=20000))
+        m.fit(X, y)
+        return np.asarray(m.intercept_, dtype=np.float64), np.asarray(m.coef_, dtype=np.float64)
+    return _best(call, max(repeat, 2))
+
+
+def _available(module):
+    try:
+        __import__(module)
+        return None
+    except Exception as exc:                             # noqa: BLE001 - any import failure
+        return f"{module} not importable here ({type(exc).__name__}: {exc})"
+
+
+# ============================================================================ sections
+def section_glm(a):
+    rec, y = workload(a.units, a.pixels, a.seconds, a.seed)
+    from neuromod.retina.glm import GLM
+    probe = GLM(alpha=0.0, stability_seconds=0.0, **OPTIONS)
+    probe.bin_size, probe.frame_dt = 0.001, rec.frame_dt
+    probe.stim_mean = float(np.asarray(rec.train_stimulus, dtype=np.float64).mean())
+    probe.stim_std = float(np.asarray(rec.train_stimulus, dtype=np.float64).std())
+    X = probe.design(rec.train_stimulus, y, unit=0)       # coupled: the same for every unit
+    y = np.asarray(y, dtype=np.float64)
+    rows, skipped = [], []
+    for alpha in (a.alpha, 0.0):
+        impls = [("neuromod GLM.fit", lambda: run_neuromod_model(rec, alpha, a.repeat)),
+                 ("neuromod fit_design", lambda: run_neuromod_design(X, y, alpha, a.repeat))]
+        if alpha == 0:
+            impls.append(("statsmodels IRLS", lambda: run_statsmodels(X, y, 0.0, a.repeat)))
+        else:
+            impls.append(("statsmodels ridge", lambda: run_statsmodels(X, y, alpha, a.repeat)))
+            impls.append(("nemos PopulationGLM", lambda: run_nemos(X, y, alpha, a.repeat)))
+        group = []
+        for name, call in impls:
+            missing = _available(name.split()[0]) if not name.startswith("neuromod") else None
+            if missing:
+                skipped.append({"impl": name, "alpha": alpha, "reason": missing})
+                continue
+            (b, W), best, first = call()
+            group.append({"impl": name, "alpha": alpha, "time_s": best, "first_call_s": first,
+                          "objective": objective(X, y, b, W, alpha), "coef": W, "intercept": b})
+        ref = group[0]
+        low = min(r["objective"] for r in group)
+        for r in group:
+            r["gap"] = (r["objective"] - low) / abs(low)
+            r["max_coef_diff"] = float(np.max(np.abs(np.r_[r["intercept"][None], r["coef"]]
+                                                    - np.r_[ref["intercept"][None],
+                                                            ref["coef"]])))
+            r["time_ratio"] = r["time_s"] / ref["time_s"]
+        rows += group
+    for r in rows:
+        r.pop("coef")
+        r.pop("intercept")
+    shape = list(X.shape)
+    lines = [f"\nglm: {a.units} units, {a.pixels} pixels, {a.seconds:g} s at 1 ms "
+             f"({shape[0]} bins, {int(y.sum())} spikes); design {shape[0]} x {shape[1]} "
+             f"(+ constant); best of {a.repeat}; ratio: peer / neuromod GLM.fit (same alpha)",
+             f"   {'implementation':<22} {'alpha':>7} {'time':>10} {'first call':>11} "
+             f"{'objective':>18} {'gap':>9} {'max |coef diff|':>15} {'ratio':>8}"]
+    for r in rows:
+        lines.append(f"   {r['impl']:<22} {r['alpha']:7.0e} {r['time_s']:8.3f} s "
+                     f"{r['first_call_s']:9.3f} s {r['objective']:18.12f} {r['gap']:9.1e} "
+                     f"{r['max_coef_diff']:15.2e} {r['time_ratio']:7.2f}x")
+    for s in skipped:
+        lines.append(f"   ({s['impl']}, alpha {s['alpha']:g}: skipped -- {s['reason']})")
+    ok = all(r["gap"] < 1e-6 for r in rows if r["impl"].startswith("neuromod"))
+    return ({"units": a.units, "pixels": a.pixels, "seconds": a.seconds, "design": shape,
+             "spikes": int(y.sum()), "repeat": a.repeat, "rows": rows, "skipped": skipped},
+            lines, ok)
+
+
+#: Section name -> ``fn(args) -> (json part, printed lines, checks passed)``.
+SECTIONS = {"glm": section_glm}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="2 units, 4 pixels, 30 s")
+    ap.add_argument("--units", type=int, default=None, help="units (4; 2 with --quick)")
+    ap.add_argument("--pixels", type=int, default=None, help="pixels (16; 4 with --quick)")
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="seconds of training data (300; 30 with --quick)")
+    ap.add_argument("--alpha", type=float, default=1e-4, help="ridge strength (1e-4)")
+    ap.add_argument("--repeat", type=int, default=2, help="timed calls per row, best kept")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sections", default=",".join(SECTIONS),
+                    help=f"comma-separated, from {', '.join(SECTIONS)}")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    a = ap.parse_args(argv)
+    a.units = a.units or (2 if a.quick else 4)
+    a.pixels = a.pixels or (4 if a.quick else 16)
+    a.seconds = a.seconds or (30.0 if a.quick else 300.0)
+    names = [s for s in a.sections.split(",") if s]
+    unknown = [s for s in names if s not in SECTIONS]
+    if unknown:
+        ap.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    info = {"quick": a.quick, "seed": a.seed, "cpu_cores": os.cpu_count()}
+    for lib in ("numpy", "scipy", "statsmodels", "nemos", "jax"):
+        try:
+            info[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            info[lib] = None
+    done, text, ok = {}, [], True
+    t0 = time.perf_counter()
+    for name in (s for s in SECTIONS if s in names):
+        data, lines, sec_ok = SECTIONS[name](a)
+        done[name] = data
+        text += lines
+        ok &= sec_ok
+    info["wall_s"] = time.perf_counter() - t0
+    if a.json:
+        print(json.dumps({**info, "sections": done, "all_reached": ok}))
+        return 0 if ok else 1
+    print(f"neuromod fitting benchmark ({'quick' if a.quick else 'full'}); CPU cores: "
+          f"{os.cpu_count()}; numpy {info['numpy']}, scipy {info['scipy']}, statsmodels "
+          f"{info['statsmodels']}, nemos {info['nemos']} (jax {info['jax']}); seed {a.seed}")
+    print("\n".join(text))
+    print(f"\nwall time of the benchmark: {info['wall_s']:.1f} s")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

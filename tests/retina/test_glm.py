@@ -1,0 +1,325 @@
+"""The GLM: the explicit-design fit against statsmodels (objective and coefficients),
+the model's own design against it, gradients, penalties, recovery of a known coupled
+GLM, bin-by-bin sampling, instability warnings, memory and saving."""
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import approx_fprime
+from scipy.special import gammaln
+
+import neuromod
+from neuromod.errors import ParameterError
+from neuromod.retina.base import counts_to_spikes
+from neuromod.retina.bases import linear_raised_cosine
+from neuromod.retina.glm import (GLM, UnstableGLMWarning, _Linear, _LowRank, _nll,
+                                 fit_design, poisson_objective)
+from neuromod.retina.recording import Recording
+
+sm = pytest.importorskip("statsmodels.api")
+
+#: Small bases shared by the ground truths and the fits.
+OPTS = dict(stimulus_window=0.15, n_stimulus_basis=5, history_window=0.05, n_history_basis=6)
+#: Coupling signs of the ground truth: SIGN[i, j] is the effect of unit j on unit i.
+SIGN = np.array([[0, 1, -1], [-1, 0, 1], [1, -1, 0]])
+
+
+def truth(U=3, D=4, refractory=-6.0, coupling=0.5, seed=7, **extra):
+    """A coupled GLM: separable biphasic stimulus filters, a refractory self-history
+    filter, coupling filters of the signs in SIGN, 30 spikes/s at rest."""
+    rng = np.random.default_rng(seed)
+    temporal = np.array([0.2, 0.9, 0.2, -0.5, -0.15])
+    spatial = rng.normal(0, 1, (U, D))
+    spatial /= np.linalg.norm(spatial, axis=1, keepdims=True)
+    ks = 0.45 * temporal[None, :, None] * spatial[:, None, :]
+    hist = np.zeros((U, U, 6))
+    for i in range(U):
+        hist[i, i] = np.array([refractory, refractory * 0.4, -0.5, 0.3, 0.1, 0.0])
+        for j in range(U):
+            if i != j:
+                hist[i, j] = SIGN[i, j] * coupling * np.array([0.0, 0.8, 1.0, 0.6, 0.2, 0.0])
+    return GLM.from_coefficients(np.log(np.full(U, 0.03)), ks, hist, 0.001, 0.01,
+                                 **{**OPTS, **extra})
+
+
+def recording(model, train_s, test_s=2.0, trials=4, seed=0):
+    """A Recording simulated from ``model`` on white-noise frames (10 ms)."""
+    rng = np.random.default_rng(seed)
+    D = model.D
+    Str = rng.normal(size=(int(round(train_s / 0.01)), D))
+    Ste = rng.normal(size=(int(round(test_s / 0.01)), D))
+    ytr = model.sample(Str, 1, seed=seed + 1)
+    yte = model.sample(Ste, trials, seed=seed + 2)
+    U = ytr.shape[2]
+    return Recording(0.01, Str.astype(np.float32), Ste.astype(np.float32),
+                     counts_to_spikes(ytr, 0.001, seed=seed + 3),
+                     counts_to_spikes(yte, 0.001, seed=seed + 4), U, trials, name="glm-truth")
+
+
+def _sm_objective(res, y):
+    """statsmodels' llf as our objective: mean(lam - y log lam), log y! removed."""
+    return -(res.llf + gammaln(y + 1).sum()) / y.size
+
+
+@pytest.fixture(scope="module")
+def recovered():
+    tm = truth()
+    rec = recording(tm, 150.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnstableGLMWarning)
+        m = GLM(alphas=(1e-4, 1e-6), **OPTS).fit(rec)
+    return tm, rec, m
+
+
+# ---------------------------------------------------------------- the oracle
+@pytest.mark.parametrize("T,p", [(4000, 6), (20000, 15)])
+def test_fit_design_equals_statsmodels(T, p):
+    rng = np.random.default_rng(T + p)
+    X = rng.normal(size=(T, p))
+    X[:, p // 2:] = np.abs(X[:, p // 2:]) * (rng.random((T, p - p // 2)) < 0.2)   # sparse
+    beta = rng.normal(0, 0.3, p)
+    y = rng.poisson(np.exp(-2.0 + X @ beta))
+    f = fit_design(X, y)
+    ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson()).fit(tol=1e-13)
+    assert f.converged
+    assert abs(f.objective - _sm_objective(ref, y)) <= 1e-8 * abs(_sm_objective(ref, y))
+    np.testing.assert_allclose(np.r_[f.intercept, f.coef], ref.params, rtol=0, atol=1e-4)
+    assert f.objective == pytest.approx(poisson_objective(X, y, f.intercept, f.coef), rel=1e-14)
+
+
+def test_ridge_equals_statsmodels_with_an_unpenalised_intercept():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(5000, 5))
+    y = rng.poisson(np.exp(-1.5 + X @ [0.4, -0.2, 0.1, 0.0, 0.3]))
+    alpha = 0.02
+    f = fit_design(X, y, alpha=alpha)
+    ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson()).fit_regularized(
+        alpha=np.r_[0.0, np.full(5, alpha)], L1_wt=0.0)
+    ours = poisson_objective(X, y, f.intercept, f.coef, alpha=alpha)
+    theirs = poisson_objective(X, y, ref.params[0], ref.params[1:], alpha=alpha)
+    assert f.objective == pytest.approx(ours, rel=1e-13)
+    assert ours <= theirs + 1e-12 and abs(ours - theirs) <= 1e-8 * abs(theirs)
+    np.testing.assert_allclose(np.r_[f.intercept, f.coef], ref.params, atol=1e-4)
+    # statsmodels' default would penalise the intercept as well: a different problem
+    assert abs(f.coef).sum() > 0 and f.intercept == pytest.approx(np.log(y.mean()) - 0.1, abs=0.3)
+
+
+def test_the_models_design_and_fit_match_statsmodels():
+    tm = truth(U=2, D=2, refractory=-1.5, coupling=0.5)
+    rec = recording(tm, 30.0)
+    m = GLM(alpha=0.0, tol=1e-10, stability_seconds=0.0, **OPTS).fit(rec)
+    y = rec.train_counts(0.001)
+    for u in range(2):
+        X = m.design(rec.train_stimulus, y, unit=u)
+        assert X.shape == (30000, 5 * 2 + 2 * 6)
+        ref = sm.GLM(y[:, u], sm.add_constant(X), family=sm.families.Poisson()).fit(tol=1e-13)
+        obj = _sm_objective(ref, y[:, u])
+        assert abs(m.fit_info_[u]["objective"] - obj) <= 1e-8 * obj
+        np.testing.assert_allclose(np.r_[m.intercept_[u], m.coefficients(u)], ref.params,
+                                   atol=1e-4)
+        # the design is what the model computes: its intensity is f(b + X coef)
+        lam = m.intensity(rec.train_stimulus, y)[0, :, u]
+        np.testing.assert_allclose(lam, np.exp(m.intercept_[u] + X @ m.coefficients(u)),
+                                   rtol=1e-9)
+
+
+def test_uncoupled_design_has_own_history_only():
+    tm = truth(U=2, D=2, refractory=-1.5)
+    rec = recording(tm, 10.0)
+    m = GLM(alpha=1e-4, coupling=False, stability_seconds=0.0, **OPTS).fit(rec)
+    y = rec.train_counts(0.001)
+    X = m.design(rec.train_stimulus, y, unit=1)
+    assert X.shape[1] == 10 + 6
+    f = fit_design(X, y[:, 1], alpha=1e-4, standardize=True)
+    np.testing.assert_allclose(np.r_[f.intercept, f.coef],
+                               np.r_[m.intercept_[1], m.coefficients(1)], atol=2e-4)
+    assert np.all(m.hist_coef_[1, 0] == 0) and np.any(m.hist_coef_[1, 1] != 0)
+
+
+# ---------------------------------------------------------------- gradients, penalties
+@pytest.mark.parametrize("link", ["exp", "softplus"])
+@pytest.mark.parametrize("coupled", [True, False])
+def test_gradients_of_both_stimulus_forms(link, coupled):
+    rng = np.random.default_rng(0)
+    S = rng.normal(size=(40, 3))
+    Bs = linear_raised_cosine(3, 6)
+    H = rng.normal(size=(200, 4)) * 0.3                      # 2 units x 2 history columns
+    y = rng.poisson(0.2, (200, 2)).astype(float)
+    Z = np.concatenate([np.swapaxes(np.stack([np.convolve(S[:, d], Bs[:, b])[:40]
+                                              for d in range(3)]), 0, 1)
+                        for b in range(3)], axis=1)          # (F, nb * D) by np.convolve
+    mask = None if coupled else np.kron(np.eye(2), np.ones((2, 1)))
+    for problem in (_Linear(Z, 5, H, 200, 2, mask), _LowRank(S, Bs, 2, 5, H, 200, 2, mask)):
+        theta = rng.normal(size=problem.n) * 0.3
+        theta[~problem.free()] = 0.0
+
+        def f(t):
+            return float(_nll(problem.eta(t), y, None, link)[0].sum())
+        _, G = _nll(problem.eta(theta), y, None, link)
+        num = approx_fprime(theta, f, 1e-7)
+        num[~problem.free()] = 0.0
+        np.testing.assert_allclose(problem.grad(theta, G), num, atol=2e-6)
+    # the low-rank form with C = identity columns is the linear form
+    lr = _LowRank(S, Bs, 3, 5, None, 200, 1)
+    A = rng.normal(size=(3, 3))
+    lin = _Linear(Z, 5, None, 200, 1)
+    np.testing.assert_allclose(lr.eta(np.r_[0.1, A.ravel(), np.eye(3).ravel()]),
+                               lin.eta(np.r_[0.1, A.ravel()]), atol=1e-12)
+
+
+def test_group_lasso_zeroes_whole_groups_and_meets_its_optimality_conditions():
+    rng = np.random.default_rng(3)
+    T = 20000
+    X = rng.normal(size=(T, 12))
+    beta = np.r_[0.4, -0.3, 0.2, np.zeros(3), 0.1, 0.1, 0.0, np.zeros(3)]
+    y = rng.poisson(np.exp(-2 + X @ beta))
+    groups = np.repeat(np.arange(4), 3)
+    alpha = 0.01
+    f = fit_design(X, y, alpha=alpha, penalty="group-lasso", groups=groups, tol=1e-10)
+    norms = np.linalg.norm(f.coef.reshape(4, 3), axis=1)
+    assert norms[0] > 0.3 and norms[1] == 0.0 and norms[3] == 0.0
+    theta = np.r_[f.intercept, f.coef]
+    problem = _Linear(X, 1, None, T, 1)
+    grad = problem.grad(theta, _nll(problem.eta(theta), y[:, None], None, "exp")[1])
+    assert abs(grad[0]) < 1e-9
+    for k in range(4):
+        m = np.r_[False, groups == k]
+        if norms[k] == 0:
+            assert np.linalg.norm(grad[m]) <= alpha * np.sqrt(3) + 1e-9
+        else:
+            w = theta[m]
+            assert np.linalg.norm(grad[m] + alpha * np.sqrt(3) * w / np.linalg.norm(w)) < 1e-8
+
+
+def test_options_are_checked():
+    for bad in (dict(link="logit"), dict(penalty="l1"), dict(rank=0), dict(alpha=-1.0),
+                dict(alphas=()), dict(n_folds=1), dict(rank=2, penalty="group-lasso"),
+                dict(stimulus_basis="cubic")):
+        with pytest.raises(ParameterError):
+            GLM(**bad)
+    with pytest.raises(ParameterError):
+        fit_design(np.zeros((3, 2)), np.zeros(4))
+
+
+# ---------------------------------------------------------------- recovery
+def test_recovers_a_coupled_glm(recovered):
+    tm, rec, m = recovered
+    assert m.stable_ is True and all(f["converged"] for f in m.fit_info_)
+    kt, kf = tm.stimulus_filter(), m.stimulus_filter()
+    corr = [np.corrcoef(kt[u].ravel(), kf[u].ravel())[0, 1] for u in range(3)]
+    assert min(corr) >= 0.95, corr
+    hf = m.history_filters()
+    for u in range(3):
+        assert hf[u, u, 0] < -3 and hf[u, u, 0] < hf[u, u, 10] - 2      # the refractory dip
+    off = ~np.eye(3, dtype=bool)
+    assert np.array_equal(np.sign(hf.sum(2))[off], SIGN[off])          # coupling signs
+    tm.null_rate = m.null_rate                     # the truth, scored with the same null
+    assert m.score(rec) > 0.95 * tm.score(rec) > 0
+
+
+def test_cross_validation_table(recovered):
+    _, _, m = recovered
+    for table in m.cv_:
+        assert table["alphas"] == [1e-4, 1e-6] and len(table["heldout_ll_per_bin"]) == 2
+        assert table["alpha"] in table["alphas"]
+    assert m.alpha_.shape == (3,)
+
+
+def test_low_rank_fit_recovers_separable_filters():
+    tm = truth(U=2, D=6)
+    rec = recording(tm, 60.0)
+    m = GLM(rank=1, alpha=1e-5, **OPTS).fit(rec)
+    kt, kf = tm.stimulus_filter(), m.stimulus_filter()
+    for u in range(2):
+        assert np.corrcoef(kt[u].ravel(), kf[u].ravel())[0, 1] > 0.95
+        assert np.linalg.matrix_rank(kf[u], tol=1e-10) == 1
+    A, C = m.stim_factors_
+    assert A.shape == (2, 5, 1) and C.shape == (2, 6, 1)
+
+
+# ---------------------------------------------------------------- simulation
+def test_samples_follow_the_intensity_given_their_own_past():
+    tm = truth()
+    S = np.random.default_rng(1).normal(size=(150, 4))
+    y = tm.sample(S, 3, seed=11)
+    assert y.shape == (3, 1500, 3) and y.dtype == np.int64
+    lam = tm.intensity(S, y)
+    # redo the inverse-CDF draws with the same uniforms and the intensity's own rates
+    rng = np.random.default_rng(11)
+    from scipy.stats import poisson
+    for r in range(3):
+        u = rng.random((1500, 3))
+        np.testing.assert_array_equal(poisson.ppf(u, lam[r]).astype(int), y[r])
+    # refractory: hardly an interval of one bin within a unit (two spikes in one bin
+    # remain possible: the counts are Poisson within a bin)
+    for r in range(3):
+        for v in range(3):
+            isi = np.diff(np.repeat(np.arange(1500), y[r, :, v]))
+            assert (isi == 1).mean() < 0.01 and (isi > 1).mean() > 0.9
+
+
+def test_runaway_excitation_warns_and_is_capped():
+    m = truth(U=2, D=2, refractory=0.0, coupling=0.0)
+    m.hist_coef_[:, :, 1:5] += 2.5                           # strong self- and cross-excitation
+    S = np.zeros((100, 2))
+    with pytest.warns(UnstableGLMWarning, match="runaway"):
+        y = m.sample(S, 2, seed=0)
+    cap = m.options["max_rate"] * m.bin_size
+    assert y[:, -200:].mean() == pytest.approx(cap, rel=0.2)   # held at the cap
+    assert m.intensity(S, y).max() == pytest.approx(cap)
+    with pytest.warns(UnstableGLMWarning, match="unstable in simulation"):
+        m._stability_check(S)
+    assert m.stable_ is False
+    # a stable model does not warn, although a strong stimulus may touch the cap
+    quiet = truth(U=2, D=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnstableGLMWarning)
+        quiet.sample(np.random.default_rng(0).normal(size=(500, 2)), 2, seed=0)
+        quiet._stability_check(np.random.default_rng(0).normal(size=(500, 2)))
+    assert quiet.stable_ is True
+
+
+def test_intensity_needs_counts_and_the_frame_interval():
+    tm = truth(U=2, D=2)
+    with pytest.raises(ParameterError, match="past spikes"):
+        tm.intensity(np.zeros((10, 2)))
+    with pytest.raises(ParameterError, match="frame_dt"):
+        tm.sample(np.zeros((10, 2)), 1, frame_dt=0.02)
+    with pytest.raises(ParameterError):
+        tm.intensity(np.zeros((10, 2)), np.zeros((1, 50, 2)))
+    no_history = GLM.from_coefficients([-3.0], np.zeros((1, 5, 2)), np.zeros((1, 1, 0)), 0.001,
+                                       0.01, **{**OPTS, "history_window": 0.0})
+    assert no_history.intensity(np.zeros((10, 2))).shape == (1, 100, 1)
+
+
+# ---------------------------------------------------------------- memory, saving
+def test_fit_never_builds_the_bin_by_lag_design():
+    rng = np.random.default_rng(4)
+    F, D = 5000, 64                                          # 50 s, 64 pixels, 1 ms bins
+    tm = GLM.from_coefficients([-3.5], 0.01 * rng.normal(size=(1, 8, D)), np.zeros((1, 1, 8)),
+                               0.001, 0.01, n_stimulus_basis=8, stimulus_window=0.4)
+    rec = recording(tm, F * 0.01, test_s=0.5, trials=1)
+    # at 1 ms, the lagged stimulus (bins, 40 lags * 64) would take 1 GB and the explicit
+    # design on the basis (bins, 8 * 64 + 8) 208 MB; the frame-rate projection is 20 MB
+    tracemalloc.start()
+    GLM(alpha=1e-4, n_stimulus_basis=8, stimulus_window=0.4, maxiter=5,
+        stability_seconds=0.0).fit(rec)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 70e6, peak
+
+
+def test_save_and_load(recovered, tmp_path):
+    _, rec, m = recovered
+    m.save(tmp_path / "glm.npz")
+    back = neuromod.load(tmp_path / "glm.npz")
+    assert isinstance(back, GLM) and back.stable_ is True
+    y = rec.test_counts(0.001)
+    np.testing.assert_array_equal(back.intensity(rec.test_stimulus, y),
+                                  m.intensity(rec.test_stimulus, y))
+    np.testing.assert_array_equal(back.sample(rec.test_stimulus, 2, seed=3),
+                                  m.sample(rec.test_stimulus, 2, seed=3))
+    f = back.filters()
+    assert f["spatial"].shape == (3, 4) and f["temporal"].shape == (3, 15)
+    assert f["history"].shape == (3, 3, 50) and f["lag_dt"] == 0.01
