@@ -92,29 +92,6 @@ FOLDS = (("en-gb-scotland", "en-us-nyc"), ("en-gb", "en-us"),
 ENCODERS = ("spiketrum", "keypoints")
 
 
-def spiketrum_inputs(spikes, n_levels, levels=16, channels=32):
-    """``[(times, afferents), ...]`` of spiketrum codes: channel ``c`` and level ``j``
-    (of ``n_levels``, grouped into ``levels``) give afferent ``levels c + j levels //
-    n_levels``; polarity merged. Returns ``(inputs, n_afferents)``.
-
-    Examples
-    --------
-    >>> from neuromod.spikes import SpikeTrains
-    >>> st = SpikeTrains([0.1, 0.2], [2 * 16 + 5, 16 + 3], t_start=0.0, t_stop=0.3,
-    ...                  n_trains=64)
-    >>> inputs, n = spiketrum_inputs([st], 16)
-    >>> inputs[0][1].tolist(), n     # (channel 0, level 3), (channel 1, level 5)
-    ([3, 21], 512)
-    """
-    out = []
-    for st in spikes:
-        ids = np.asarray(st.ids, dtype=np.int64)
-        ch, lev = ids // (2 * n_levels), ids % n_levels
-        out.append((np.asarray(st.times, dtype=np.float64) - st.t_start,
-                    ch * levels + lev * levels // n_levels))
-    return out, channels * levels
-
-
 def keypoint_inputs(items, threshold_db, settings=KEYPOINTS):
     """``([(times, afferents), ...], n_afferents)``: key points of ``[(x, fs, ...)]``,
     afferent = frequency band."""
@@ -129,26 +106,9 @@ def keypoint_inputs(items, threshold_db, settings=KEYPOINTS):
 
 
 def patterns(inputs, n_afferents, delays=READOUT["delays"]):
-    """:class:`~neuromod.neurons.tempotron.Patterns` of ``inputs`` through a delay line:
-    afferent ``a`` with delay ``delays[q]`` is input ``q n_afferents + a``.
-
-    Examples
-    --------
-    >>> P = patterns([(np.array([0.1]), np.array([1]))], 2, delays=(0.0, 0.2))
-    >>> P.times.tolist(), P.afferents.tolist(), P.n_afferents
-    ([0.1, 0.30000000000000004], [1, 3], 4)
-    """
-    from neuromod.neurons.tempotron import Patterns
-    t, a, p = [], [], []
-    for k, (ti, ai) in enumerate(inputs):
-        for q, d in enumerate(delays):
-            t.append(ti + d)
-            a.append(ai + q * n_afferents)
-            p.append(np.full(len(ti), k, dtype=np.int64))
-    t = np.concatenate(t)
-    duration = float(t.max(initial=0.0)) + 1e-3
-    return Patterns.from_arrays(t, np.concatenate(a), np.concatenate(p),
-                                n_afferents * len(delays), duration, n_patterns=len(inputs))
+    """:func:`~neuromod.neurons.tempotron.tasks.delay_line` with the read-out's delays."""
+    from neuromod.neurons.tempotron.tasks import delay_line
+    return delay_line(inputs, n_afferents, delays)
 
 
 def _neuron(readout):
@@ -243,13 +203,13 @@ def encode(train, test, rate=RATE, settings=KEYPOINTS, warps=READOUT["warps"], n
     :func:`warp`) are encoded like any sound (spiketrum at ``rate``, key points at the
     threshold matched on the original training sounds) and their spike times scaled
     back to the original duration."""
-    from neuromod.auditory.digits import encode_set
+    from neuromod.auditory.digits import encode_set, spiketrum_afferents
     from neuromod.auditory.keypoints import match_threshold
     levels = READOUT["levels"]
 
     def spk(items):
         sp, J = encode_set(items, "spiketrum", rate, n_jobs=n_jobs)
-        return spiketrum_inputs(sp, J, levels)
+        return spiketrum_afferents(sp, J, levels)
     st_tr, n_st = spk(train)
     st_te, _ = spk(test)
     mean = float(np.mean([len(t) for t, _ in st_tr]))

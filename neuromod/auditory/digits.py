@@ -34,7 +34,7 @@ import os
 
 import numpy as np
 
-__all__ = ["load_digits", "add_noise", "encode_set", "pool_features", "features",
+__all__ = ["load_digits", "add_noise", "encode_set", "spiketrum_afferents", "pool_features", "features",
            "classifier_neuron", "SpikingDigitNet", "train_classifier", "accuracy",
            "select_design", "run_digits", "ENCODERS", "CANDIDATES", "DESIGN"]
 
@@ -115,6 +115,48 @@ def encode_set(items, encoder, rate, channels=32, n_jobs=1):
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(int(n_jobs)) as pool:     # compiled kernels release the GIL
         return list(pool.map(one, items)), n_levels
+
+
+def spiketrum_afferents(spikes, n_levels, levels=16, channels=32):
+    """Spiketrum codes as afferent spike times, for spike-time read-outs.
+
+    Spiketrum's spike id ``2 n_levels c + n_levels s + j`` (channel ``c``, polarity
+    ``s``, magnitude level ``j`` of ``n_levels``) becomes afferent
+    ``levels c + floor(j levels / n_levels)``: polarity merged, the levels grouped
+    into ``levels`` bands.
+
+    Parameters
+    ----------
+    spikes : list of SpikeTrains
+        Codes of :func:`encode_set` (``encoder='spiketrum'``).
+    n_levels : int
+        The encoder's magnitude levels (the second value :func:`encode_set` returns).
+    levels, channels : int
+        Afferent levels per channel and cochlear channels.
+
+    Returns
+    -------
+    inputs : list of (times, afferents)
+        Per code, spike times in seconds from its ``t_start`` and afferent indices.
+    n_afferents : int
+        ``channels * levels``.
+
+    Examples
+    --------
+    >>> from neuromod.spikes import SpikeTrains
+    >>> st = SpikeTrains([0.1, 0.2], [2 * 16 + 5, 16 + 3], t_start=0.0, t_stop=0.3,
+    ...                  n_trains=64)
+    >>> inputs, n = spiketrum_afferents([st], 16)
+    >>> inputs[0][1].tolist(), n     # (channel 0, level 3), (channel 1, level 5)
+    ([3, 21], 512)
+    """
+    out = []
+    for st in spikes:
+        ids = np.asarray(st.ids, dtype=np.int64)
+        ch, lev = ids // (2 * n_levels), ids % n_levels
+        out.append((np.asarray(st.times, dtype=np.float64) - st.t_start,
+                    ch * levels + lev * levels // n_levels))
+    return out, channels * levels
 
 
 def pool_features(spikes, encoder, n_levels, channels=32, n_bins=20, group=2, bin_s=None):

@@ -46,8 +46,9 @@ def add(models, name):
                           "cycles); options default to the rule's recipe.")
     m.add_argument("--data", default="capacity", metavar="NAME",
                    help="capacity (binary capacity task, N = 100), aggregate-label (Gütig "
-                        "2016's feature task), spoken-digits (spiketrum spikes of the "
-                        "digit task) or spikes:PATH (a spike file whose trains carry "
+                        "2016's feature task), spoken-digits (spiketrum's spikes of the "
+                        "shipped spoken digits, one neuron per digit, held-out accents "
+                        "scored) or spikes:PATH (a spike file whose trains carry "
                         "'trial' and 'label' annotations; 30%% held out); default capacity")
     if name == "mst":
         m.add_argument("--rule", choices=("gradient", "correlation"), default="gradient",
@@ -60,8 +61,9 @@ def add(models, name):
     m.add_argument("--target", choices=("count", "class"), default="count",
                    help="spikes:PATH: labels are desired spike counts (count) or classes "
                         "read out by one neuron per class (class)")
-    m.add_argument("--class-spikes", type=positive_int, default=3, metavar="K",
-                   help="--target class: spikes of the right class's neuron (default 3)")
+    m.add_argument("--class-spikes", type=positive_int, metavar="K",
+                   help="one neuron per class: spikes of the right class's neuron "
+                        "(default 3; spoken-digits 20)")
     if name != "tempotron":
         m.add_argument("--margin", type=_fraction, default=0.0, metavar="M",
                        help="robustness margin: right counts at theta (1 +- M) (default 0)")

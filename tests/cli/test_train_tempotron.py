@@ -71,8 +71,33 @@ def test_own_pattern_file_by_class(tmp_path, capsys):
     assert 0.0 <= r["test_accuracy"] <= 1.0
 
 
+def test_tdp_on_spoken_digits_scores_the_held_out_accents(tmp_path, capsys):
+    out = tmp_path / "d"
+    rc, text, _ = _run(capsys, "tdp", "--data", "spoken-digits", "--epochs", "3", "--out",
+                       str(out), "--json")
+    r = json.loads(text)
+    assert rc == 0 and r["data"] == "spoken-digits" and r["n_neurons"] == 10
+    # 240 training and 60 held-out utterances: accuracies are multiples of 1/240, 1/60;
+    # three epochs already beat chance (0.1) by far
+    assert abs(r["train_accuracy"] * 240 - round(r["train_accuracy"] * 240)) < 1e-9
+    assert abs(r["test_accuracy"] * 60 - round(r["test_accuracy"] * 60)) < 1e-9
+    assert r["train_accuracy"] > 0.5 and r["test_accuracy"] > 0.3
+    W, neuron, _ = load_model(out / "model.npz")
+    assert W.shape == (10, 3 * 512) and neuron.tau == 0.05     # the task's neuron
+
+
+def test_spoken_digits_targets_twenty_spikes_on_the_right_neuron():
+    from neuromod.neurons.tempotron.fit import load_task
+    task = load_task("spoken-digits", "emlc")
+    (P, D), (Pt, Dt) = task.train, task.test
+    assert (P.n_patterns, Pt.n_patterns, P.n_afferents) == (240, 60, 1536)
+    assert task.by_class and (D.sum(1) == 20).all() and (Dt.argmax(1) == task.labels_test).all()
+    assert load_task("spoken-digits", "mst", class_spikes=4).train[1].max() == 4
+
+
 @pytest.mark.parametrize("argv, message", [
     (["tempotron", "--data", "aggregate-label"], "binary tempotron fires once"),
+    (["tempotron", "--data", "spoken-digits"], "ten classes"),
     (["mst", "--data", "nowhere"], "--data must be one of"),
     (["mst", "--data", "spikes:/no/such/file.npz"], "/no/such/file.npz"),
     (["eml", "--margin", "1.5"], "--margin"),

@@ -10,12 +10,20 @@ Data (:func:`load_task`)
     ``capacity``: the binary capacity task (N = 100, p = load x N patterns; scored
     on the training patterns, as the task is memorisation). ``aggregate-label``:
     Gütig's feature task, one fresh 100-trial cycle per epoch, scored on 100 fresh
-    trials and on probes. ``spikes:PATH``: labelled patterns from a spike file
+    trials and on probes. ``spoken-digits``: the shipped spoken digits
+    (:func:`~neuromod.auditory.digits.load_digits`) encoded by spiketrum at 1,000
+    spikes/s, each code's channel and level an afferent
+    (:func:`~neuromod.auditory.digits.spiketrum_afferents`, 512) reaching the neurons
+    through delays of 0, 100 and 200 ms (:func:`~.tasks.delay_line`), one neuron per
+    digit (``target='class'`` always, ``class_spikes`` default 20); trained on the six training accents, scored on
+    the two held-out ones; impulse neurons get ``tau`` = 50 ms (the read-out of the
+    ``tempotron-spoken-digits`` claim, without its warped training copies).
+    ``spikes:PATH``: labelled patterns from a spike file
     (:func:`~.data.load_patterns`), 30 % held out (stratified, ``split_seed``);
     labels are the desired spike counts of one neuron (``target='count'``) or
     classes read out by one neuron per class, the most spikes winning
-    (``target='class'``: ``class_spikes`` spikes for the right neuron, 0 for the
-    others). The binary tempotron takes labels 0/1.
+    (``target='class'``: ``class_spikes`` spikes for the right neuron, default 3, 0
+    for the others). The binary tempotron takes labels 0/1.
 
 Examples
 --------
@@ -55,7 +63,11 @@ RECIPES = {
     "tdp": {"lr": 0.03, "momentum": 0.0, "epochs": 100, "init_mean": 0.01, "init_std": 0.01},
 }
 
-DATA = ("capacity", "aggregate-label", "spikes:PATH")
+DATA = ("capacity", "aggregate-label", "spoken-digits", "spikes:PATH")
+
+#: The spoken-digit task: spiketrum's rate (spikes/s), the delay line (s) and the
+#: impulse neurons' membrane time constant (s).
+SPOKEN_DIGITS = {"rate": 1000.0, "delays": (0.0, 0.1, 0.2), "tau": 0.05}
 
 
 @dataclass
@@ -71,6 +83,8 @@ class TaskData:
     stream: Optional[Callable] = None
     probes: Optional[dict] = None
     feature_task: object = None
+    #: A neuron suited to the task, used when its type is the rule's (None: the rule's).
+    neuron: object = None
 
 
 def _rule(model, rule):
@@ -104,7 +118,7 @@ def _subset(P, idx):
                                 P.duration, n_patterns=len(idx))
 
 
-def load_task(data, model, seed=0, split_seed=0, load=1.0, target="count", class_spikes=3):
+def load_task(data, model, seed=0, split_seed=0, load=1.0, target="count", class_spikes=None):
     """The task ``data`` for ``model`` (see the module's description).
 
     Raises
@@ -135,6 +149,8 @@ def load_task(data, model, seed=0, split_seed=0, load=1.0, target="count", class
         return TaskData("aggregate-label", None, (Pt, ct[:, :1]), None, ct[:, 0],
                         stream=stream, probes=task.probes(20, seed=seed + 7),
                         feature_task=task)
+    if data == "spoken-digits":
+        return _spoken_digits(model, 20 if class_spikes is None else class_spikes)
     if isinstance(data, str) and data.startswith("spikes:"):
         from neuromod.neurons.tempotron.data import load_patterns
         path = data[len("spikes:"):]
@@ -146,9 +162,7 @@ def load_task(data, model, seed=0, split_seed=0, load=1.0, target="count", class
             raise ParameterError(f"{path}: labels must be >= 0")
         tr, te = _split(y, 0.3, split_seed)
         if target == "class" and model != "tempotron":
-            classes = np.unique(y)
-            D = (y[:, None] == classes[None, :]) * int(class_spikes)
-            yc = np.searchsorted(classes, y)
+            D, yc = _class_targets(y, 3 if class_spikes is None else class_spikes)
             return TaskData(f"spikes:{os.path.basename(path)}", (_subset(P, tr), D[tr]),
                             (_subset(P, te), D[te]), yc[tr], yc[te], by_class=True)
         return TaskData(f"spikes:{os.path.basename(path)}", (_subset(P, tr), y[tr, None]),
@@ -156,13 +170,42 @@ def load_task(data, model, seed=0, split_seed=0, load=1.0, target="count", class
     raise ParameterError(f"--data must be one of {', '.join(DATA)}, got {data!r}")
 
 
-def _neuron(rule, neuron):
+def _class_targets(y, class_spikes):
+    """Desired counts ``(P, classes)``: ``class_spikes`` for the label's neuron, 0 else;
+    and the label's class index."""
+    classes = np.unique(y)
+    return (y[:, None] == classes[None, :]) * int(class_spikes), np.searchsorted(classes, y)
+
+
+def _spoken_digits(model, class_spikes):
+    from neuromod.auditory.digits import encode_set, load_digits, spiketrum_afferents
+    from neuromod.neurons.tempotron.efficient import ImpulseNeuron
+    from neuromod.neurons.tempotron.tasks import delay_line
+    if model == "tempotron":
+        raise ParameterError("--data spoken-digits has ten classes: train mst, eml, emlc or "
+                             "tdp (one neuron per digit)")
+    o = SPOKEN_DIGITS
+    split = {}
+    for name in ("train", "test"):
+        items = load_digits(name)
+        spikes, n_levels = encode_set(items, "spiketrum", o["rate"], n_jobs=2)
+        inputs, n_aff = spiketrum_afferents(spikes, n_levels)
+        y = np.array([it[2] for it in items], dtype=np.int64)
+        split[name] = (delay_line(inputs, n_aff, o["delays"]), *_class_targets(y, class_spikes))
+    (Ptr, Dtr, ytr), (Pte, Dte, yte) = split["train"], split["test"]
+    return TaskData("spoken-digits", (Ptr, Dtr), (Pte, Dte), ytr, yte, by_class=True,
+                    neuron=ImpulseNeuron(tau=o["tau"]))
+
+
+def _neuron(rule, neuron, suggested=None):
+    """The neuron of a run: ``neuron``, else the task's ``suggested`` one where it is
+    of the rule's type, else the rule's default."""
     from neuromod.neurons.tempotron.efficient import ImpulseNeuron
     from neuromod.neurons.tempotron.learning import BINARY_NEURON
     default = {"binary": BINARY_NEURON, "gradient": Tempotron(),
                "correlation": Tempotron()}.get(rule, ImpulseNeuron())
     if neuron is None:
-        return default
+        return suggested if type(suggested) is type(default) else default
     if type(neuron) is not type(default):
         raise ParameterError(f"rule {rule} runs on a {type(default).__name__}, got "
                              f"{type(neuron).__name__}")
@@ -209,7 +252,7 @@ def train(model, task, rule=None, epochs=None, lr=None, momentum=None, seed=0, n
         raise ParameterError(f"epochs must be an integer >= 1, got {epochs!r}")
     if not (lr > 0 and 0 <= momentum < 1):
         raise ParameterError(f"need lr > 0 and momentum in [0, 1), got {lr!r}, {momentum!r}")
-    neuron = _neuron(rule, neuron)
+    neuron = _neuron(rule, neuron, task.neuron)
     if rule == "binary" and (margin or jitter):
         raise ParameterError("--margin and --jitter are options of the multi-spike rules")
     first = task.train if task.train is not None else task.stream(0)

@@ -8,6 +8,9 @@
     afferents at 5 Hz over 500 ms).
 :func:`jitter`
     Gaussian spike-time jitter.
+:func:`delay_line`
+    Patterns of ``(times, afferents)`` inputs, each afferent reaching the neuron
+    through synapses of several delays.
 :class:`FeatureTask`
     Gütig 2016's feature-discovery task: background Poisson input with short fixed
     features (each a Poisson pattern over all afferents) inserted at random times;
@@ -28,7 +31,7 @@ import numpy as np
 from neuromod.errors import ParameterError
 from neuromod.neurons.tempotron import Patterns
 
-__all__ = ["poisson_patterns", "count_patterns", "jitter", "FeatureTask"]
+__all__ = ["poisson_patterns", "count_patterns", "jitter", "delay_line", "FeatureTask"]
 
 
 def _poisson(rng, n_afferents, rate, duration):
@@ -79,6 +82,51 @@ def jitter(patterns, sigma, seed=0):
     p = np.repeat(np.arange(patterns.n_patterns), np.diff(patterns.offsets))
     return Patterns.from_arrays(t, patterns.afferents, p, patterns.n_afferents,
                                 patterns.duration, n_patterns=patterns.n_patterns)
+
+
+def delay_line(inputs, n_afferents, delays=(0.0,)):
+    """Patterns of ``inputs`` through a delay line.
+
+    Afferent ``a`` reaches the neuron through one synapse per delay: its spike at
+    ``t`` is input ``q n_afferents + a`` at ``t + delays[q]``. A neuron integrating
+    over ``tau`` then also sees what came ``delays[q]`` before.
+
+    Parameters
+    ----------
+    inputs : list of (times, afferents)
+        One pattern each: spike times (s, >= 0) and afferent indices in
+        ``[0, n_afferents)``.
+    n_afferents : int
+    delays : sequence of float
+        Delays in seconds (>= 0).
+
+    Returns
+    -------
+    Patterns
+        ``n_afferents * len(delays)`` inputs; the duration is the last delayed spike
+        plus 1 ms (shared by all patterns).
+
+    Examples
+    --------
+    >>> P = delay_line([(np.array([0.1]), np.array([1]))], 2, delays=(0.0, 0.2))
+    >>> P.times.tolist(), P.afferents.tolist(), P.n_afferents
+    ([0.1, 0.30000000000000004], [1, 3], 4)
+    """
+    delays = np.asarray(delays, dtype=np.float64)
+    if delays.ndim != 1 or len(delays) == 0 or not np.all(delays >= 0):
+        raise ParameterError(f"delays must be one or more times >= 0 s, got {delays.tolist()}")
+    counts = np.array([len(t) for t, _ in inputs], dtype=np.int64)
+    t = np.concatenate([np.asarray(t, np.float64) for t, _ in inputs] + [np.zeros(0)])
+    a = np.concatenate([np.asarray(a, np.int64) for _, a in inputs] + [np.zeros(0, np.int64)])
+    p = np.repeat(np.arange(len(inputs)), counts)
+    Q = len(delays)
+    T = (t[None, :] + delays[:, None]).ravel()
+    A = (a[None, :] + n_afferents * np.arange(Q)[:, None]).ravel()
+    Pi = np.tile(p, Q)
+    order = np.lexsort((T, Pi))
+    duration = float(T.max(initial=0.0)) + 1e-3
+    return Patterns.from_arrays(T[order], A[order], Pi[order], n_afferents * Q, duration,
+                                n_patterns=len(inputs))
 
 
 @dataclass(frozen=True)
