@@ -105,7 +105,8 @@ from neuromod.retina.bases import (LOG_SCALE, history_design, log_raised_cosine,
                                    one_blas_thread, raised_cosine, stimulus_projection)
 
 __all__ = ["GLM", "fit_design", "DesignFit", "poisson_objective", "UnstableGLMWarning",
-           "DEFAULT_ALPHAS", "LINKS"]
+           "DEFAULT_ALPHAS", "LINKS", "REFRACTORY_CAP", "refractory_from_counts",
+           "refractory_bins"]
 
 #: Links: ``exp`` (canonical) and ``softplus`` (``log(1 + e^eta)``).
 LINKS = ("exp", "softplus")
@@ -116,6 +117,8 @@ DEFAULT_ALPHAS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 ETA_MAX = 30.0
 #: A unit whose simulated rate stays at the cap this long (seconds) has run away.
 RUNAWAY_SECONDS = 0.05
+#: The longest absolute refractory period ``refractory='auto'`` sets (seconds).
+REFRACTORY_CAP = 0.005
 
 
 class UnstableGLMWarning(RuntimeWarning):
@@ -149,13 +152,26 @@ def _inverse_link(rate, link):
 
 def _nll(eta, y, w, link):
     """Each unit's weighted mean of ``lam - y log lam`` over bins (``eta``, ``y``
-    ``(T, U)``, ``w`` ``(T,)`` or None): ``(per-unit values (U,), d/d eta (T, U))``."""
+    ``(T, U)``, ``w`` ``(T,)`` shared by the units, ``(T, U)`` per unit, or None):
+    ``(per-unit values (U,), d/d eta (T, U))``."""
     lam, dlam, loglam, dlog = _link(eta, link)
     if w is None:
         T = y.shape[0]
         return np.sum(lam - y * loglam, axis=0) / T, (dlam - y * dlog) / T
+    if w.ndim == 2:                                         # per unit (refractory bins)
+        ws = w.sum(0)
+        ws[~(ws > 0)] = 1.0
+        return np.sum(w * (lam - y * loglam), axis=0) / ws, w * (dlam - y * dlog) / ws
     ws = float(w.sum())
     return w @ (lam - y * loglam) / ws, w[:, None] * (dlam - y * dlog) / ws
+
+
+def _weighted_squares(M, w, chunk=65536):
+    """``(M ** 2).T @ w`` in row chunks (no full-size temporary)."""
+    out = np.zeros((M.shape[1],) + w.shape[1:])
+    for a in range(0, M.shape[0], chunk):
+        out += (M[a:a + chunk] ** 2).T @ w[a:a + chunk]
+    return out
 
 
 def poisson_objective(X, y, intercept, coef, link="exp", alpha=0.0):
@@ -235,19 +251,25 @@ class _Linear:
         return f
 
     def _stimulus_scales(self, wf, tot):
-        return np.repeat(np.sqrt(wf @ (self.Z ** 2) / tot), self.U)
+        ms = _weighted_squares(self.Z, wf) / tot
+        return np.sqrt(ms).ravel() if ms.ndim == 2 else np.repeat(np.sqrt(ms), self.U)
 
     def scales(self, w):
-        """Root-mean-square of every column over the weighted bins (1 for the
-        intercepts and for all-zero columns), per parameter."""
+        """Root-mean-square of every column over the weighted bins (``w`` ``(T,)``, or
+        ``(T, U)``: each unit's own bins; 1 for the intercepts and for all-zero
+        columns), per parameter."""
         s = np.ones(self.n)
-        ws = np.ones(self.T) if w is None else w
-        tot = float(ws.sum())
+        ws = np.ones(self.T) if w is None else np.asarray(w, dtype=np.float64)
+        tot = ws.sum(0)
+        if ws.ndim == 2:
+            tot = np.where(tot > 0, tot, 1.0)
         if self.n_s:
-            wf = ws if self.K == 1 else ws.reshape(-1, self.K).sum(1)
+            wf = ws if self.K == 1 else ws.reshape((-1, self.K) + ws.shape[1:]).sum(1)
             s[self.U:self.U + self.n_s] = self._stimulus_scales(wf, tot)
         if self.p_h:
-            s[self.U + self.n_s:] = np.repeat(np.sqrt(ws @ (self.H ** 2) / tot), self.U)
+            ms = _weighted_squares(self.H, ws) / tot
+            s[self.U + self.n_s:] = (np.sqrt(ms).ravel() if ms.ndim == 2
+                                     else np.repeat(np.sqrt(ms), self.U))
         s[~(s > 1e-12)] = 1.0
         return s
 
@@ -341,10 +363,15 @@ def _gram(problem, y, u):
     history]`` (``rank=None``; for a rank-``r`` filter only ``[1, history]`` and an
     identity for the stimulus factors), from the bins where it spiked: the Fisher
     information of the Poisson likelihood with the observed counts standing in for
-    the rates, the Hessian L-BFGS is preconditioned with."""
+    the rates, the Hessian L-BFGS is preconditioned with. ``problem.keep`` ``(T, U)``
+    (or None: every bin), the bins in each unit's likelihood (0: within its absolute
+    refractory period), restricts the sum and its mean to them."""
     idx, hcols = _unit_columns(problem, u)
-    t = np.flatnonzero(y[:, u])
-    c = y[t, u]
+    keep = getattr(problem, "keep", None)
+    yu = y[:, u] if keep is None else y[:, u] * keep[:, u]
+    n_bins = problem.T if keep is None else max(float(keep[:, u].sum()), 1.0)
+    t = np.flatnonzero(yu)
+    c = yu[t]
     if t.size > GRAM_SPIKES:
         keep = np.linspace(0, t.size - 1, GRAM_SPIKES).astype(int)
         c = c[keep] * (c.sum() / c[keep].sum())
@@ -357,7 +384,7 @@ def _gram(problem, y, u):
     if problem.p_h:
         blocks.append(problem.H[t][:, hcols])
     X = np.hstack(blocks)
-    G = (X * c[:, None]).T @ X / problem.T
+    G = (X * c[:, None]).T @ X / n_bins
     if problem.bilinear:                                  # identity for the factors
         full = np.zeros((idx.size, idx.size))
         keep = np.r_[0, 1 + ns + np.arange(hcols.size)]
@@ -608,19 +635,28 @@ def _get_kernel():
         from numba import njit
 
         @njit(cache=__name__ == "neuromod.retina.glm", nogil=True, error_model="numpy")
-        def simulate(base, kern, lam_max, softplus, uniforms, out):
+        def simulate(base, kern, lam_max, softplus, uniforms, out, dead):
             # base (T, U) linear predictor without history; kern (L, U_pre, U_post)
-            # history kernels at lags 1..L; uniforms (T, U); out (T, U) counts.
-            # Returns the capped entries and the longest run of capped bins of a unit.
+            # history kernels at lags 1..L; uniforms (T, U); out (T, U) counts; dead (U,)
+            # bins of absolute refractoriness after each spike (expected count 0; they
+            # continue a run of capped bins, they do not end it). Returns the capped
+            # entries and the longest run of capped bins of a unit.
             T, U = base.shape
             L = kern.shape[0]
             acc = np.zeros((max(L, 1), U))          # ring buffer: future history drive
             run = np.zeros(U, dtype=np.int64)
+            last = np.full(U, -(1 << 40), dtype=np.int64)   # each unit's last spike bin
             capped = 0
             longest = 0
             for t in range(T):
                 slot = t % L if L > 0 else 0
                 for v in range(U):
+                    if t - last[v] <= dead[v]:
+                        out[t, v] = 0
+                        if run[v] > 0:
+                            run[v] += 1
+                            longest = max(longest, run[v])
+                        continue
                     eta = base[t, v] + acc[slot, v]
                     if softplus:
                         lam = eta if eta > 30.0 else math.log1p(math.exp(eta))
@@ -644,6 +680,8 @@ def _get_kernel():
                         if p == 0.0:
                             break
                     out[t, v] = k
+                    if k > 0:
+                        last[v] = t
                 for v in range(U):
                     acc[slot, v] = 0.0
                 if L > 0:
@@ -657,6 +695,58 @@ def _get_kernel():
             return capped, longest
         _kernel = simulate
     return _kernel
+
+
+# ------------------------------------------------------------------ refractoriness
+def refractory_from_counts(counts, max_bins):
+    """Each unit's longest absolute refractory period consistent with ``counts``
+    ``(bins, units)``, in bins: ``r_i = min(d_i - 1, max_bins)`` with ``d_i`` the
+    smallest distance in bins between two successive spikes of unit ``i`` (0 when a
+    bin holds two spikes), so that every bin within ``r_i`` bins after a spike of unit
+    ``i`` is empty; 0 for a unit with fewer than two spikes.
+
+    Examples
+    --------
+    >>> y = np.zeros((20, 3), dtype=int)
+    >>> y[[2, 6, 15], 0] = 1; y[[3, 4], 1] = 1; y[5, 2] = 1
+    >>> refractory_from_counts(y, 5).tolist()       # distances 4 and 9; 1; one spike
+    [3, 0, 0]
+    """
+    y = np.asarray(counts)
+    r = np.zeros(y.shape[1], dtype=np.int64)
+    for u in range(y.shape[1]):
+        t = np.flatnonzero(y[:, u])
+        if t.size < 2 or y[t, u].max() > 1:
+            continue
+        r[u] = max(0, min(int(np.diff(t).min()) - 1, int(max_bins)))
+    return r
+
+
+def refractory_bins(counts, r):
+    """``(..., bins, units)`` bool: True for the bins within ``r[u]`` bins after a
+    spike of unit ``u`` in ``counts`` (same shape), where the model's expected count
+    is 0.
+
+    Examples
+    --------
+    >>> y = np.array([[0, 1, 0, 0, 1, 0, 0]]).T
+    >>> refractory_bins(y, [2])[:, 0].astype(int).tolist()
+    [0, 0, 1, 1, 0, 1, 1]
+    """
+    c = np.asarray(counts) > 0
+    r = np.asarray(r, dtype=np.int64)
+    T = c.shape[-2]
+    dead = np.zeros(c.shape, dtype=bool)
+    if T == 0:
+        return dead
+    t = np.arange(T)
+    for u in np.flatnonzero(r > 0):
+        P = np.cumsum(c[..., u], axis=-1, dtype=np.int64)        # P[t] = spikes in 0..t
+        prev = np.concatenate([np.zeros(P.shape[:-1] + (1,), np.int64), P[..., :-1]], -1)
+        lo = t - int(r[u]) - 1                                   # spikes in t-r..t-1
+        before = np.where(lo >= 0, P[..., np.maximum(lo, 0)], 0)
+        dead[..., u] = prev - before > 0
+    return dead
 
 
 # ------------------------------------------------------------------ the model
@@ -706,6 +796,18 @@ class GLM(RetinaModel):
     stability_seconds : float
         Seconds of the training stimulus simulated after fitting to check stability
         (20; 0 skips the check).
+    refractory : 'auto', float, sequence of float or None
+        Absolute refractory period, seconds: after a spike of unit ``i`` in bin ``t``
+        its expected count is 0 in bins ``t + 1 .. t + r_i``, ``r_i =
+        floor(refractory / bin_size)`` (so 0.003 s at 1 ms bins: 3 dead bins, the
+        next spike 4 bins on at the earliest), and those bins are left out of unit
+        ``i``'s likelihood. ``'auto'`` (default): per unit, the longest period its
+        training counts allow (:func:`refractory_from_counts`: one bin less than the
+        shortest distance in bins between two of its spikes; 0 for a unit with two
+        spikes in one bin), at most :data:`REFRACTORY_CAP` (5 ms). A number sets it for
+        every unit, a sequence per unit; 0 or None: none. Must be shorter than
+        ``history_window``. The fitted periods are ``refractory_bins_`` (bins) and
+        ``refractory_`` (seconds).
     """
     kind = "glm"
 
@@ -713,7 +815,7 @@ class GLM(RetinaModel):
                  history_window=0.1, n_history_basis=8, coupling=True, link="exp", rank=None,
                  penalty="ridge", alpha=None, alphas=DEFAULT_ALPHAS, n_folds=3, max_rate=1000.0,
                  width=2.0, log_scale=LOG_SCALE, standardize=True, maxiter=2000, tol=1e-7,
-                 stability_seconds=20.0):
+                 stability_seconds=20.0, refractory="auto"):
         _check_choice("link", link, LINKS)
         _check_choice("penalty", penalty, ("ridge", "group-lasso"))
         _check_choice("stimulus_basis", stimulus_basis, ("linear", "log"))
@@ -730,6 +832,7 @@ class GLM(RetinaModel):
         alphas = tuple(float(a) for a in alphas)
         if not alphas or not all(math.isfinite(a) and a >= 0 for a in alphas):
             raise ParameterError("alphas must be a non-empty sequence of numbers >= 0")
+        refractory = self._check_refractory(refractory, float(history_window))
         self.options = dict(stimulus_window=float(stimulus_window),
                             n_stimulus_basis=int(n_stimulus_basis), stimulus_basis=stimulus_basis,
                             history_window=float(history_window),
@@ -739,8 +842,62 @@ class GLM(RetinaModel):
                             n_folds=int(n_folds), max_rate=float(max_rate), width=float(width),
                             log_scale=float(log_scale), standardize=bool(standardize),
                             maxiter=int(maxiter), tol=float(tol),
-                            stability_seconds=float(stability_seconds))
+                            stability_seconds=float(stability_seconds), refractory=refractory)
         self.intercept_ = None
+        self.refractory_bins_ = None
+
+    @staticmethod
+    def _check_refractory(refractory, history_window):
+        """``'auto'``, a float or a list of floats (seconds), each ``>= 0`` and shorter
+        than ``history_window`` (0 for None)."""
+        if isinstance(refractory, str):
+            if refractory != "auto":
+                raise ParameterError(f"refractory must be 'auto', seconds or None, got "
+                                     f"{refractory!r}")
+            return refractory
+        if refractory is None:
+            return 0.0
+        try:
+            v = np.asarray(refractory, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterError(f"refractory must be 'auto', seconds or None, got "
+                                 f"{refractory!r}") from None
+        if v.ndim > 1 or not np.all(np.isfinite(v)) or np.any(v < 0):
+            raise ParameterError(f"refractory must be >= 0 seconds, got {refractory!r}")
+        if np.any(v > 0) and not np.all(v < history_window):
+            raise ParameterError(f"refractory ({refractory!r} s) must be shorter than "
+                                 f"history_window ({history_window:g} s)")
+        return float(v) if v.ndim == 0 else [float(x) for x in v]
+
+    def _refractory_for(self, counts):
+        """Each unit's refractory period in bins for the training ``counts``."""
+        o = self.options
+        U = counts.shape[1]
+        L = self.n_history_lags
+        ref = o["refractory"]
+        if ref == "auto":
+            cap = min(int(math.floor(REFRACTORY_CAP / self.bin_size + 1e-9)), max(L - 1, 0))
+            return refractory_from_counts(counts, cap)
+        v = np.asarray(ref, dtype=np.float64)
+        if v.ndim == 1 and v.size != U:
+            raise ParameterError(f"refractory has {v.size} periods for {U} units")
+        r = np.floor(np.broadcast_to(v, (U,)) / self.bin_size + 1e-9).astype(np.int64)
+        if np.any(r >= max(L, 1)):
+            raise ParameterError(f"refractory of {int(r.max())} bins must be shorter than "
+                                 f"the history window ({L} bins)")
+        return r
+
+    def _dead_counts(self):
+        """``refractory_bins_`` (zeros when unset), int64 ``(U,)``."""
+        r = getattr(self, "refractory_bins_", None)
+        if r is None:
+            return np.zeros(self.n_units, dtype=np.int64)
+        return np.ascontiguousarray(r, dtype=np.int64)
+
+    @property
+    def refractory_(self):
+        """Each unit's absolute refractory period, seconds (``refractory_bins_`` bins)."""
+        return self._dead_counts() * self.bin_size
 
     # ------------------------------------------------------------ sizes and bases
     @property
@@ -859,20 +1016,34 @@ class GLM(RetinaModel):
             self._Z = stimulus_projection(S, Bs).reshape(F, nb * D)
         else:
             self._Z = None
-        check_allocation(8 * T * U * (nh + 8), "GLM: the spike-history columns")
+        r = self._refractory_for(y)
+        check_allocation(8 * T * U * (nh + 8 + (3 if r.any() else 0)),
+                         "GLM: the spike-history columns")
         H = history_design(y, Bh) if nh else None
         self.n_units, self.D = U, D
+        self.refractory_bins_ = r
+        keep = None
+        if r.any():
+            keep = (~refractory_bins(y, r)).astype(np.float64)
+            lost = (y * (1.0 - keep)).sum(0)
+            if lost.any():
+                warnings.warn(
+                    f"refractory: {int(lost.sum())} training spikes (per unit "
+                    f"{lost.astype(int).tolist()}) fall within the absolute refractory "
+                    f"periods of {r.tolist()} bins; they are left out of the fit and have "
+                    f"probability 0 under the model", RuntimeWarning, stacklevel=3)
         try:
             problem = self._problem(S, H, U, T)
+            problem.keep = keep
             x0 = self._start(problem, y, S, y.reshape(F, K, U).sum(1))
             groups = self._groups(problem)
-            scale = problem.scales(None)
+            scale = problem.scales(keep)
             if o["alpha"] is not None or len(o["alphas"]) == 1:
                 alpha = np.full(U, o["alpha"] if o["alpha"] is not None else o["alphas"][0])
                 self.cv_ = [None] * U
             else:
                 alpha, self.cv_, x0 = _cross_validate(problem, y, o, groups, x0, K, scale)
-            theta, obj, nit, ok, msg = _solve(problem, y, None, o["link"], alpha, o["penalty"],
+            theta, obj, nit, ok, msg = _solve(problem, y, keep, o["link"], alpha, o["penalty"],
                                               groups, x0, o["maxiter"], o["tol"], scale,
                                               o["standardize"])
         finally:
@@ -914,13 +1085,14 @@ class GLM(RetinaModel):
                 f"training stimulus a unit's rate stayed at the cap of "
                 f"{self.options['max_rate']:g} Hz for {longest} bins in a row (runaway "
                 f"self-excitation through its history or coupling filters); its samples are "
-                f"capped at that rate -- a larger alpha, a shorter history_window or "
-                f"coupling=False may help", UnstableGLMWarning, stacklevel=3)
+                f"capped at that rate -- an absolute refractory period (refractory), a larger "
+                f"alpha, a shorter history_window or coupling=False may help",
+                UnstableGLMWarning, stacklevel=3)
 
     @classmethod
     def from_coefficients(cls, intercept, stimulus, history, bin_size, frame_dt,
                           frame_shape=None, stim_mean=0.0, stim_std=1.0, null_rate=None,
-                          **options):
+                          refractory=0.0, **options):
         """A GLM with given parameters (e.g. a ground truth to simulate from).
 
         Parameters
@@ -939,6 +1111,9 @@ class GLM(RetinaModel):
             The stimulus's standardisation.
         null_rate : array_like (U,), optional
             Spikes per bin of the null model of :meth:`score` (default NaN).
+        refractory : float or sequence of float
+            Absolute refractory period, seconds, for every unit or per unit (0, the
+            default: none; as the constructor's, without ``'auto'``).
         **options
             As the constructor (``rank`` must be None).
 
@@ -950,7 +1125,9 @@ class GLM(RetinaModel):
         >>> m.sample(np.zeros((20, 2)), 2, seed=0).shape
         (2, 200, 1)
         """
-        m = cls(**options)
+        if isinstance(refractory, str):
+            raise ParameterError("from_coefficients takes the refractory period in seconds")
+        m = cls(refractory=refractory, **options)
         if m.options["rank"] is not None:
             raise ParameterError("from_coefficients takes full stimulus coefficients: rank=None")
         m.bin_size = check_bin_size(float(bin_size), float(frame_dt))
@@ -971,6 +1148,7 @@ class GLM(RetinaModel):
         m.null_rate = (np.full(U, np.nan) if null_rate is None
                        else np.asarray(null_rate, dtype=np.float64))
         m.stable_, m.cv_, m.fit_info_ = None, [None] * U, []
+        m.refractory_bins_ = m._refractory_for(np.zeros((0, U)))
         return m
 
     # ------------------------------------------------------------ filters
@@ -1060,7 +1238,8 @@ class GLM(RetinaModel):
     def intensity(self, stimulus, counts=None, frame_dt=None):
         """Expected spikes per bin ``(trials, bins, units)`` given the stimulus and the
         observed past ``counts`` (same shape; required when the model has history
-        terms), capped at ``max_rate`` as in :meth:`sample`."""
+        terms), capped at ``max_rate`` as in :meth:`sample`; 0 in the
+        ``refractory_bins_`` bins after each spike of a unit in ``counts``."""
         self._check_frame_dt(frame_dt)
         base = self._base_drive(stimulus)
         T, U = base.shape
@@ -1079,10 +1258,14 @@ class GLM(RetinaModel):
             out[:] = self._lam(base)
             return out
         W = self.hist_coef_.transpose(1, 2, 0).reshape(U * Bh.shape[1], U)  # (pre*k, post)
+        dead = self._dead_counts()
         step = max(1, int(2e7 // max(1, T * U * Bh.shape[1])))
         for r0 in range(0, c.shape[0], step):                      # trials in chunks
             Hc = history_design(c[r0:r0 + step], Bh)
-            out[r0:r0 + step] = self._lam(base + Hc @ W)
+            lam = self._lam(base + Hc @ W)
+            if dead.any():
+                lam[refractory_bins(c[r0:r0 + step], dead)] = 0.0
+            out[r0:r0 + step] = lam
         return out
 
     def _simulate(self, stimulus, n_trials, seed):
@@ -1097,9 +1280,10 @@ class GLM(RetinaModel):
         out = np.zeros((int(n_trials), T, U), dtype=np.int64)
         capped, longest = 0, 0
         lam_max = self.options["max_rate"] * self.bin_size
+        dead = self._dead_counts()
         for r in range(int(n_trials)):
             c, run = kernel(base, kern, lam_max, self.options["link"] == "softplus",
-                            rng.random((T, U)), out[r])
+                            rng.random((T, U)), out[r], dead)
             capped, longest = capped + int(c), max(longest, int(run))
         return out, capped, longest
 
@@ -1135,7 +1319,8 @@ class GLM(RetinaModel):
 
     def arrays(self):
         out = {"intercept": self.intercept_, "stim_coef": self.stim_coef_,
-               "hist_coef": self.hist_coef_, "alpha": self.alpha_}
+               "hist_coef": self.hist_coef_, "alpha": self.alpha_,
+               "refractory_bins": self._dead_counts()}
         if self.options["rank"] is not None:
             out["stim_A"], out["stim_C"] = self.stim_factors_
         return out
@@ -1146,7 +1331,7 @@ class GLM(RetinaModel):
                 "n_history_basis", "coupling", "link", "rank", "penalty", "alpha", "alphas",
                 "n_folds", "max_rate", "width", "log_scale", "standardize", "maxiter", "tol",
                 "stability_seconds")
-        m = cls(**{k: config[k] for k in keys})
+        m = cls(**{k: config[k] for k in keys}, refractory=config.get("refractory", 0.0))
         m.seed, m.stim_mean, m.stim_std = config["seed"], config["stim_mean"], config["stim_std"]
         m.frame_shape = tuple(config["frame_shape"])
         m.n_units, m.D, m.stable_ = config["n_units"], config["D"], config["stable"]
@@ -1154,6 +1339,9 @@ class GLM(RetinaModel):
         m.stim_coef_ = np.asarray(arrays["stim_coef"], dtype=np.float64)
         m.hist_coef_ = np.asarray(arrays["hist_coef"], dtype=np.float64)
         m.alpha_ = np.asarray(arrays["alpha"], dtype=np.float64)
+        m.refractory_bins_ = (np.asarray(arrays["refractory_bins"], dtype=np.int64)
+                              if "refractory_bins" in arrays
+                              else np.zeros(m.n_units, dtype=np.int64))
         if "stim_A" in arrays:
             m.stim_factors_ = (np.asarray(arrays["stim_A"]), np.asarray(arrays["stim_C"]))
         m.cv_, m.fit_info_ = [None] * m.n_units, []
@@ -1183,12 +1371,13 @@ def _cross_validate(problem, y, o, groups, x0, K, scale):
     that fold)."""
     T, U = y.shape
     F = T // K
+    keep = getattr(problem, "keep", None)
     edges = np.round(np.linspace(0, F, o["n_folds"] + 1)).astype(int) * K
     grid = sorted(o["alphas"], reverse=True)
     scores = np.zeros((len(grid), U))
     first = {}
     for k in range(o["n_folds"]):
-        w = np.ones(T)
+        w = np.ones(T) if keep is None else keep.copy()     # keep: refractory bins out
         w[edges[k]:edges[k + 1]] = 0.0
         held = slice(edges[k], edges[k + 1])
         x, best, worse = x0, np.full(U, -np.inf), 0
@@ -1199,7 +1388,8 @@ def _cross_validate(problem, y, o, groups, x0, K, scale):
             x, _, _, _, _ = _solve(problem, y, w, o["link"], a, o["penalty"], groups, x,
                                    o["maxiter"], max(o["tol"], 1e-6), scale, o["standardize"])
             lam, _, loglam, _ = _link(problem.eta(x)[held], o["link"])
-            sc = np.sum(y[held] * loglam - lam, axis=0)
+            ll = y[held] * loglam - lam
+            sc = np.sum(ll if keep is None else ll * keep[held], axis=0)
             scores[i] += sc
             worse = worse + 1 if np.all(sc < best) else 0
             best = np.maximum(best, sc)
