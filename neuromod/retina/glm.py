@@ -1009,6 +1009,7 @@ class GLM(RetinaModel):
         T, U = y.shape
         if T != F * K:
             raise ParameterError(f"{T} bins for {F} frames of {K} bins")
+        r = self._refractory_for(y)
         Bs, Bh = self.stimulus_basis(), self.history_basis()
         nb, nh = Bs.shape[1], Bh.shape[1]
         if o["rank"] is None:
@@ -1016,7 +1017,6 @@ class GLM(RetinaModel):
             self._Z = stimulus_projection(S, Bs).reshape(F, nb * D)
         else:
             self._Z = None
-        r = self._refractory_for(y)
         check_allocation(8 * T * U * (nh + 8 + (3 if r.any() else 0)),
                          "GLM: the spike-history columns")
         H = history_design(y, Bh) if nh else None

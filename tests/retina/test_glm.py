@@ -14,8 +14,10 @@ from neuromod.errors import ParameterError
 from neuromod.retina.base import counts_to_spikes
 from neuromod.retina.bases import linear_raised_cosine
 from neuromod.retina.glm import (GLM, UnstableGLMWarning, _Linear, _LowRank, _nll,
-                                 fit_design, poisson_objective)
+                                 fit_design, poisson_objective, refractory_bins,
+                                 refractory_from_counts)
 from neuromod.retina.recording import Recording
+from neuromod.spikes import SpikeTrains
 
 sm = pytest.importorskip("statsmodels.api")
 
@@ -323,3 +325,235 @@ def test_save_and_load(recovered, tmp_path):
     f = back.filters()
     assert f["spatial"].shape == (3, 4) and f["temporal"].shape == (3, 15)
     assert f["history"].shape == (3, 3, 50) and f["lag_dt"] == 0.01
+
+
+# ---------------------------------------------------------------- absolute refractoriness
+def _bin_gaps(y):
+    """Distances in bins between successive spike-holding bins of one train."""
+    return np.diff(np.flatnonzero(y))
+
+
+def dead_time_recording(dead=(0.0035, 0.008, 0.0), rate=40.0, train_s=60.0, seed=0):
+    """Renewal trains in continuous time: ISI = dead time + exponential (a Poisson
+    train for dead time 0), independent of a white-noise stimulus; 2 test trials."""
+    rng = np.random.default_rng(seed)
+    U = len(dead)
+
+    def trains(T, trials):
+        t, ids = [], []
+        for k in range(trials * U):
+            d = dead[k % U]
+            isi = d + rng.exponential(1.0 / rate - d, int(3 * rate * T) + 10)
+            st = np.cumsum(isi)
+            st = st[st < T]
+            t.append(st)
+            ids.append(np.full(st.size, k))
+        return SpikeTrains(np.concatenate(t), np.concatenate(ids), 0.0, T, n_trains=trials * U,
+                           sort=True, annotations={"unit": np.tile(np.arange(U), trials),
+                                                   "trial": np.repeat(np.arange(trials), U)})
+    Str = rng.normal(size=(int(train_s / 0.01), 2)).astype(np.float32)
+    Ste = rng.normal(size=(200, 2)).astype(np.float32)
+    return Recording(0.01, Str, Ste, trains(train_s, 1), trains(2.0, 2), U, 2, name="dead")
+
+
+def test_refractory_bins_rule():
+    y = np.zeros((2, 12, 2), dtype=int)
+    y[0, [1, 2, 7], 0] = [1, 2, 1]
+    y[1, 10, 0] = 1
+    y[:, 4, 1] = 1
+    dead = refractory_bins(y, [3, 1])
+    # by hand: the 3 bins after each spike of unit 0, the 1 bin after unit 1's
+    want = np.zeros_like(dead)
+    want[0, [2, 3, 4, 5, 8, 9, 10], 0] = True
+    want[1, 11, 0] = True
+    want[:, 5, 1] = True
+    np.testing.assert_array_equal(dead, want)
+    assert not refractory_bins(y, [0, 0]).any()
+
+
+def test_auto_refractory_finds_a_known_dead_time():
+    rec = dead_time_recording()
+    y = rec.train_counts(0.001)
+    # a 3.5 ms dead time puts successive spikes 3 bins apart at least (and that often):
+    # 2 empty bins; 8 ms is capped at 5 ms; a Poisson train has bins of two spikes
+    m = GLM(alpha=1e-3, coupling=False, stability_seconds=0.0, maxiter=50, **OPTS).fit(rec)
+    assert m.refractory_bins_.tolist() == [2, 5, 0]
+    np.testing.assert_allclose(m.refractory_, [0.002, 0.005, 0.0])
+    assert _bin_gaps(y[:, 0]).min() == 3 and _bin_gaps(y[:, 1]).min() == 8
+    assert y[:, 2].max() > 1
+    # a history window of 4 ms caps it at 3 bins (shorter than the window)
+    m4 = GLM(alpha=1e-3, coupling=False, stability_seconds=0.0, maxiter=50,
+             **{**OPTS, "history_window": 0.004}).fit(rec)
+    assert m4.refractory_bins_.tolist() == [2, 3, 0]
+    # None, 0 and a number
+    for ref, want in ((None, [0, 0, 0]), (0, [0, 0, 0]), (0.0025, [2, 2, 2])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)      # the Poisson unit's spikes
+            m = GLM(alpha=1e-3, coupling=False, stability_seconds=0.0, maxiter=5,
+                    refractory=ref, **OPTS).fit(rec)
+        assert m.refractory_bins_.tolist() == want
+
+
+def _refractory_truth(ref, coupling=0.5):
+    tm = truth(U=2, D=2, refractory=-1.5, coupling=coupling)
+    return GLM.from_coefficients(tm.intercept_, tm.stim_coef_, tm.hist_coef_, 0.001, 0.01,
+                                 refractory=ref, **OPTS)
+
+
+def test_refractory_fit_is_statsmodels_without_the_dead_bins():
+    tm = _refractory_truth(0.002)
+    rec = recording(tm, 30.0)
+    y = rec.train_counts(0.001)
+    m = GLM(alpha=0.0, tol=1e-10, stability_seconds=0.0, refractory=0.002, **OPTS).fit(rec)
+    assert m.refractory_bins_.tolist() == [2, 2]
+    dead = refractory_bins(y, [2, 2])
+    assert dead.mean() > 0.04 and not (y * dead).any()        # no spike in a dead bin
+    for u in range(2):
+        X = m.design(rec.train_stimulus, y, unit=u)
+        keep = ~dead[:, u]
+        # the unit's own first history function (lag 1) is 0 wherever it is fitted
+        # (up to the FFT's rounding): out of the design, its coefficient left near 0
+        live = np.abs(X[keep]).max(0) > 1e-9
+        assert live.sum() == X.shape[1] - 1 and np.all(abs(m.coefficients(u)[~live]) < 1e-3)
+        ref = sm.GLM(y[keep, u], sm.add_constant(X[keep][:, live]),
+                     family=sm.families.Poisson()).fit(tol=1e-13)
+        obj = _sm_objective(ref, y[keep, u])
+        assert abs(m.fit_info_[u]["objective"] - obj) <= 1e-8 * obj
+        np.testing.assert_allclose(np.r_[m.intercept_[u], m.coefficients(u)[live]],
+                                   ref.params, atol=1e-4)
+        # statsmodels with the dead bins weighted 0 instead of dropped: the same fit
+        wref = sm.GLM(y[:, u], sm.add_constant(X[:, live]), family=sm.families.Poisson(),
+                      freq_weights=keep.astype(float)).fit(tol=1e-13)
+        np.testing.assert_allclose(wref.params, ref.params, atol=1e-6)
+        # the intensity: f(b + X coef) outside the dead bins, 0 in them
+        lam = m.intensity(rec.train_stimulus, y)[0, :, u]
+        full = np.exp(m.intercept_[u] + X @ m.coefficients(u))
+        np.testing.assert_allclose(lam[keep], full[keep], rtol=1e-9)
+        assert np.all(lam[~keep] == 0)
+
+
+def test_uncoupled_ridge_with_refractoriness_is_fit_design_on_the_live_bins():
+    tm = _refractory_truth(0.003)
+    rec = recording(tm, 20.0)
+    y = rec.train_counts(0.001)
+    m = GLM(alpha=1e-4, coupling=False, stability_seconds=0.0, refractory=0.003,
+            **OPTS).fit(rec)
+    dead = refractory_bins(y, m.refractory_bins_)
+    for u in range(2):
+        X = m.design(rec.train_stimulus, y, unit=u)
+        keep = ~dead[:, u]
+        f = fit_design(X[keep], y[keep, u], alpha=1e-4, standardize=True)
+        np.testing.assert_allclose(np.r_[f.intercept, f.coef],
+                                   np.r_[m.intercept_[u], m.coefficients(u)], atol=2e-4)
+        assert m.fit_info_[u]["objective"] == pytest.approx(f.objective, rel=1e-6)
+
+
+def test_cross_validation_scores_only_the_live_bins():
+    tm = _refractory_truth(0.002)
+    rec = recording(tm, 20.0)
+    y = rec.train_counts(0.001)
+    m = GLM(alphas=(1e-3, 1e-5), coupling=False, stability_seconds=0.0, refractory=0.002,
+            standardize=False, **OPTS).fit(rec)
+    dead = refractory_bins(y, m.refractory_bins_)
+    T = y.shape[0]
+    edges = np.round(np.linspace(0, T // 10, 4)).astype(int) * 10
+    for u in range(2):
+        X = m.design(rec.train_stimulus, y, unit=u)
+        scores = []
+        for a in (1e-3, 1e-5):
+            total = 0.0
+            for k in range(3):
+                held = np.zeros(T, dtype=bool)
+                held[edges[k]:edges[k + 1]] = True
+                fit = ~held & ~dead[:, u]
+                f = fit_design(X[fit], y[fit, u], alpha=a, tol=1e-9)
+                ev = held & ~dead[:, u]
+                eta = f.intercept + X[ev] @ f.coef
+                total += float(np.sum(y[ev, u] * eta - np.exp(eta)))
+            scores.append(total / T)
+        table = m.cv_[u]["heldout_ll_per_bin"]
+        for mine, theirs in zip(scores, table):
+            if theirs is not None:
+                assert theirs == pytest.approx(mine, rel=1e-5)
+
+
+@pytest.mark.parametrize("ref", [0.003, [0.001, 0.004]])
+def test_samples_respect_the_dead_time_and_follow_the_intensity(ref):
+    tm = _refractory_truth(ref)
+    r = tm.refractory_bins_
+    assert r.tolist() == ([3, 3] if np.isscalar(ref) else [1, 4])
+    S = np.random.default_rng(2).normal(size=(300, 2))
+    y = tm.sample(S, 3, seed=5)
+    lam = tm.intensity(S, y)
+    rng = np.random.default_rng(5)
+    from scipy.stats import poisson
+    for k in range(3):
+        u = rng.random((3000, 2))
+        np.testing.assert_array_equal(poisson.ppf(u, lam[k]).astype(int), y[k])
+    for v in range(2):
+        gaps = np.concatenate([_bin_gaps(y[k, :, v]) for k in range(3)])
+        assert gaps.min() == r[v] + 1                           # never shorter; tight
+    # without the dead time the same filters give shorter gaps
+    free = _refractory_truth(0.0).sample(S, 3, seed=5)
+    assert min(_bin_gaps(free[k, :, 1]).min() for k in range(3)) < r[1] + 1
+
+
+def test_runaway_is_still_detected_through_the_dead_time():
+    m = _refractory_truth(0.002, coupling=0.0)
+    m.hist_coef_[:, :, 1:5] += 4.0
+    with pytest.warns(UnstableGLMWarning, match="runaway"):
+        y = m.sample(np.zeros((100, 2)), 1, seed=0)
+    assert _bin_gaps(y[0, :, 0]).min() == 3
+    assert y[0, -300:].mean() > 0.25                          # firing as fast as it may
+
+
+def test_refractory_options_are_checked():
+    for bad in ("on", -0.001, 0.1, 0.2, [0.001, -1.0], float("nan")):
+        with pytest.raises(ParameterError, match="refractory"):
+            GLM(refractory=bad)
+    with pytest.raises(ParameterError, match="refractory"):
+        GLM(history_window=0.0, refractory=0.002)
+    GLM(history_window=0.0, refractory=0.0)
+    rec = dead_time_recording(train_s=2.0)
+    with pytest.raises(ParameterError, match="3 units"):
+        GLM(refractory=[0.001, 0.002], stability_seconds=0.0).fit(rec)
+    with pytest.raises(ParameterError, match="seconds"):
+        _refractory_truth("auto")
+    # a fixed period that contradicts the data warns and leaves those spikes out
+    with pytest.warns(RuntimeWarning, match="training spikes"):
+        m = GLM(alpha=1e-3, refractory=0.004, stability_seconds=0.0, maxiter=20,
+                coupling=False, **OPTS).fit(rec)
+    assert m.refractory_bins_.tolist() == [4, 4, 4]
+
+
+def test_refractory_survives_save_and_load(tmp_path):
+    rec = dead_time_recording(train_s=20.0)
+    m = GLM(alpha=1e-3, stability_seconds=1.0, **OPTS).fit(rec)
+    assert m.refractory_bins_.tolist() == [2, 5, 0]
+    m.save(tmp_path / "glm.npz")
+    back = neuromod.load(tmp_path / "glm.npz")
+    assert back.options["refractory"] == "auto"
+    np.testing.assert_array_equal(back.refractory_bins_, m.refractory_bins_)
+    y = rec.test_counts(0.001)
+    lam = back.intensity(rec.test_stimulus, y)
+    np.testing.assert_array_equal(lam, m.intensity(rec.test_stimulus, y))
+    assert np.all(lam[refractory_bins(y, [2, 5, 0])] == 0)
+    np.testing.assert_array_equal(back.sample(rec.test_stimulus, 2, seed=3),
+                                  m.sample(rec.test_stimulus, 2, seed=3))
+    # a ground truth's per-unit periods too
+    tm = _refractory_truth([0.001, 0.004])
+    tm.save(tmp_path / "truth.npz")
+    assert neuromod.load(tmp_path / "truth.npz").refractory_bins_.tolist() == [1, 4]
+
+
+def test_refractory_from_counts_matches_spike_times():
+    rec = dead_time_recording(dead=(0.0041, 0.0, 0.0015), rate=60.0, train_s=30.0, seed=4)
+    y = rec.train_counts(0.001)
+    r = refractory_from_counts(y, 100)
+    for u in range(3):
+        t = rec.train_spikes.times[rec.train_spikes.ids == u]
+        b = np.floor(t / 0.001).astype(int)
+        d = np.diff(b)
+        want = 0 if d.min() == 0 else d.min() - 1
+        assert r[u] == want
+    assert r[0] == 3 and r[1] == 0
