@@ -84,3 +84,48 @@ def test_bad_input_is_one_line(tmp_path, capsys, argv, message):
     assert rc == 2 and message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_killed_tecos_fit_resumes_to_the_same_model(rec_file, tmp_path):
+    """SIGKILL right after epoch 2's checkpoint, then --resume: the model and the
+    training history equal an uninterrupted run's (at most the current epoch is lost)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import torch
+    base = [sys.executable, "-m", "neuromod", "fit", "tecos", str(rec_file), "--epochs", "3",
+            "--seed", "1"]
+    whole = tmp_path / "whole"
+    ref = subprocess.run(base + ["--out", str(whole), "--json"], capture_output=True,
+                         text=True, timeout=600)
+    assert ref.returncode == 0, ref.stderr
+    d = tmp_path / "run"
+    env = dict(os.environ, NEUROMOD_TEST_PAUSE="train-epoch-2")
+    proc = subprocess.Popen(base + ["--out", str(d)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        while not seen or not seen[-1].strip().endswith("neuromod: paused at train-epoch-2"):
+            seen.append(proc.stderr.readline())
+            assert seen[-1], "".join(seen)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sorted(os.listdir(d)) == ["checkpoint.npz"]        # nothing else half-written
+    done = subprocess.run(base + ["--out", str(d), "--resume", "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    got, want = json.loads(done.stdout), json.loads(ref.stdout)
+    h_got = json.loads((d / "report.json").read_text())["history"]
+    h_want = json.loads((whole / "report.json").read_text())["history"]
+    strip = [{k: v for k, v in h.items() if "second" not in k and k != "time"} for h in h_got]
+    assert strip == [{k: v for k, v in h.items() if "second" not in k and k != "time"}
+                     for h in h_want]
+    assert got["test"]["psth_corr"] == want["test"]["psth_corr"]
+    a, b = neuromod.load(d / "model.npz"), neuromod.load(whole / "model.npz")
+    sa, sb = a.net.state_dict(), b.net.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
