@@ -22,15 +22,43 @@ For unit ``i`` at model bin ``t`` (default 1 ms), the expected spike count is
   raised-cosine basis in log-stretched time (``log(50 x + 1) / log(51)``) over
   ``history_window`` seconds; the history term at bin ``t`` uses bins ``< t`` only.
   ``coupling=False`` keeps ``h_ii`` alone.
+* An absolute refractory period of ``r_i`` bins (``refractory``): after a spike of
+  unit ``i`` in bin ``t`` its expected count is 0 in bins ``t + 1 .. t + r_i``
+  whatever ``eta_i``, so that successive spike-holding bins are at least ``r_i + 1``
+  bins apart (a bin may still hold more than one spike: the count within a bin is
+  Poisson). This is the dead time of Berry & Meister (1998)'s model of ganglion-cell
+  refractoriness, a dead time followed by a relative recovery; ``h_ii`` then has only
+  the relative refractoriness and the bursts after the dead time to model (its
+  values at lags ``1 .. r_i`` never act on unit ``i``; coupling filters act at every
+  lag). Without it, a smooth log-time basis cannot turn a dead time of a few bins
+  into the near ``-inf`` it needs at those lags while also fitting the bursts just
+  after: fitted to the embedded recording (no interval under 3 ms, bursts), the
+  self-history filter was only about -2 at lags 1-3 and about +1 at lags 4-10, and
+  the simulated model ran away. ``refractory='auto'`` (the default) takes, per unit,
+  the longest period the training counts allow, ``r_i = min(d_i - 1, 5 ms)`` with
+  ``d_i`` the smallest distance in bins between two successive spikes of unit ``i``
+  (0 when a bin holds two of its spikes, or when it has fewer than two spikes; below
+  the history window in any case): every training bin it excludes is empty.
 
 Fitting
 -------
 Each unit's parameters are its own, and unit ``i`` minimises the mean Poisson
 negative log-likelihood per bin plus a penalty that leaves ``b_i`` out:
 
-``L(theta) = (1/T) sum_t [lam(t) - y(t) log lam(t)] + P(theta)``,
+``L(theta) = (1/T_i) sum_{t live} [lam(t) - y(t) log lam(t)] + P(theta)``,
 
-ridge ``P = alpha/2 ||s * theta||^2`` (``alpha`` per bin, as nemos: the same
+the sum over unit ``i``'s live bins, all but those within ``r_i`` bins after one of
+its own spikes (``T_i`` of them): a dead bin has count 0 with certainty under the
+model and contributes nothing to the likelihood, so it enters with weight 0 (a
+training spike in one, possible only with a ``refractory`` set by hand, is dropped
+from the fit with a warning). Everything below runs over each unit's live bins: the
+columns' root-mean-squares of the penalty, the Fisher preconditioner (its spike
+bins, divided by ``T_i``) and the cross-validation (a fold fits on the live bins
+outside its block and scores the live bins inside it), so that a fit with
+``refractory`` equals :func:`fit_design` on the explicit design with the dead bins
+removed.
+
+ridge ``P = alpha/2 ||s * theta||^2`` (``alpha`` per live bin, as nemos: the same
 ``alpha`` means the same shrinkage for any recording length) or group lasso ``P =
 alpha sum_g sqrt(p_g) ||(s * theta)_g||`` (groups: the stimulus filter, and each
 presynaptic unit's history or coupling filter; fitted by accelerated proximal
@@ -46,7 +74,8 @@ alpha and stops once every unit has got worse), then refitted on all bins.
 The units are fitted together, by one L-BFGS (scipy, float64) on the sum of their
 objectives (a separable sum: its minimum is every unit's own), so that each pass
 over the bins is one matrix product for all units (``(bins, columns) x (columns,
-units)``) rather than one matrix-vector product per unit. L-BFGS runs in
+units)``) rather than one matrix-vector product per unit (the dead bins are a
+``(bins, units)`` weight, 0 or 1, beside the history columns). L-BFGS runs in
 preconditioned coordinates: per unit, ``theta = L^-T phi`` with ``L L^T`` the
 Cholesky factorisation of ``X^T diag(y) X / T`` plus the ridge's Hessian, the Fisher
 information with the observed counts standing in for the rates, computed once from
@@ -74,12 +103,16 @@ Simulation
 units per trial, the model's own spikes feeding its history and coupling terms (each
 spike adds its filters to a ring buffer of the next bins' drive); each count is
 Poisson with the bin's expected count (inverse CDF on uniforms drawn from
-``numpy.random.default_rng(seed)``). The expected count is capped at ``max_rate *
+``numpy.random.default_rng(seed)``; one uniform per bin and unit, used or not), 0 in
+the ``r_i`` bins after a spike of unit ``i`` (its absolute refractory period). The
+expected count is capped at ``max_rate *
 bin_size`` (default 1000 Hz). A strong stimulus can touch the cap for a bin or two
 through an exp link; a unit held at the cap for 50 ms in a row
-(:data:`RUNAWAY_SECONDS`) is the runaway self-excitation of coupled GLMs fitted by
-maximum likelihood, and raises an :class:`UnstableGLMWarning`. :meth:`GLM.intensity`
-applies the same cap, so it is the intensity of the model as simulated. Fitting ends
+(:data:`RUNAWAY_SECONDS`; its dead bins continue such a run, they do not end it) is
+the runaway self-excitation of coupled GLMs fitted by maximum likelihood, and raises
+an :class:`UnstableGLMWarning`. :meth:`GLM.intensity` applies the same cap and the
+same dead time, on the counts it is given (:func:`refractory_bins`), so it is the
+intensity of the model as simulated. Fitting ends
 with a short simulation on the training stimulus (``stable_``) and warns the same
 way.
 
