@@ -1,7 +1,12 @@
 """``neuromod demo``: the main jobs of neuromod on the embedded data, outputs in one folder."""
 from neuromod.cli.common import positive_float
 
-PARTS = ("stats", "simulate", "auditory")
+PARTS = ("stats", "simulate", "auditory", "retina")
+
+#: The retina part: the models fitted to the embedded recording, the TeCoS-LVM epochs and
+#: the latent paths of its evaluation (fewer than ``neuromod fit``'s, to keep the demo
+#: short).
+RETINA = {"models": ("glm", "tecos"), "epochs": 10, "samples": 20}
 
 
 def add_parser(sub):
@@ -11,8 +16,9 @@ def add_parser(sub):
             "stats: spike-train statistics of the embedded recording (6 units x 10 trials) "
             "with per-unit noise ceilings; simulate: one LIF population on the Torch and "
             "the Brian2 backend from one definition, spike counts compared; auditory: the "
-            "embedded sentence encoded to spikes with spiketrum and decoded. Outputs go "
-            "to --out."))
+            "embedded sentence encoded to spikes with spiketrum and decoded; retina: a GLM "
+            "and a TeCoS-LVM fitted to the embedded (simulated) retina recording and "
+            "compared on its test repeats. Outputs go to --out."))
     p.add_argument("--out", default="demo-output", metavar="DIR",
                    help="output folder (default ./demo-output)")
     p.add_argument("--parts", default=",".join(PARTS), metavar="LIST",
@@ -44,7 +50,8 @@ def run(args):
     figures = {}
     with Outputs() as out:          # every file of the demo is committed together at the end
         for part in parts:
-            run_part = {"stats": _stats, "simulate": _simulate, "auditory": _auditory}[part]
+            run_part = {"stats": _stats, "simulate": _simulate, "auditory": _auditory,
+                        "retina": _retina}[part]
             figures[part] = run_part(args, out)
     figures["outputs"] = [f for part in parts for f in figures[part].pop("files")]
     figures["wall_s"] = round(time.perf_counter() - t0, 3)
@@ -74,6 +81,21 @@ def run(args):
               f"SNR {a['snr_db']:.1f} dB, log-spectrogram correlation "
               f"{a['spectrogram_corr']:.3f}, encoded in {a['encode_s']:.2f} s including the "
               f"one-off dictionary build")
+    if "retina" in figures:
+        r = figures["retina"]
+        print(f"retina models fitted to {r['data']} ({r['n_units']} cells; test: "
+              f"{r['n_test_trials']} repeats; 1 ms bins):")
+        print(f"  {'model':<6} {'fit_s':>6} {'psth_corr':>9} {'bits/spike':>10} "
+              f"{'van_rossum':>10} {'fano':>6} {'isi<3ms':>7}")
+        for row in r["rows"]:
+            def f(key, fmt):
+                v = row.get(key)
+                return format(v, fmt) if v is not None else "-"
+            print(f"  {row['model']:<6} {f('fit_seconds', '6.1f'):>6} "
+                  f"{f('psth_corr', '9.3f'):>9} {f('bits_per_spike', '10.3f'):>10} "
+                  f"{f('van_rossum', '10.2f'):>10} {f('fano_model', '6.3f'):>6} "
+                  f"{f('short_isi_frac_model', '7.3f'):>7}")
+        print("  (data: psth_corr is the noise ceiling, van_rossum the data-data distance)")
     print("outputs:")
     for p in figures["outputs"]:
         print(f"  {os.path.abspath(p)}")
@@ -139,6 +161,35 @@ def _auditory(args, out):
     from neuromod.auditory.demo import run as run_auditory
     figures = run_auditory(args.out, outputs=out)
     return dict(figures)
+
+
+def _retina(args, out):
+    """GLM and TeCoS-LVM on the embedded recording, compared (files in ``retina/``)."""
+    import os
+    import warnings
+
+    from neuromod.retina.evaluate import write_comparison
+    from neuromod.retina.glm import UnstableGLMWarning
+    from neuromod.retina.pipeline import TRAINED, fit_and_evaluate
+    from neuromod.retina.recording import embedded
+    rec = embedded()
+    reports = []
+    for kind in RETINA["models"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnstableGLMWarning)     # reported in the rows
+            _, report, _ = fit_and_evaluate(
+                kind, rec, epochs=RETINA["epochs"] if kind in TRAINED else None, seed=0,
+                progress=True, samples=RETINA["samples"])
+        reports.append(report)
+    d = os.path.join(args.out, "retina")
+    os.makedirs(d, exist_ok=True)
+    paths = [os.path.join(d, f"comparison.{ext}") for ext in ("json", "csv", "png")]
+    rows = write_comparison(reports, *paths, outputs=out)
+    seconds = {r["model"]: r["train_seconds"] for r in reports}
+    for row in rows:
+        row["fit_seconds"] = seconds.get(row["model"])
+    return {"data": rec.name, "n_units": int(rec.n_units),
+            "n_test_trials": int(rec.n_test_trials), "rows": rows, "files": paths}
 
 
 def _write_text(path, text):

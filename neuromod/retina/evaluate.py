@@ -421,18 +421,21 @@ def compare(reports):
     return _json(rows)
 
 
-def write_comparison(reports, json_path=None, csv_path=None, png_path=None):
+def write_comparison(reports, json_path=None, csv_path=None, png_path=None, outputs=None):
     """Write :func:`compare`'s rows as JSON (with the full reports) and CSV, and the
     summary bar chart (:func:`neuromod.retina.plots.fig_summary`), all together:
     every path is checked before anything is written, and either all files are
-    replaced or none (:class:`neuromod.outputs.Outputs`). ``None`` skips a file.
+    replaced or none (:class:`neuromod.outputs.Outputs`; ``outputs``: an open one of
+    the caller's, committed with the caller's other files). ``None`` skips a file.
 
     Returns the rows.
     """
+    import contextlib
+
     from neuromod.outputs import PLOT_EXTENSIONS, Outputs
     reports = [_json(r) for r in reports]
     rows = compare(reports)
-    with Outputs() as out:
+    with (Outputs() if outputs is None else contextlib.nullcontext(outputs)) as out:
         j = out.add(json_path, "--json", (".json",))
         c = out.add(csv_path, "--csv", (".csv",))
         p = out.add(png_path, "--plot", PLOT_EXTENSIONS, default_suffix=".png")

@@ -46,7 +46,7 @@ import numpy as np
 from neuromod.errors import ParameterError
 from neuromod.retina.base import RetinaModel
 
-__all__ = ["TeCoS", "TeCoSNet"]
+__all__ = ["TeCoS", "TeCoSNet", "hidden_betas"]
 
 _FORCE, _NEVER = -1.0, 2.0         # variates: spike whatever p is / never spike
 
@@ -54,6 +54,26 @@ _FORCE, _NEVER = -1.0, 2.0         # variates: spike whatever p is / never spike
 def _torch():
     import torch
     return torch
+
+
+def hidden_betas(n_hidden, frame_dt, hidden_tau=None):
+    """Per-frame membrane decays of the hidden neurons: ``exp(-frame_dt / tau_i)`` with
+    the ``tau_i`` log-spaced over ``hidden_tau = (shortest, longest)`` seconds, a bank
+    of time scales for the sensory memory; ``None``: 0.5 for every neuron (NSNN's
+    neuron, ``tau = frame_dt / ln 2``).
+
+    Examples
+    --------
+    >>> np.round(hidden_betas(3, 0.01, (0.01, 0.1)), 3).tolist()
+    [0.368, 0.729, 0.905]
+    """
+    if hidden_tau is None:
+        return np.full(int(n_hidden), 0.5)
+    lo, hi = (float(v) for v in hidden_tau)
+    if not (0 < lo <= hi):
+        raise ParameterError(f"hidden_tau must be (shortest, longest) seconds with 0 < "
+                             f"shortest <= longest, got {hidden_tau!r}")
+    return np.exp(-float(frame_dt) / np.geomspace(lo, hi, int(n_hidden)))
 
 
 @functools.lru_cache(maxsize=1)
@@ -64,16 +84,19 @@ def _net_class():
         """The network: linear maps between noisy-LIF populations (see the module)."""
 
         def __init__(self, n_in, n_units, bins_per_frame, n_hidden=64, n_latent=16,
-                     beta_out=0.7, frame_dt=0.01, bin_size=0.001):
+                     beta_out=0.7, frame_dt=0.01, bin_size=0.001, hidden_tau=None):
             super().__init__()
             from neuromod.backends.torch_backend import NeuronLayer
             from neuromod.neurons.nsnn import noisy_lif
             self.sizes = dict(n_in=n_in, n_units=n_units, bins_per_frame=bins_per_frame,
                               n_hidden=n_hidden, n_latent=n_latent, beta_out=beta_out,
-                              frame_dt=frame_dt, bin_size=bin_size)
+                              frame_dt=frame_dt, bin_size=bin_size,
+                              hidden_tau=None if hidden_tau is None else list(hidden_tau))
             f64 = torch.float64
             self.hidden = NeuronLayer(noisy_lif(beta=0.5, theta=1.0, sigma=0.3), n_hidden,
-                                      frame_dt, dtype=f64, fused=False)
+                                      frame_dt, dtype=f64, fused=False,
+                                      params={"beta": hidden_betas(n_hidden, frame_dt,
+                                                                   hidden_tau)})
             self.latent = NeuronLayer(noisy_lif(noise="logistic", beta=0.0, theta=0.0,
                                                 sigma=1.0), n_latent, frame_dt, dtype=f64,
                                       fused=False)
@@ -225,7 +248,7 @@ class TeCoS(RetinaModel):
 
     def __init__(self, n_hidden=64, n_latent=16, beta_kl=0.1, beta_out=0.7, clip_seconds=2.0,
                  epochs=30, lr=3e-3, batch_size=32, patience=8, val_fraction=0.1,
-                 device="cpu"):
+                 hidden_tau=None, device="cpu"):
         for name, v, ok in (("n_hidden", n_hidden, n_hidden >= 1),
                             ("n_latent", n_latent, n_latent >= 1),
                             ("beta_kl", beta_kl, beta_kl >= 0),
@@ -238,7 +261,11 @@ class TeCoS(RetinaModel):
                             beta_kl=float(beta_kl), beta_out=float(beta_out),
                             clip_seconds=float(clip_seconds), epochs=int(epochs), lr=float(lr),
                             batch_size=int(batch_size), patience=patience,
-                            val_fraction=float(val_fraction))
+                            val_fraction=float(val_fraction),
+                            hidden_tau=None if hidden_tau is None else
+                            [float(v) for v in hidden_tau])
+        if hidden_tau is not None:
+            hidden_betas(1, 0.01, hidden_tau)          # checks the range
         self.device = device
         self.net = None
         self.history = []
@@ -255,7 +282,7 @@ class TeCoS(RetinaModel):
         o = self.options
         return seeded(self.seed, lambda: _net_class()(
             n_in, n_units, K, o["n_hidden"], o["n_latent"], o["beta_out"], self.frame_dt,
-            self.bin_size)).to(torch.device(self.device))
+            self.bin_size, o["hidden_tau"])).to(torch.device(self.device))
 
     def _fit(self, recording, counts, seed=0, epochs=None, checkpoint=None, resume=False,
              progress=False):
@@ -362,12 +389,13 @@ class TeCoS(RetinaModel):
     def from_saved(cls, config, arrays):
         keys = ("n_hidden", "n_latent", "beta_kl", "beta_out", "clip_seconds", "epochs", "lr",
                 "batch_size", "patience", "val_fraction")
-        m = cls(**{k: config[k] for k in keys})
+        m = cls(**{k: config[k] for k in keys}, hidden_tau=config.get("hidden_tau"))
         m.seed, m.stim_mean, m.stim_std = config["seed"], config["stim_mean"], config["stim_std"]
         sz = config["sizes"]
         m.frame_dt, m.bin_size = sz["frame_dt"], sz["bin_size"]
         m.net = _net_class()(sz["n_in"], sz["n_units"], sz["bins_per_frame"], sz["n_hidden"],
-                             sz["n_latent"], sz["beta_out"], sz["frame_dt"], sz["bin_size"])
+                             sz["n_latent"], sz["beta_out"], sz["frame_dt"], sz["bin_size"],
+                             sz.get("hidden_tau"))
         m.net.load_state_dict(arrays)
         m.net.eval()
         return m

@@ -52,3 +52,30 @@ def test_unknown_part_is_a_one_line_error(tmp_path, capsys):
     assert main(["demo", "--parts", "stats,dance", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "dance" in err and err.count("\n") == 1
+
+
+def test_retina_part_fits_glm_and_tecos_and_writes_the_comparison(tmp_path, capsys,
+                                                                  monkeypatch):
+    """On a small simulated recording (the embedded one takes minutes): the demo's two
+    models, the comparison files together, the table printed."""
+    import importlib.util
+    import pathlib
+
+    import neuromod.cli.demo_cmd as demo
+    import neuromod.retina.recording as recording
+    spec = importlib.util.spec_from_file_location(
+        "retina_conftest", pathlib.Path(__file__).parents[1] / "retina" / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rec = mod.make_recording(train_s=20.0, test_s=2.0, trials=6)
+    monkeypatch.setattr(recording, "embedded", lambda: rec)
+    monkeypatch.setattr(demo, "RETINA", {**demo.RETINA, "epochs": 2, "samples": 4})
+    out = tmp_path / "demo"
+    assert main(["demo", "--parts", "retina", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "glm" in text and "tecos" in text and "noise ceiling" in text
+    saved = json.loads((out / "retina" / "comparison.json").read_text())
+    assert [r["model"] for r in saved["rows"]] == ["glm", "tecos", "data"]
+    assert saved["rows"][2]["psth_corr"] == saved["rows"][0]["noise_ceiling"]
+    assert (out / "retina" / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "retina" / "comparison.csv").read_text().startswith("model,data,")
