@@ -1,5 +1,6 @@
 """Fitting retina models: neuromod's GLM against statsmodels and nemos on the same
-objective.
+objective (section ``glm``), and the fit, training and inference times of every retina
+model (section ``models``).
 
 Workload (section ``glm``): spikes of ``--units`` coupled units simulated bin by bin
 (1 ms) from a known GLM (:meth:`neuromod.retina.glm.GLM.from_coefficients`: random
@@ -41,8 +42,38 @@ The peers' times do not include building the design (they are handed it); ratio 
 peer time / neuromod ``GLM.fit`` time. Each time is the best of ``--repeat`` (2)
 calls. A peer that is not installed is skipped with the reason.
 
+Section ``models``: every model kind of :data:`neuromod.retina.pipeline.KINDS` (ln,
+glm, cnn, tecos), made by :func:`neuromod.retina.pipeline.build` with its defaults, on
+one recording: the embedded one (:func:`neuromod.retina.recording.embedded`: 8 units,
+8 x 8 pixels at 10 ms frames, 300 s of training, a 10 s test clip x 20 trials) in full;
+with ``--quick`` a simulated one (:func:`neuromod.retina.synthetic.simulated_retina`,
+:data:`MODELS_QUICK`: 4 units, 8 x 8 pixels, 10 s of training, 2 s x 5 test trials,
+seeded by ``--seed``). Bin 1 ms; ``fit(seed=--seed)``. One call per timing (a fit takes
+up to minutes); the ``--units``, ``--pixels``, ``--seconds``, ``--alpha`` and
+``--repeat`` options are the ``glm`` section's. Columns:
+
+* ``fit``: wall time of ``model.fit``; ln and glm: the whole fit, their own
+  cross-validation and checks included; cnn and tecos: ``epochs=2``
+  (:data:`MODELS_EPOCHS`), setup included;
+* ``per 100 s``: ln, glm: fit time per 100 s of training data; cnn, tecos: the
+  training time of one epoch per 100 s;
+* ``epoch 1``, ``epoch 2`` (cnn, tecos): each epoch's seconds as the training history
+  records them (``history[i]["seconds"]`` of :func:`neuromod.training.fit`: the passes
+  over the training data and the epoch's validation pass); epoch 2 is the per-epoch
+  figure, epoch 1 also carries the first-call costs;
+* ``sample``: ``model.sample(test_stimulus, n_test_trials, seed)`` divided by (test
+  seconds x trials), milliseconds of compute per second of stimulus and trial;
+* ``intensity``: likewise for ``model.intensity(test_stimulus, test counts)`` (the
+  recorded test trials as the observed past; tecos averages its default 20 latent
+  paths per trial).
+
+Devices: the CPU for every kind; CUDA as well for cnn and tecos (``build(kind, epochs,
+device="cuda")``) when ``torch.cuda.is_available()``, else a line says it is not
+available. The header states ``torch.get_num_threads()``. A row that raises is printed
+with its error (and the run exits 1); warnings a model emits are listed under the table.
+
 Run: .venv/bin/python benchmarks/bench_fit.py [--quick] [--units N] [--pixels N]
-     [--seconds S] [--alpha A] [--repeat N] [--seed N] [--sections glm] [--json]
+     [--seconds S] [--alpha A] [--repeat N] [--seed N] [--sections glm,models] [--json]
 """
 import argparse
 import json
@@ -240,23 +271,176 @@ def section_glm(a):
             lines, ok)
 
 
+# ============================================================================ models
+#: The ``models`` section's ``--quick`` recording: :func:`simulated_retina` arguments.
+MODELS_QUICK = dict(n_units=4, size=8, train_seconds=10.0, test_seconds=2.0, n_test_trials=5)
+#: Epochs of the trained models' timed fit (epoch 1 carries the first-call costs).
+MODELS_EPOCHS = 2
+
+
+def models_recording(a):
+    """The ``models`` section's recording: the embedded one in full, with ``--quick``
+    :data:`MODELS_QUICK` simulated (seed ``--seed``), with the hidden ``--models-sim
+    UNITS,SIZE,TRAIN_S,TEST_S,TRIALS`` that simulated recording (the tests' tiny size)."""
+    from neuromod.retina.synthetic import simulated_retina
+    if a.models_sim:
+        u, s, tr, te, r = a.models_sim.split(",")
+        return simulated_retina(n_units=int(u), size=int(s), train_seconds=float(tr),
+                                test_seconds=float(te), n_test_trials=int(r), seed=a.seed)
+    if a.quick:
+        return simulated_retina(**MODELS_QUICK, seed=a.seed)
+    from neuromod.retina.recording import embedded
+    return embedded()
+
+
+def _timed(call, sync):
+    """``(result, wall seconds)``, CUDA synchronised before the clock stops."""
+    t0 = time.perf_counter()
+    out = call()
+    sync()
+    return out, time.perf_counter() - t0
+
+
+def model_row(kind, device, rec, seed=0):
+    """Time one model on one device: ``fit`` (ln, glm: the whole fit; cnn, tecos:
+    :data:`MODELS_EPOCHS` epochs, each epoch's seconds read from the training
+    history), then ``sample`` and ``intensity`` on the recording's test trials."""
+    import torch
+    from neuromod.retina.pipeline import TRAINED, build
+    trained = kind in TRAINED
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+    train_s, test_s = float(rec.train_duration), float(rec.test_duration)
+    R = int(rec.n_test_trials)
+    row = {"kind": kind, "device": device, "threads": torch.get_num_threads(),
+           "train_seconds": train_s, "test_seconds": test_s, "trials": R, "error": None,
+           "warnings": []}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = build(kind, MODELS_EPOCHS if trained else None, device=device)
+            kw = {"epochs": MODELS_EPOCHS} if trained else {}
+            _, row["fit_s"] = _timed(lambda: model.fit(rec, seed=seed, **kw), sync)
+            if trained:
+                epochs = [float(h["seconds"]) for h in model.history]
+                row["epoch_seconds"] = epochs
+                row["epoch_s"] = epochs[-1]
+                row["per_100s"] = epochs[-1] * 100.0 / train_s
+            else:
+                row["epoch_seconds"], row["epoch_s"] = None, None
+                row["per_100s"] = row["fit_s"] * 100.0 / train_s
+            draws, row["sample_s"] = _timed(
+                lambda: model.sample(rec.test_stimulus, R, seed=seed + 1,
+                                     frame_dt=rec.frame_dt), sync)
+            y = rec.test_counts(model.bin_size)
+            assert draws.shape == y.shape, (draws.shape, y.shape)
+            lam, row["intensity_s"] = _timed(
+                lambda: model.intensity(rec.test_stimulus, y, frame_dt=rec.frame_dt), sync)
+            assert np.shape(lam) == y.shape, (np.shape(lam), y.shape)
+            row["sample_per_s"] = row["sample_s"] / (test_s * R)
+            row["intensity_per_s"] = row["intensity_s"] / (test_s * R)
+        except Exception as exc:                         # noqa: BLE001 - reported in the row
+            row["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    seen = []
+    for w in caught:
+        msg = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"[:200]
+        if msg not in seen:
+            seen.append(msg)
+    row["warnings"] = seen
+    return row
+
+
+def run_models(rec, seed=0, kinds=None, cuda=None):
+    """Every model kind on the CPU, and the trained kinds on CUDA when ``cuda`` (default:
+    ``torch.cuda.is_available()``): the rows of :func:`model_row`."""
+    import torch
+    from neuromod.retina.pipeline import KINDS, TRAINED
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    rows = []
+    for device in ("cpu",) + (("cuda",) if cuda else ()):
+        for kind in kinds or KINDS:
+            if device == "cpu" or kind in TRAINED:
+                rows.append(model_row(kind, device, rec, seed))
+    return rows, cuda
+
+
+def models_lines(data):
+    """The printed table of the ``models`` section's JSON part."""
+    def sec(v, w=8):
+        return f"{v:{w}.3f} s" if v is not None else " " * (w + 2)
+
+    def ms(v):
+        return f"{1e3 * v:9.3f} ms" if v is not None else " " * 12
+    lines = [f"\nmodels: recording {data['recording']!r} ({data['n_units']} units, frames "
+             f"{'x'.join(map(str, data['frame_shape']))} at {1e3 * data['frame_dt']:g} ms; "
+             f"{data['train_seconds']:g} s training, {data['test_seconds']:g} s test x "
+             f"{data['trials']} trials); bin 1 ms; seed {data['seed']}; torch threads "
+             f"{data['threads']} (torch {data['torch']}); one call per timing",
+             "   fit: ln, glm the whole fit (their own cross-validation and checks); cnn, "
+             f"tecos {data['epochs']} epochs, setup included",
+             "   per 100 s: ln, glm fit time per 100 s of training data; cnn, tecos epoch 2 "
+             "per 100 s",
+             "   epoch 1, epoch 2: seconds of each epoch from the training history (its "
+             "validation pass included; epoch 2 is the per-epoch figure, epoch 1 carries "
+             "first-call costs)",
+             "   sample, intensity: per second of test stimulus and per trial; intensity "
+             "given the recorded test counts (tecos: mean over its 20 latent paths)",
+             f"   {'model':<6} {'device':<6} {'fit':>10} {'per 100 s':>10} {'epoch 1':>10} "
+             f"{'epoch 2':>10} {'sample':>12} {'intensity':>12}"]
+    for r in data["rows"]:
+        head = f"   {r['kind']:<6} {r['device']:<6}"
+        if r["error"]:
+            lines.append(f"{head} failed -- {r['error']}")
+            continue
+        ep = r["epoch_seconds"] or [None, None]
+        lines.append(f"{head} {sec(r['fit_s'])} {sec(r['per_100s'])} {sec(ep[0])} "
+                     f"{sec(ep[-1] if len(ep) > 1 else None)} {ms(r['sample_per_s'])} "
+                     f"{ms(r['intensity_per_s'])}")
+    if not data["cuda"]:
+        lines.append("   CUDA: not available here (torch.cuda.is_available() is False); "
+                     "CPU rows only")
+    for r in data["rows"]:
+        for w in r["warnings"]:
+            lines.append(f"   ({r['kind']} {r['device']} warned: {w})")
+    return lines
+
+
+def section_models(a):
+    import torch
+    rec = models_recording(a)
+    rows, cuda = run_models(rec, seed=a.seed)
+    data = {"recording": rec.name, "n_units": int(rec.n_units),
+            "frame_shape": list(rec.frame_shape), "frame_dt": float(rec.frame_dt),
+            "train_seconds": float(rec.train_duration), "test_seconds": float(rec.test_duration),
+            "trials": int(rec.n_test_trials), "seed": a.seed, "epochs": MODELS_EPOCHS,
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "cuda": cuda,
+            "rows": rows}
+    return data, models_lines(data), all(r["error"] is None for r in rows)
+
+
 #: Section name -> ``fn(args) -> (json part, printed lines, checks passed)``.
-SECTIONS = {"glm": section_glm}
+SECTIONS = {"glm": section_glm, "models": section_models}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="2 units, 4 pixels, 30 s")
-    ap.add_argument("--units", type=int, default=None, help="units (4; 2 with --quick)")
-    ap.add_argument("--pixels", type=int, default=None, help="pixels (16; 4 with --quick)")
+    ap.add_argument("--quick", action="store_true",
+                    help="glm: 2 units, 4 pixels, 30 s; models: a short simulated recording")
+    ap.add_argument("--units", type=int, default=None, help="glm: units (4; 2 with --quick)")
+    ap.add_argument("--pixels", type=int, default=None,
+                    help="glm: pixels (16; 4 with --quick)")
     ap.add_argument("--seconds", type=float, default=None,
-                    help="seconds of training data (300; 30 with --quick)")
+                    help="glm: seconds of training data (300; 30 with --quick)")
     ap.add_argument("--alpha", type=float, default=1e-4, help="ridge strength (1e-4)")
     ap.add_argument("--repeat", type=int, default=2, help="timed calls per row, best kept")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sections", default=",".join(SECTIONS),
                     help=f"comma-separated, from {', '.join(SECTIONS)}")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    # models: a simulated recording UNITS,SIZE,TRAIN_S,TEST_S,TRIALS (the tests' tiny size)
+    ap.add_argument("--models-sim", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     a.units = a.units or (2 if a.quick else 4)
     a.pixels = a.pixels or (4 if a.quick else 16)
@@ -266,7 +450,7 @@ def main(argv=None):
     if unknown:
         ap.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     info = {"quick": a.quick, "seed": a.seed, "cpu_cores": os.cpu_count()}
-    for lib in ("numpy", "scipy", "statsmodels", "nemos", "jax"):
+    for lib in ("numpy", "scipy", "statsmodels", "nemos", "jax", "torch"):
         try:
             info[lib] = metadata.version(lib)
         except metadata.PackageNotFoundError:
@@ -284,7 +468,8 @@ def main(argv=None):
         return 0 if ok else 1
     print(f"neuromod fitting benchmark ({'quick' if a.quick else 'full'}); CPU cores: "
           f"{os.cpu_count()}; numpy {info['numpy']}, scipy {info['scipy']}, statsmodels "
-          f"{info['statsmodels']}, nemos {info['nemos']} (jax {info['jax']}); seed {a.seed}")
+          f"{info['statsmodels']}, nemos {info['nemos']} (jax {info['jax']}), torch "
+          f"{info['torch']}; seed {a.seed}")
     print("\n".join(text))
     print(f"\nwall time of the benchmark: {info['wall_s']:.1f} s")
     return 0 if ok else 1
