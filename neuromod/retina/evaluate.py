@@ -17,7 +17,10 @@ constant used):
     the model's own sampled trials of ``intensity(stimulus, sampled counts)`` (exact
     for models without spike history, a low-variance estimate of the model's PSTH
     otherwise); for latent-variable models (those defining
-    ``importance_log_likelihood``), the mean of ``intensity_samples`` sampled trials.
+    ``importance_log_likelihood``), the mean of ``intensity_samples`` sampled trials,
+    or, for a model with ``sample_with_rates`` (TeCoS-LVM), the mean over those
+    trials of each bin's firing probability given the trial's own past (the same
+    expectation, less Monte Carlo noise).
 ``psth_corr_sampled``
     :func:`neuromod.stats.psth_correlation` of the model's sampled trials (as many as
     the data has) with the data: two PSTHs with noise, so a perfect model reaches
@@ -281,7 +284,12 @@ def evaluate(model, recording, seed=0, n_samples=None, psth_bin=0.02, van_rossum
 
     # the model's own trials
     n_draw = R if conditional else max(R, int(intensity_samples))
-    drawn = np.asarray(model.sample(stim, n_draw, seed=seed, frame_dt=fdt))
+    rates = None
+    if not conditional and hasattr(model, "sample_with_rates"):
+        drawn, rates = model.sample_with_rates(stim, n_draw, seed=seed, frame_dt=fdt)
+        drawn = np.asarray(drawn)
+    else:
+        drawn = np.asarray(model.sample(stim, n_draw, seed=seed, frame_dt=fdt))
     if drawn.shape != (n_draw, B, U):
         raise ParameterError(f"model.sample returned shape {drawn.shape}; expected "
                              f"{(n_draw, B, U)}")
@@ -294,6 +302,10 @@ def evaluate(model, recording, seed=0, n_samples=None, psth_bin=0.02, van_rossum
         own = np.asarray(model.intensity(stim, samples, frame_dt=fdt), dtype=np.float64)
         expected = own.mean(axis=0)
         psth_source = "mean over the sampled trials of the intensity given their own past"
+    elif rates is not None:
+        expected = np.asarray(rates, dtype=np.float64).mean(axis=0)
+        psth_source = (f"mean over {n_draw} sampled trials of each bin's firing probability "
+                       "given the trial's own past")
     else:
         expected = drawn.mean(axis=0, dtype=np.float64)
         psth_source = f"mean of {n_draw} sampled trials"

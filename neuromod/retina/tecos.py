@@ -183,15 +183,28 @@ def _net_class():
                                             dt=self.hidden.dt)
             # (batch, units, bins): each frame's drive held over its K bins
             d = torch.stack(drives, 2).repeat_interleave(K, dim=2)
-            if mode == "sample":
+            if mode in ("sample", "sample_rates"):
                 with torch.no_grad():
-                    return self.out(d, generator=generator).transpose(1, 2)
+                    if mode == "sample":
+                        return self.out(d, generator=generator).transpose(1, 2)
+                    spikes, tr, _ = self.out(d, record=("q",), generator=generator)
+                    return spikes.transpose(1, 2), self.firing_probability(
+                        tr["q"] if isinstance(tr, dict) else tr[0]).transpose(1, 2)
             if mode == "intensity":
                 return self.output_terms(d, Y, grad=False)[1].transpose(1, 2)
             ll, p, sur = self.output_terms(d, Y, grad=mode == "train")
             if mode == "importance":
                 return logw + ll
             return -ll, kl, sur
+
+        def firing_probability(self, q, eps=1e-7):
+            """The output neurons' firing probability for their potential ``q`` before
+            the reset, clamped to ``[eps, 1 - eps]``."""
+            from neuromod.backends.noise import family
+            fam = family(self.out.model.firing.noise)
+            theta = float(self.out.model.parameters["theta"].value)
+            sigma = float(self.out.model.parameters["sigma"].value)
+            return fam.firing_probability(q, theta, sigma).clamp(eps, 1 - eps)
 
         def output_terms(self, d, Y, grad=True):
             """The output neurons on drives ``d`` (batch, units, bins), forced onto the
@@ -201,17 +214,11 @@ def _net_class():
             log-likelihood's: ``sum_k c_k s_k`` with ``c_k = -(y/p - (1 - y)/(1 - p))``,
             the forced spikes ``s_k`` carrying the gradient of their probability
             (noise-driven learning)."""
-            from neuromod.backends.noise import family
-            eps = 1e-7
             yb = (Y > 0).to(d.dtype).transpose(1, 2)
             force = torch.where(yb > 0, _FORCE, _NEVER).permute(2, 0, 1)
-            fam = family(self.out.model.firing.noise)
-            theta = float(self.out.model.parameters["theta"].value)
-            sigma = float(self.out.model.parameters["sigma"].value)
             with torch.no_grad():
                 _, tr, _ = self.out(d.detach(), record=("q",), variates=force)
-                q = tr["q"] if isinstance(tr, dict) else tr[0]
-                p = fam.firing_probability(q, theta, sigma).clamp(eps, 1 - eps)
+                p = self.firing_probability(tr["q"] if isinstance(tr, dict) else tr[0])
                 ll = (yb * torch.log(p) + (1 - yb) * torch.log(1 - p)).sum((1, 2))
             if not grad:
                 return ll, p, None
@@ -348,6 +355,18 @@ class TeCoS(RetinaModel):
         with torch.no_grad():
             y = self.net.run(X, None, "sample", self._generator(seed))
         return y.cpu().numpy().astype(np.int64)
+
+    def sample_with_rates(self, stimulus, n_trials, seed=0, frame_dt=None):
+        """:meth:`sample`'s spike counts ``(n_trials, bins, units)`` and, from the same
+        pass, each bin's firing probability given that trial's own past (latents and
+        spikes). Their mean over trials estimates the PSTH with less Monte Carlo
+        noise than the mean of the spikes (the same expectation: a Rao-Blackwellised
+        estimate); the spikes are those :meth:`sample` gives for the same seed."""
+        torch = _torch()
+        X = self._clips(stimulus).expand(int(n_trials), -1, -1)
+        with torch.no_grad():
+            y, p = self.net.run(X, None, "sample_rates", self._generator(seed))
+        return y.cpu().numpy().astype(np.int64), p.cpu().numpy()
 
     def _repeated(self, stimulus, counts, mode, n_samples, seed):
         """``run`` on ``n_samples`` copies of every trial of ``counts``:

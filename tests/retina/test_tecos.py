@@ -70,3 +70,32 @@ def test_bad_options():
         TeCoS(beta_out=1.0)
     with pytest.raises(ParameterError, match="n_latent"):
         TeCoS(n_latent=0)
+
+
+def test_rates_come_with_the_same_spikes_and_average_to_their_rate(toy_recording):
+    """sample_with_rates: the spikes of sample for the same seed, and per-bin firing
+    probabilities whose mean over trials matches the spikes' (the same expectation);
+    on 400 trials the difference per (bin, unit) is within 4 binomial standard errors
+    (a few exceedances allowed among the bins)."""
+    rec = toy_recording
+    m = TeCoS(n_hidden=8, n_latent=3, epochs=1, clip_seconds=1.0).fit(rec, seed=3)
+    stim = rec.test_stimulus[:50]
+    s, p = m.sample_with_rates(stim, 400, seed=4)
+    np.testing.assert_array_equal(s, m.sample(stim, 400, seed=4))
+    assert p.shape == s.shape and p.min() > 0 and p.max() < 1
+    mean_p, mean_s = p.mean(0), s.mean(0)
+    se = np.sqrt(mean_p * (1 - mean_p) / 400)
+    z = np.abs(mean_s - mean_p) / se
+    assert np.mean(z > 4) < 0.01
+
+
+def test_hidden_time_constants():
+    from neuromod.errors import ParameterError
+    from neuromod.retina.tecos import hidden_betas
+    b = hidden_betas(5, 0.01, (0.01, 0.16))
+    np.testing.assert_allclose(-0.01 / np.log(b), [0.01, 0.02, 0.04, 0.08, 0.16])
+    np.testing.assert_array_equal(hidden_betas(4, 0.01), 0.5)
+    with pytest.raises(ParameterError, match="hidden_tau"):
+        TeCoS(hidden_tau=(0.1, 0.01))
+    net = TeCoSNet(4, 3, 10, n_hidden=5, n_latent=2, hidden_tau=(0.01, 0.16))
+    np.testing.assert_allclose(net.hidden.p_beta.numpy(), b)
