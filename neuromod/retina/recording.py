@@ -223,6 +223,51 @@ class Recording:
         c = self.test_spikes.counts.reshape(self.n_test_trials, self.n_units)
         return c.sum(axis=0) / (self.n_test_trials * self.test_duration)
 
+    def cut(self, units=None, train_seconds=None):
+        """A smaller recording: the ``units`` listed (indices, in that order; default
+        all) and the first ``train_seconds`` of the training stimulus (whole frames;
+        default all); the test repeats stay whole.
+
+        Examples
+        --------
+        >>> rec = embedded()
+        >>> small = rec.cut(units=[0, 3], train_seconds=60.0)
+        >>> small.n_units, small.train_stimulus.shape[0], small.unit_names == (
+        ...     rec.unit_names[0], rec.unit_names[3])
+        (2, 6000, True)
+        """
+        from neuromod.spikes import SpikeTrains
+        U = self.n_units
+        keep = np.arange(U) if units is None else np.asarray(units, dtype=np.int64).ravel()
+        if keep.size == 0 or keep.min() < 0 or keep.max() >= U or \
+                len(set(keep.tolist())) != keep.size:
+            raise ParameterError(f"units must be distinct indices in [0, {U}), got "
+                                 f"{np.asarray(units).tolist()}")
+        F = self.train_stimulus.shape[0]
+        if train_seconds is not None:
+            if not train_seconds > 0:
+                raise ParameterError(f"train_seconds must be > 0, got {train_seconds!r}")
+            F = min(F, int(math.floor(train_seconds / self.frame_dt + 1e-9)))
+            if F < 1:
+                raise ParameterError(f"train_seconds {train_seconds!r} is shorter than a "
+                                     "frame")
+        new_of = np.full(U, -1, dtype=np.int64)
+        new_of[keep] = np.arange(keep.size)
+        T = F * self.frame_dt
+        tr = self.train_spikes
+        m = (new_of[tr.ids] >= 0) & (tr.times < T)
+        train = SpikeTrains(tr.times[m], new_of[tr.ids[m]], 0.0, T, n_trains=keep.size,
+                            sort=True)
+        te = self.test_spikes
+        trial, unit = te.ids // U, te.ids % U
+        m = new_of[unit] >= 0
+        test = SpikeTrains(te.times[m], trial[m] * keep.size + new_of[unit[m]], 0.0,
+                           self.test_duration, n_trains=keep.size * self.n_test_trials,
+                           sort=True)
+        return Recording(self.frame_dt, self.train_stimulus[:F], self.test_stimulus, train,
+                         test, int(keep.size), self.n_test_trials,
+                         tuple(self.unit_names[i] for i in keep), self.name)
+
 
 # ---------------------------------------------------------------------- checks
 def _fail(where, message, cls=FileFormatError):

@@ -27,7 +27,8 @@ def _direct(x, k, exclude_current):
 
 @pytest.mark.parametrize("name, least", [("neuromod.retina.bases", 3),
                                          ("neuromod.retina.glm", 3), ("neuromod.retina.ln", 3),
-                                         ("neuromod.retina.tecos", 1)])
+                                         ("neuromod.retina.tecos", 1),
+                                         ("neuromod.retina.recording", 1)])
 def test_docstring_examples(name, least):
     mod = importlib.import_module(name)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

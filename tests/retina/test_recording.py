@@ -421,3 +421,18 @@ def test_embedded_file_is_package_data():
 def test_errors_are_neuromod_errors():
     assert issubclass(FileFormatError, NeuromodError) and issubclass(SpikeDataError,
                                                                      NeuromodError)
+
+
+def test_cut_keeps_the_chosen_units_and_the_start_of_training():
+    from neuromod.errors import ParameterError
+    from neuromod.retina.recording import embedded
+    rec = embedded()
+    s = rec.cut(units=[5, 2], train_seconds=100.0)
+    assert (s.n_units, s.n_test_trials, s.train_duration) == (2, rec.n_test_trials, 100.0)
+    np.testing.assert_array_equal(s.train_counts(), rec.train_counts()[:100000][:, [5, 2]])
+    np.testing.assert_array_equal(s.test_counts(), rec.test_counts()[:, :, [5, 2]])
+    np.testing.assert_array_equal(s.test_stimulus, rec.test_stimulus)
+    with pytest.raises(ParameterError, match="units"):
+        rec.cut(units=[1, 1])
+    with pytest.raises(ParameterError, match="train_seconds"):
+        rec.cut(train_seconds=0.001)
