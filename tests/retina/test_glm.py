@@ -532,7 +532,8 @@ def test_refractory_survives_save_and_load(tmp_path):
     assert m.refractory_bins_.tolist() == [2, 5, 0]
     m.save(tmp_path / "glm.npz")
     back = neuromod.load(tmp_path / "glm.npz")
-    assert back.options["refractory"] == "auto"
+    assert back.options["refractory"] == "auto" and back.options["history_alpha"] == "stable"
+    assert back.history_alpha_ == m.history_alpha_ == 1.0
     np.testing.assert_array_equal(back.refractory_bins_, m.refractory_bins_)
     y = rec.test_counts(0.001)
     lam = back.intensity(rec.test_stimulus, y)
@@ -557,3 +558,47 @@ def test_refractory_from_counts_matches_spike_times():
         want = 0 if d.min() == 0 else d.min() - 1
         assert r[u] == want
     assert r[0] == 3 and r[1] == 0
+
+
+# ---------------------------------------------------------------- the history's ridge
+def test_history_alpha_is_a_ridge_on_rescaled_history_columns():
+    tm = _refractory_truth(0.002)
+    rec = recording(tm, 20.0)
+    y = rec.train_counts(0.001)
+    m = GLM(alpha=1e-3, history_alpha=10.0, standardize=False, coupling=False, refractory=0.002,
+            stability_seconds=0.0, **OPTS).fit(rec)
+    assert m.history_alpha_ == 10.0 and m.refractory_bins_.tolist() == [2, 2]
+    dead = refractory_bins(y, m.refractory_bins_)
+    for u in range(2):
+        X = m.design(rec.train_stimulus, y, unit=u)
+        keep = ~dead[:, u]
+        Xs = X.copy()
+        Xs[:, 10:] /= np.sqrt(10.0)        # alpha/2 (|k|^2 + 10 |h|^2) = alpha/2 |(k, h')|^2
+        f = fit_design(Xs[keep], y[keep, u], alpha=1e-3)
+        coef = np.r_[f.coef[:10], f.coef[10:] / np.sqrt(10.0)]
+        np.testing.assert_allclose(np.r_[f.intercept, coef],
+                                   np.r_[m.intercept_[u], m.coefficients(u)], atol=2e-4)
+
+
+def test_stable_history_alpha_raises_the_history_ridge_until_stable(monkeypatch):
+    rec = recording(_refractory_truth(0.002), 10.0)
+    seen = []
+
+    def fake(self, raw):                    # a runaway below a history factor of 100
+        seen.append(self.history_alpha_)
+        return self.history_alpha_ >= 100, 0 if self.history_alpha_ >= 100 else 60
+    monkeypatch.setattr(GLM, "_runaway_check", fake)
+    m = GLM(alpha=1e-3, coupling=False, stability_seconds=1.0, **OPTS).fit(rec)
+    assert m.history_alpha_ == 100.0 and m.stable_ is True
+    assert [p["history_alpha"] for p in m.stability_path_] == [1.0, 10.0, 100.0]
+    assert [p["stable"] for p in m.stability_path_] == [False, False, True]
+    ref = GLM(alpha=1e-3, coupling=False, stability_seconds=1.0, history_alpha=100.0,
+              **OPTS).fit(rec)
+    np.testing.assert_allclose(m.hist_coef_, ref.hist_coef_, atol=1e-5)
+    # a stable first fit is kept as it is
+    monkeypatch.setattr(GLM, "_runaway_check", lambda self, raw: (True, 0))
+    m1 = GLM(alpha=1e-3, coupling=False, stability_seconds=1.0, **OPTS).fit(rec)
+    assert m1.history_alpha_ == 1.0 and len(m1.stability_path_) == 1
+    for bad in (0, -1.0, "yes", float("inf")):
+        with pytest.raises(ParameterError, match="history_alpha"):
+            GLM(history_alpha=bad)
