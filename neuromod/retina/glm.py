@@ -107,15 +107,18 @@ spike adds its filters to a ring buffer of the next bins' drive); each count is
 Poisson with the bin's expected count (inverse CDF on uniforms drawn from
 ``numpy.random.default_rng(seed)``; one uniform per bin and unit, used or not), 0 in
 the ``r_i`` bins after a spike of unit ``i`` (its absolute refractory period). The
-expected count is capped at ``max_rate * bin_size`` (default 1000 Hz). A strong stimulus can touch the cap for a bin or two
-through an exp link; a unit held at the cap for 50 ms in a row
-(:data:`RUNAWAY_SECONDS`; its dead bins continue such a run, they do not end it) is
-the runaway self-excitation of coupled GLMs fitted by maximum likelihood, and raises
-an :class:`UnstableGLMWarning`. :meth:`GLM.intensity` applies the same cap and the
-same dead time, on the counts it is given (:func:`refractory_bins`), so it is the
-intensity of the model as simulated. Fitting ends with a short simulation on the training stimulus (``stable_``) and warns the same
-way. With ``history_alpha='stable'`` (the default) a fit that runs away there is
-refitted with the history and coupling coefficients' ridge raised 10, 100, ... times
+expected count is capped at ``max_rate * bin_size`` (default 1000 Hz). A strong
+stimulus can touch the cap for a bin or two through an exp link; a unit held at the
+cap for 50 ms in a row (:data:`RUNAWAY_SECONDS`; its dead bins continue such a run,
+they do not end it) is the runaway self-excitation of coupled GLMs fitted by maximum
+likelihood, and raises an :class:`UnstableGLMWarning`. :meth:`GLM.intensity` applies
+the same cap and the same dead time, on the counts it is given
+(:func:`refractory_bins`), so it is the intensity of the model as simulated. Fitting
+ends with a short simulation on the training stimulus (``stable_``) and warns the
+same way.
+
+With ``history_alpha='stable'`` (the default) a fit that runs away there is refitted
+with the history and coupling coefficients' ridge raised 10, 100, ... times
 (``STABLE_HISTORY_FACTORS``; the cross-validated ``alpha`` kept, warm-started) until
 that simulation is stable: the least shrinkage of the history filters that keeps the
 model's own spike trains from running away on its training stimulus, judged on the
