@@ -86,11 +86,10 @@ def test_bad_input_is_one_line(tmp_path, capsys, argv, message):
     assert not (tmp_path / "o").exists()
 
 
-def test_killed_tecos_fit_resumes_to_the_same_model(rec_file, tmp_path):
+def test_killed_tecos_fit_resumes_to_the_same_model(rec_file, tmp_path, kill_at):
     """SIGKILL right after epoch 2's checkpoint, then --resume: the model and the
     training history equal an uninterrupted run's (at most the current epoch is lost)."""
     import os
-    import signal
     import subprocess
     import sys
 
@@ -102,19 +101,7 @@ def test_killed_tecos_fit_resumes_to_the_same_model(rec_file, tmp_path):
                          text=True, timeout=600)
     assert ref.returncode == 0, ref.stderr
     d = tmp_path / "run"
-    env = dict(os.environ, NEUROMOD_TEST_PAUSE="train-epoch-2")
-    proc = subprocess.Popen(base + ["--out", str(d)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        seen = []
-        while not seen or not seen[-1].strip().endswith("neuromod: paused at train-epoch-2"):
-            seen.append(proc.stderr.readline())
-            assert seen[-1], "".join(seen)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_at(base + ["--out", str(d)], "train-epoch-2")
     assert sorted(os.listdir(d)) == ["checkpoint.npz"]        # nothing else half-written
     done = subprocess.run(base + ["--out", str(d), "--resume", "--json"],
                           capture_output=True, text=True, timeout=600)

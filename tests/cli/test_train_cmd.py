@@ -1,7 +1,6 @@
 """``neuromod train nsnn|lif|dendritic``: outputs, kill and resume, and one-line errors."""
 import json
 import os
-import signal
 import subprocess
 import sys
 
@@ -47,25 +46,13 @@ def test_outputs_and_report(reference, capsys):
     assert report["n_test"] == len(te) == 539
 
 
-def test_killed_run_resumes_to_the_same_weights(reference, tmp_path):
+def test_killed_run_resumes_to_the_same_weights(reference, tmp_path, kill_at):
     """SIGKILL right after epoch 2's checkpoint, then --resume: the weights and the
     report's figures equal the uninterrupted run's."""
     d = tmp_path / "run"
     argv = [sys.executable, "-m", "neuromod", "train", "nsnn", *SMALL, "--seed", "2",
             "--out", str(d)]
-    env = dict(os.environ, NEUROMOD_TEST_PAUSE="train-epoch-2")
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        seen = []                          # tqdm's updates, then the pause line
-        while not seen or not seen[-1].strip().endswith("neuromod: paused at train-epoch-2"):
-            seen.append(proc.stderr.readline())
-            assert seen[-1], "".join(seen)     # end of stream before the pause
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_at(argv, "train-epoch-2")
     assert sorted(os.listdir(d)) == ["checkpoint.npz"]        # nothing else half-written
     rerun = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 2 and "give --resume" in rerun.stderr
@@ -198,23 +185,11 @@ def test_dendritic_json_budget_and_saved_model(dendritic_run):
         torch.testing.assert_close(loaded(X), net(X), rtol=0, atol=0)
 
 
-def test_dendritic_killed_run_resumes_to_the_same_weights(dendritic_run, tmp_path):
+def test_dendritic_killed_run_resumes_to_the_same_weights(dendritic_run, tmp_path, kill_at):
     ref, want = dendritic_run
     d = tmp_path / "run"
     argv = [sys.executable, "-m", "neuromod", *DENDRITIC, "--out", str(d)]
-    env = dict(os.environ, NEUROMOD_TEST_PAUSE="train-epoch-1")
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        seen = []
-        while not seen or not seen[-1].strip().endswith("neuromod: paused at train-epoch-1"):
-            seen.append(proc.stderr.readline())
-            assert seen[-1], "".join(seen)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_at(argv, "train-epoch-1")
     assert sorted(os.listdir(d)) == ["checkpoint.npz"]
     done = subprocess.run(argv + ["--resume", "--json"], capture_output=True, text=True,
                           timeout=300)
