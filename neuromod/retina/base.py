@@ -105,9 +105,19 @@ class RetinaModel:
         self.frame_dt = float(recording.frame_dt)
         counts = recording.train_counts(bin_size)
         self.null_rate = counts.mean(axis=0)            # per unit, spikes per bin
+        raw = recording.train_stimulus
+        self.frame_shape = tuple(raw.shape[1:])
+        self.stim_mean = float(np.mean(raw, dtype=np.float64))
+        self.stim_std = float(np.std(raw, dtype=np.float64)) or 1.0
         self._fit(recording, counts, seed=seed, epochs=epochs, checkpoint=checkpoint,
                   resume=resume, progress=progress)
         return self
+
+    def standardised(self, stimulus):
+        """``stimulus`` as ``(frames, pixels)`` float64 in units of the training
+        stimulus's standard deviation about its mean (one of each, set by :meth:`fit`)."""
+        S = np.asarray(stimulus, dtype=np.float64)
+        return (S.reshape(S.shape[0], -1) - self.stim_mean) / self.stim_std
 
     def score(self, recording):
         """Bits per spike on the test repeats."""

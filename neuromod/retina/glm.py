@@ -997,10 +997,6 @@ class GLM(RetinaModel):
         return log_raised_cosine(o["n_history_basis"], self.n_history_lags, o["width"],
                                  o["log_scale"])
 
-    def _standardised(self, stimulus):
-        S = np.asarray(stimulus, dtype=np.float64)
-        return (S.reshape(S.shape[0], -1) - self.stim_mean) / self.stim_std
-
     def _check_frame_dt(self, frame_dt):
         if frame_dt is not None and abs(frame_dt - self.frame_dt) > 1e-9 * self.frame_dt:
             raise ParameterError(f"frame_dt {frame_dt:g} s differs from the fitted model's "
@@ -1068,11 +1064,8 @@ class GLM(RetinaModel):
         from neuromod.limits import check_allocation
         o = self.options
         self.seed = int(seed)
-        raw = np.asarray(recording.train_stimulus, dtype=np.float64)
-        self.frame_shape = tuple(raw.shape[1:])
-        self.stim_mean = float(raw.mean())
-        self.stim_std = float(raw.std()) or 1.0
-        S = self._standardised(raw)
+        raw = recording.train_stimulus
+        S = self.standardised(raw)
         F, D = S.shape
         K = self.bins_per_frame
         y = np.asarray(counts, dtype=np.float64)
@@ -1291,7 +1284,7 @@ class GLM(RetinaModel):
         history columns (:func:`~neuromod.retina.bases.history_design`; every unit's
         with coupling). Built in full: for small data (tests, oracles)."""
         from neuromod.limits import check_allocation
-        S = self._standardised(stimulus)
+        S = self.standardised(stimulus)
         F, D = S.shape
         K = self.bins_per_frame
         y = np.asarray(counts, dtype=np.float64)
@@ -1305,7 +1298,7 @@ class GLM(RetinaModel):
 
     def _base_drive(self, stimulus):
         """``(bins, U)``: intercept plus stimulus term, held over each frame."""
-        S = self._standardised(stimulus)
+        S = self.standardised(stimulus)
         F = S.shape[0]
         k = self.stimulus_filter()                                  # (U, L, D)
         U, L, D = k.shape

@@ -253,21 +253,13 @@ class LNPoisson(RetinaModel):
             return np.eye(self.n_lags)
         return linear_raised_cosine(min(nb, self.n_lags), self.n_lags)
 
-    def _standardised(self, stimulus):
-        S = np.asarray(stimulus, dtype=np.float64)
-        return (S.reshape(S.shape[0], -1) - self.stim_mean) / self.stim_std
-
     # ------------------------------------------------------------ fitting
     def _fit(self, recording, counts, seed=0, epochs=None, checkpoint=None, resume=False,
              progress=False):
         o = self.options
         self.seed = int(seed)
-        raw = np.asarray(recording.train_stimulus, dtype=np.float64)
-        self.frame_shape = tuple(raw.shape[1:])
-        self.stim_mean = float(raw.mean())
-        self.stim_std = float(raw.std()) or 1.0
         B = self.basis()
-        S = _Stimulus(self._standardised(raw), B)
+        S = _Stimulus(self.standardised(recording.train_stimulus), B)
         F, D = S.S.shape
         K = int(round(self.frame_dt / self.bin_size))
         y = np.asarray(counts, dtype=np.float64)
@@ -448,7 +440,7 @@ class LNPoisson(RetinaModel):
     # ------------------------------------------------------------ prediction
     def frame_rates(self, stimulus):
         """Expected spikes per frame ``(frames, units)``."""
-        S = self._standardised(stimulus)
+        S = self.standardised(stimulus)
         U, L, D = self.filter_.shape
         if S.shape[1] != D:
             raise ParameterError(f"stimulus frames have {S.shape[1]} values; the model was "

@@ -288,10 +288,6 @@ class TeCoS(RetinaModel):
         self.history = []
 
     # ---------------------------------------------------------------- helpers
-    def _stim(self, stimulus):
-        S = np.asarray(stimulus, dtype=np.float64).reshape(len(stimulus), -1)
-        return (S - self.stim_mean) / self.stim_std
-
     def _build(self, n_in, n_units):
         torch = _torch()
         from neuromod.training import seeded
@@ -306,10 +302,7 @@ class TeCoS(RetinaModel):
         torch = _torch()
         from neuromod.training import TrainOptions, fit
         self.seed = int(seed)
-        S = np.asarray(recording.train_stimulus, dtype=np.float64).reshape(
-            recording.train_stimulus.shape[0], -1)
-        self.stim_mean, self.stim_std = float(S.mean()), float(S.std() or 1.0)
-        S = (S - self.stim_mean) / self.stim_std
+        S = self.standardised(recording.train_stimulus)
         K = int(round(self.frame_dt / self.bin_size))
         L = max(1, int(round(self.options["clip_seconds"] / self.frame_dt)))
         n_clips = S.shape[0] // L
@@ -355,7 +348,7 @@ class TeCoS(RetinaModel):
 
     def _clips(self, stimulus):
         torch = _torch()
-        X = torch.as_tensor(self._stim(stimulus))[None]
+        X = torch.as_tensor(self.standardised(stimulus))[None]
         return X.to(self.device)
 
     def sample(self, stimulus, n_trials, seed=0, frame_dt=None):

@@ -110,7 +110,7 @@ def test_sta_start_points_along_the_filter():
     m = LNPoisson(window=0.05, n_basis=None)
     m.bin_size, m.frame_dt = 0.001, 0.01
     m.stim_mean, m.stim_std = 0.0, 1.0
-    S = _Stimulus(m._standardised(rec.train_stimulus), m.basis())
+    S = _Stimulus(m.standardised(rec.train_stimulus), m.basis())
     n = rec.train_counts(0.001).reshape(3000, 10, 1).sum(1).astype(float)
     start = m._start(S, n)
     assert start.shape == (30 + 2,)
