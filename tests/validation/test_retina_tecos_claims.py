@@ -36,4 +36,4 @@ def test_generalisation_compares_the_long_clip_with_its_pieces(results):
     assert len(d["short"]) == 4 and d["test_seconds"] == 8.0 and d["clip_seconds"] == 2.0
     assert abs(r["measured"] - (d["long"] - sum(d["short"]) / 4)) < 1e-12
     assert r["passed"] == (r["measured"] >= -0.05)
-    assert d["long"] > 0.3                    # the model predicts the clip at all
+    assert d["long"] > 0.15                   # the model predicts the clip at all
