@@ -6,7 +6,7 @@ PARTS = ("stats", "simulate", "auditory", "retina")
 #: The retina part: the models fitted to the embedded recording, the TeCoS-LVM epochs and
 #: the latent paths of its evaluation (fewer than ``neuromod fit``'s, to keep the demo
 #: short).
-RETINA = {"models": ("glm", "tecos"), "epochs": 10, "samples": 20}
+RETINA = {"models": ("glm", "tecos"), "epochs": 30, "samples": 20}
 
 
 def add_parser(sub):
