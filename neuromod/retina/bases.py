@@ -58,7 +58,7 @@ from neuromod.errors import ParameterError
 
 __all__ = ["log_warp", "raised_cosine", "log_raised_cosine", "linear_raised_cosine",
            "causal_filter", "history_design", "stimulus_projection", "one_blas_thread",
-           "LOG_SCALE"]
+           "ridge_path_cv", "LOG_SCALE"]
 
 #: The default log-time stretch ``c`` of :func:`log_warp` (nemos's default).
 LOG_SCALE = 50.0
@@ -259,3 +259,80 @@ def one_blas_thread():
         import contextlib
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def ridge_path_cv(n_rows, n_folds, alphas, fit, heldout, x0, unit_of, score_key, block=1,
+                  weights=None):
+    """Blocked cross-validation of a penalty strength, every unit at once.
+
+    The rows (bins or frames, in time order) are cut into ``n_folds`` contiguous
+    blocks (edges on multiples of ``block`` rows). Each fold walks ``alphas`` from
+    the largest down, warm-started, fitting on the other blocks and scoring the held-out
+    one; it stops once every unit's held-out score has fallen below its best on that
+    path (the smaller alphas are then scored ``-inf`` for that fold). Each unit takes
+    the alpha with the largest held-out score summed over the blocks.
+
+    Parameters
+    ----------
+    n_rows, n_folds : int
+    alphas : sequence of float
+    fit : callable ``fit(w, alpha, x) -> x``
+        Fit with row weights ``w`` (0 on the held-out block), from ``x``.
+    heldout : callable ``heldout(x, held) -> (U,)``
+        Each unit's held-out log-likelihood on the rows ``held`` (a slice).
+    x0 : ndarray
+        Start of every fold's path.
+    unit_of : ndarray
+        The unit of each entry of ``x``.
+    score_key : str
+        Name of the per-unit scores in the tables (divided by ``n_rows``).
+    block : int
+    weights : ndarray, optional
+        Row weights of the fits (default 1); the held-out block is set to 0.
+
+    Returns
+    -------
+    alpha : ndarray (U,)
+    tables : list of dict
+        Per unit: ``alphas`` (the grid, largest first), ``score_key`` and ``alpha``.
+    start : ndarray
+        Each unit's entries of the first fold's fit at its alpha.
+
+    Examples
+    --------
+    >>> y = np.r_[np.zeros(5), np.ones(5)]          # one unit: its mean, shrunk
+    >>> fit = lambda w, a, x: np.array([(w @ y) / (w.sum() + a)])
+    >>> heldout = lambda x, held: np.array([-np.sum((y[held] - x[0]) ** 2)])
+    >>> alpha, tables, start = ridge_path_cv(10, 2, [100.0, 1.0, 0.0], fit, heldout,
+    ...                                      np.zeros(1), np.zeros(1, int), "score")
+    >>> alpha.tolist(), tables[0]["alphas"]
+    ([100.0], [100.0, 1.0, 0.0])
+    """
+    edges = np.round(np.linspace(0, n_rows // block, n_folds + 1)).astype(int) * block
+    grid = sorted(alphas, reverse=True)
+    unit_of = np.asarray(unit_of)
+    U = int(unit_of.max()) + 1
+    scores, first = np.zeros((len(grid), U)), {}
+    for k in range(n_folds):
+        w = np.ones(n_rows) if weights is None else weights.copy()
+        w[edges[k]:edges[k + 1]] = 0.0
+        held = slice(edges[k], edges[k + 1])
+        x, best, worse = x0, np.full(U, -np.inf), 0
+        for i, a in enumerate(grid):
+            if worse >= 1:
+                scores[i] = -np.inf
+                continue
+            x = fit(w, a, x)
+            sc = heldout(x, held)
+            scores[i] += sc
+            worse = worse + 1 if np.all(sc < best) else 0
+            best = np.maximum(best, sc)
+            if k == 0:
+                first[i] = x
+    scores /= n_rows
+    pick = np.argmax(scores, axis=0)
+    start = np.array([first[pick[u]][j] for j, u in enumerate(unit_of)])
+    tables = [{"alphas": grid, score_key: [float(v) if np.isfinite(v) else None
+                                           for v in scores[:, u]],
+               "alpha": grid[pick[u]]} for u in range(U)]
+    return np.array([grid[i] for i in pick]), tables, start

@@ -149,7 +149,8 @@ import numpy as np
 from neuromod.errors import ParameterError
 from neuromod.retina.base import RetinaModel, check_bin_size
 from neuromod.retina.bases import (LOG_SCALE, history_design, log_raised_cosine,
-                                   one_blas_thread, raised_cosine, stimulus_projection)
+                                   one_blas_thread, raised_cosine, ridge_path_cv,
+                                   stimulus_projection)
 
 __all__ = ["GLM", "fit_design", "DesignFit", "poisson_objective", "UnstableGLMWarning",
            "DEFAULT_ALPHAS", "LINKS", "REFRACTORY_CAP", "STABLE_HISTORY_FACTORS",
@@ -1448,49 +1449,20 @@ def _sta(S, n, lags):
 
 
 def _cross_validate(problem, y, o, groups, x0, K, scale, history_factor=1.0):
-    """Blocked cross-validation of ``alpha`` over ``o['alphas']``, every unit at once:
-    each unit's alpha with the largest held-out log-likelihood summed over the
-    blocks (each unit's live bins only: ``problem.keep``, its absolute refractory
-    periods left out, in the fits and in the scores), the per-unit tables and a start for the final fit (each unit's parameters
-    of the first fold at its alpha).
+    """Blocked cross-validation of ``alpha`` over ``o['alphas']``, every unit at once
+    (:func:`~neuromod.retina.bases.ridge_path_cv`, blocks of whole frames): each
+    unit's live bins only (``problem.keep``, its absolute refractory periods left
+    out, in the fits and in the scores). Returns each unit's alpha, the per-unit
+    tables and a start for the final fit."""
+    keep = getattr(problem, "keep", None)        # keep: refractory bins out
 
-    Each fold walks the grid from the largest alpha down, warm-started, and stops once
-    every unit's held-out log-likelihood has fallen below its best on that path (the
-    smaller alphas, slower to fit and overfitting further, are then scored -inf for
-    that fold)."""
-    T, U = y.shape
-    F = T // K
-    keep = getattr(problem, "keep", None)
-    edges = np.round(np.linspace(0, F, o["n_folds"] + 1)).astype(int) * K
-    grid = sorted(o["alphas"], reverse=True)
-    scores = np.zeros((len(grid), U))
-    first = {}
-    for k in range(o["n_folds"]):
-        w = np.ones(T) if keep is None else keep.copy()     # keep: refractory bins out
-        w[edges[k]:edges[k + 1]] = 0.0
-        held = slice(edges[k], edges[k + 1])
-        x, best, worse = x0, np.full(U, -np.inf), 0
-        for i, a in enumerate(grid):
-            if worse >= 1:
-                scores[i] = -np.inf
-                continue
-            x, _, _, _, _ = _solve(problem, y, w, o["link"], a, o["penalty"], groups, x,
-                                   o["maxiter"], max(o["tol"], 1e-6), scale, o["standardize"],
-                                   history_factor)
-            lam, _, loglam, _ = _link(problem.eta(x)[held], o["link"])
-            ll = y[held] * loglam - lam
-            sc = np.sum(ll if keep is None else ll * keep[held], axis=0)
-            scores[i] += sc
-            worse = worse + 1 if np.all(sc < best) else 0
-            best = np.maximum(best, sc)
-            if k == 0:
-                first[i] = x
-    scores /= T
-    best = np.argmax(scores, axis=0)                            # (U,)
-    unit = problem.unit_of()
-    start = np.array([first[best[u]][j] for j, u in enumerate(unit)])
-    alpha = np.array([grid[i] for i in best])
-    tables = [{"alphas": grid, "heldout_ll_per_bin": [float(v) if np.isfinite(v) else None
-                                                      for v in scores[:, u]],
-               "alpha": grid[best[u]]} for u in range(U)]
-    return alpha, tables, start
+    def fit(w, a, x):
+        return _solve(problem, y, w, o["link"], a, o["penalty"], groups, x, o["maxiter"],
+                      max(o["tol"], 1e-6), scale, o["standardize"], history_factor)[0]
+
+    def heldout(x, held):
+        lam, _, loglam, _ = _link(problem.eta(x)[held], o["link"])
+        ll = y[held] * loglam - lam
+        return np.sum(ll if keep is None else ll * keep[held], axis=0)
+    return ridge_path_cv(y.shape[0], o["n_folds"], o["alphas"], fit, heldout, x0,
+                         problem.unit_of(), "heldout_ll_per_bin", block=K, weights=keep)

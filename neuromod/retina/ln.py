@@ -72,7 +72,8 @@ import numpy as np
 
 from neuromod.errors import ParameterError
 from neuromod.retina.base import RetinaModel
-from neuromod.retina.bases import linear_raised_cosine, one_blas_thread, stimulus_projection
+from neuromod.retina.bases import (linear_raised_cosine, one_blas_thread, ridge_path_cv,
+                                   stimulus_projection)
 
 __all__ = ["LNPoisson", "NONLINEARITIES", "DEFAULT_ALPHAS", "LAGGED_BYTES", "B_BOUND"]
 
@@ -379,44 +380,24 @@ class LNPoisson(RetinaModel):
 
     def _cross_validate(self, S, n, start):
         """Blocked cross-validation of the ridge over ``alphas``, every unit at once
-        (largest alpha first, warm starts; a fold stops once every unit has got
-        worse): each unit's alpha with the largest held-out log-likelihood
-        summed over the blocks, the tables, and a start for the final fit."""
+        (:func:`~neuromod.retina.bases.ridge_path_cv`, blocks of frames): each unit's
+        alpha, the tables, and a start for the final fit."""
         o = self.options
         F, U = n.shape
         p = S.nb * S.S.shape[1]
-        edges = np.round(np.linspace(0, F, o["n_folds"] + 1)).astype(int)
-        grid = sorted(o["alphas"], reverse=True)
-        scores = np.zeros((len(grid), U))
         nl = o["nonlinearity"]
-        first = {}
-        for k in range(o["n_folds"]):
-            w = np.ones(F)
-            w[edges[k]:edges[k + 1]] = 0.0
-            held = slice(edges[k], edges[k + 1])
-            x, best, worse = start, np.full(U, -np.inf), 0
-            for i, a in enumerate(grid):
-                if worse >= 1:
-                    scores[i] = -np.inf
-                    continue
-                x, _ = self._fit_units(S, n, w, a, x)
-                r, _, _ = _rate(S.apply(x[:p * U].reshape(p, U)), x[p * U:p * U + U],
-                                x[p * U + U:], nl)
-                r = np.maximum(r[held], 1e-300)
-                sc = np.sum(n[held] * np.log(r) - r, axis=0)
-                scores[i] += sc
-                worse = worse + 1 if np.all(sc < best) else 0
-                best = np.maximum(best, sc)
-                if k == 0:
-                    first[i] = x
-        scores /= F
-        pick = np.argmax(scores, axis=0)
+
+        def fit(w, a, x):
+            return self._fit_units(S, n, w, a, x)[0]
+
+        def heldout(x, held):
+            r, _, _ = _rate(S.apply(x[:p * U].reshape(p, U)), x[p * U:p * U + U],
+                            x[p * U + U:], nl)
+            r = np.maximum(r[held], 1e-300)
+            return np.sum(n[held] * np.log(r) - r, axis=0)
         unit = np.r_[np.tile(np.arange(U), p), np.arange(U), np.arange(U)]
-        start = np.array([first[pick[u]][j] for j, u in enumerate(unit)])
-        tables = [{"alphas": grid, "heldout_ll_per_frame": [float(v) if np.isfinite(v)
-                                                            else None for v in scores[:, u]],
-                   "alpha": grid[pick[u]]} for u in range(U)]
-        return np.array([grid[i] for i in pick]), tables, start
+        return ridge_path_cv(F, o["n_folds"], o["alphas"], fit, heldout, start, unit,
+                             "heldout_ll_per_frame")
 
     # ------------------------------------------------------------ filters
     def stimulus_filter(self):
