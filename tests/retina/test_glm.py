@@ -241,18 +241,23 @@ def test_low_rank_fit_recovers_separable_filters():
 
 
 # ---------------------------------------------------------------- simulation
+def _assert_inverse_cdf_draws(y, lam, seed):
+    """Redo the inverse-CDF draws with the same uniforms (one ``(bins, units)`` array
+    per trial from ``default_rng(seed)``) and the intensity's own rates."""
+    from scipy.stats import poisson
+    rng = np.random.default_rng(seed)
+    for k in range(y.shape[0]):
+        u = rng.random(y.shape[1:])
+        np.testing.assert_array_equal(poisson.ppf(u, lam[k]).astype(int), y[k])
+
+
 def test_samples_follow_the_intensity_given_their_own_past():
     tm = truth()
     S = np.random.default_rng(1).normal(size=(150, 4))
     y = tm.sample(S, 3, seed=11)
     assert y.shape == (3, 1500, 3) and y.dtype == np.int64
     lam = tm.intensity(S, y)
-    # redo the inverse-CDF draws with the same uniforms and the intensity's own rates
-    rng = np.random.default_rng(11)
-    from scipy.stats import poisson
-    for r in range(3):
-        u = rng.random((1500, 3))
-        np.testing.assert_array_equal(poisson.ppf(u, lam[r]).astype(int), y[r])
+    _assert_inverse_cdf_draws(y, lam, 11)
     # refractory: hardly an interval of one bin within a unit (two spikes in one bin
     # remain possible: the counts are Poisson within a bin)
     for r in range(3):
@@ -485,11 +490,7 @@ def test_samples_respect_the_dead_time_and_follow_the_intensity(ref):
     S = np.random.default_rng(2).normal(size=(300, 2))
     y = tm.sample(S, 3, seed=5)
     lam = tm.intensity(S, y)
-    rng = np.random.default_rng(5)
-    from scipy.stats import poisson
-    for k in range(3):
-        u = rng.random((3000, 2))
-        np.testing.assert_array_equal(poisson.ppf(u, lam[k]).astype(int), y[k])
+    _assert_inverse_cdf_draws(y, lam, 5)
     for v in range(2):
         gaps = np.concatenate([_bin_gaps(y[k, :, v]) for k in range(3)])
         assert gaps.min() == r[v] + 1                           # never shorter; tight
