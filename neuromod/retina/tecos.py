@@ -115,8 +115,8 @@ def _net_class():
                 self.dec.bias.fill_(0.0)
 
         def _p(self, layer, drive):
-            """Firing probability of a layer's neurons for this drive (fresh state:
-            the latents are memoryless)."""
+            """Firing probability of a layer's neurons for this potential (for the
+            latents, memoryless, their drive)."""
             from neuromod.backends.noise import family
             m = layer.model
             P = layer.params()
@@ -201,11 +201,7 @@ def _net_class():
         def firing_probability(self, q, eps=1e-7):
             """The output neurons' firing probability for their potential ``q`` before
             the reset, clamped to ``[eps, 1 - eps]``."""
-            from neuromod.backends.noise import family
-            fam = family(self.out.model.firing.noise)
-            theta = float(self.out.model.parameters["theta"].value)
-            sigma = float(self.out.model.parameters["sigma"].value)
-            return fam.firing_probability(q, theta, sigma).clamp(eps, 1 - eps)
+            return self._p(self.out, q).clamp(eps, 1 - eps)
 
         def output_terms(self, d, Y, grad=True):
             """The output neurons on drives ``d`` (batch, units, bins), forced onto the

@@ -15,9 +15,10 @@ Data (:func:`load_task`)
     spikes/s, each code's channel and level an afferent
     (:func:`~neuromod.auditory.digits.spiketrum_afferents`, 512) reaching the neurons
     through delays of 0, 100 and 200 ms (:func:`~.tasks.delay_line`), one neuron per
-    digit (``target='class'`` always, ``class_spikes`` default 20); trained on the six training accents, scored on
-    the two held-out ones; impulse neurons get ``tau`` = 50 ms (the read-out of the
-    ``tempotron-spoken-digits`` claim, without its warped training copies).
+    digit (``target='class'`` always, ``class_spikes`` default 20); trained on the
+    six training accents, scored on the two held-out ones; impulse neurons get
+    ``tau`` = 50 ms (the read-out of the ``tempotron-spoken-digits`` claim, without
+    its warped training copies).
     ``spikes:PATH``: labelled patterns from a spike file
     (:func:`~.data.load_patterns`), 30 % held out (stratified, ``split_seed``);
     labels are the desired spike counts of one neuron (``target='count'``) or
