@@ -72,8 +72,15 @@ device="cuda")``) when ``torch.cuda.is_available()``, else a line says it is not
 available. The header states ``torch.get_num_threads()``. A row that raises is printed
 with its error (and the run exits 1); warnings a model emits are listed under the table.
 
+Section ``scale`` (not run by default; about 15 minutes on 2 cores): the issue's size
+for a fit, a simulated recording (:data:`SCALE`: 8 units, 400 s of an 8 x 8-pixel movie
+at 10 ms frames, a 10 s test clip x 20 trials), every model's whole default fit on the
+CPU (cnn and tecos to their default epochs or their early stop), each against the
+target :data:`SCALE_TARGET_S` (10 minutes); columns as in ``models`` plus the epochs run.
+
 Run: .venv/bin/python benchmarks/bench_fit.py [--quick] [--units N] [--pixels N]
-     [--seconds S] [--alpha A] [--repeat N] [--seed N] [--sections glm,models] [--json]
+     [--seconds S] [--alpha A] [--repeat N] [--seed N] [--sections glm,models,scale]
+     [--json]
 """
 import argparse
 import json
@@ -301,9 +308,10 @@ def _timed(call, sync):
     return out, time.perf_counter() - t0
 
 
-def model_row(kind, device, rec, seed=0):
+def model_row(kind, device, rec, seed=0, epochs=MODELS_EPOCHS):
     """Time one model on one device: ``fit`` (ln, glm: the whole fit; cnn, tecos:
-    :data:`MODELS_EPOCHS` epochs, each epoch's seconds read from the training
+    ``epochs`` epochs, :data:`MODELS_EPOCHS` by default, ``None`` for the model's own
+    default with its early stopping; each epoch's seconds read from the training
     history), then ``sample`` and ``intensity`` on the recording's test trials."""
     import torch
     from neuromod.retina.pipeline import TRAINED, build
@@ -320,16 +328,17 @@ def model_row(kind, device, rec, seed=0):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model = build(kind, MODELS_EPOCHS if trained else None, device=device)
-            kw = {"epochs": MODELS_EPOCHS} if trained else {}
+            model = build(kind, epochs if trained else None, device=device)
+            kw = {"epochs": epochs} if trained and epochs is not None else {}
             _, row["fit_s"] = _timed(lambda: model.fit(rec, seed=seed, **kw), sync)
             if trained:
                 epochs = [float(h["seconds"]) for h in model.history]
                 row["epoch_seconds"] = epochs
                 row["epoch_s"] = epochs[-1]
+                row["epochs_run"] = len(epochs)
                 row["per_100s"] = epochs[-1] * 100.0 / train_s
             else:
-                row["epoch_seconds"], row["epoch_s"] = None, None
+                row["epoch_seconds"], row["epoch_s"], row["epochs_run"] = None, None, None
                 row["per_100s"] = row["fit_s"] * 100.0 / train_s
             draws, row["sample_s"] = _timed(
                 lambda: model.sample(rec.test_stimulus, R, seed=seed + 1,
@@ -420,8 +429,60 @@ def section_models(a):
     return data, models_lines(data), all(r["error"] is None for r in rows)
 
 
+# ============================================================================= scale
+#: The ``scale`` section's recording (the size each fit must handle in under
+#: :data:`SCALE_TARGET_S`): :func:`simulated_retina` arguments.
+SCALE = dict(n_units=8, size=8, frame_dt=0.01, train_seconds=400.0, test_seconds=10.0,
+             n_test_trials=20)
+#: Seconds each model's whole default fit may take on :data:`SCALE`.
+SCALE_TARGET_S = 600.0
+
+
+def section_scale(a):
+    """Every model's whole default fit (the trained ones with their default epochs and
+    early stopping) on :data:`SCALE` simulated (seed ``--seed``; ``--models-sim`` and
+    ``--scale-epochs`` give the tests' tiny size), against :data:`SCALE_TARGET_S`."""
+    import torch
+    from neuromod.retina.pipeline import KINDS
+    from neuromod.retina.synthetic import simulated_retina
+    rec = models_recording(a) if a.models_sim else simulated_retina(**SCALE, seed=a.seed)
+    rows = [model_row(kind, "cpu", rec, a.seed, epochs=a.scale_epochs) for kind in KINDS]
+    for r in rows:
+        r["target_s"] = SCALE_TARGET_S
+        r["reached"] = r["error"] is None and r["fit_s"] < SCALE_TARGET_S
+    data = {"recording": rec.name, "n_units": int(rec.n_units),
+            "frame_shape": list(rec.frame_shape), "frame_dt": float(rec.frame_dt),
+            "train_seconds": float(rec.train_duration), "test_seconds": float(rec.test_duration),
+            "trials": int(rec.n_test_trials), "seed": a.seed, "epochs": a.scale_epochs,
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "rows": rows}
+    lines = [f"\nscale: every model's whole default fit on a {data['recording']} recording of "
+             f"{data['n_units']} units x {data['train_seconds']:g} s of "
+             f"{'x'.join(map(str, data['frame_shape']))}-pixel movie at "
+             f"{1e3 * data['frame_dt']:g} ms frames; bin 1 ms; torch threads "
+             f"{data['threads']}; target: each fit under {SCALE_TARGET_S:g} s",
+             "   epochs: cnn, tecos trained to their default epochs or early stop "
+             "(validation-loss patience)" if a.scale_epochs is None else
+             f"   epochs: cnn, tecos {a.scale_epochs}",
+             f"   {'model':<6} {'fit':>10} {'epochs':>7} {'per epoch':>10} {'sample':>12}"
+             f" {'target':>8}"]
+    for r in rows:
+        if r["error"]:
+            lines.append(f"   {r['kind']:<6} failed -- {r['error']}")
+            continue
+        ep = f"{r['epochs_run']:7d}" if r["epochs_run"] else " " * 7
+        per = f"{r['epoch_s']:8.3f} s" if r["epoch_s"] else " " * 10
+        lines.append(f"   {r['kind']:<6} {r['fit_s']:8.1f} s {ep} {per} "
+                     f"{1e3 * r['sample_per_s']:9.3f} ms {'reached' if r['reached'] else 'MISSED':>8}")
+    for r in rows:
+        for w in r["warnings"]:
+            lines.append(f"   ({r['kind']} warned: {w})")
+    return data, lines, all(r["reached"] for r in rows)
+
+
 #: Section name -> ``fn(args) -> (json part, printed lines, checks passed)``.
-SECTIONS = {"glm": section_glm, "models": section_models}
+SECTIONS = {"glm": section_glm, "models": section_models, "scale": section_scale}
+#: The sections a plain run does (``scale`` takes about 15 minutes on 2 cores).
+DEFAULT_SECTIONS = ("glm", "models")
 
 
 def main(argv=None):
@@ -436,11 +497,14 @@ def main(argv=None):
     ap.add_argument("--alpha", type=float, default=1e-4, help="ridge strength (1e-4)")
     ap.add_argument("--repeat", type=int, default=2, help="timed calls per row, best kept")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--sections", default=",".join(SECTIONS),
-                    help=f"comma-separated, from {', '.join(SECTIONS)}")
+    ap.add_argument("--sections", default=",".join(DEFAULT_SECTIONS),
+                    help=f"comma-separated, from {', '.join(SECTIONS)} (default "
+                         f"{','.join(DEFAULT_SECTIONS)})")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     # models: a simulated recording UNITS,SIZE,TRAIN_S,TEST_S,TRIALS (the tests' tiny size)
     ap.add_argument("--models-sim", default=None, help=argparse.SUPPRESS)
+    # scale: the trained models' epochs (their defaults unless given; the tests' tiny size)
+    ap.add_argument("--scale-epochs", type=int, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     a.units = a.units or (2 if a.quick else 4)
     a.pixels = a.pixels or (4 if a.quick else 16)

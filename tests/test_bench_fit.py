@@ -69,9 +69,10 @@ def test_tiny_json_has_every_row_and_one_objective():
         assert r["max_coef_diff"] < (1e-4 if tight else 1e-2), (impl, r["max_coef_diff"])
 
 
-def test_both_sections_run_by_default():
+def test_glm_and_models_run_by_default():
     bench = _bench()
-    assert list(bench.SECTIONS) == ["glm", "models"]
+    assert list(bench.SECTIONS) == ["glm", "models", "scale"]
+    assert bench.DEFAULT_SECTIONS == ("glm", "models")
 
 
 def test_tiny_models_section_has_every_row_with_positive_times(capsys):
@@ -127,3 +128,24 @@ def test_a_failing_model_row_is_reported():
             "train_seconds": 4.0, "test_seconds": 0.5, "trials": 2, "seed": 0, "epochs": 2,
             "threads": 1, "torch": "t", "cuda": True, "rows": [row]}
     assert any("cnn    cuda   failed -- " in line for line in bench.models_lines(data))
+
+
+def test_tiny_scale_section_times_every_whole_fit(capsys):
+    bench = _bench()
+    assert bench.main(["--sections", "scale", "--models-sim", "2,4,4,0.5,2",
+                       "--scale-epochs", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    s = out["sections"]["scale"]
+    assert [r["kind"] for r in s["rows"]] == ["ln", "glm", "cnn", "tecos"]
+    for r in s["rows"]:
+        assert r["error"] is None and r["fit_s"] > 0 and r["reached"] is True
+        assert r["target_s"] == bench.SCALE_TARGET_S
+        assert r["epochs_run"] == (2 if r["kind"] in ("cnn", "tecos") else None)
+    assert bench.SCALE["n_units"] == 8 and bench.SCALE["train_seconds"] == 400.0
+    text = "\n".join(bench.section_scale(bench_args(bench))[1])
+    assert "target: each fit under 600 s" in text and text.count("reached") == 4
+
+
+def bench_args(bench):
+    import argparse
+    return argparse.Namespace(models_sim="2,4,4,0.5,2", scale_epochs=2, seed=0)
