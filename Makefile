@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,docs,bench]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,docs,bench,scale]'
 	$(PY) -m pip install --quiet --no-deps -c constraints.txt spikingjelly
 	touch $(STAMP)
 

@@ -174,9 +174,9 @@ def run(args):
 
     import numpy as np
 
-    from neuromod.units import as_si, unit_name
+    from neuromod.units import unit_name
     from neuromod.errors import NeuromodError
-    from neuromod.neurons import MODELS, OPTIONS, rheobase
+    from neuromod.neurons import MODELS
 
     if args.list:
         return _list(args)
@@ -194,69 +194,24 @@ def run(args):
     for name, value in DEFAULTS.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    sets = split_sets(args.sets)
-    choices = OPTIONS.get(args.model, {})
-    options = {}
-    for name, text in sets:
-        if name in choices:
-            if text not in choices[name]:
-                raise NeuromodError(f"--set {name}={text[:40]}: must be one of "
-                                    f"{', '.join(choices[name])}")
-            options[name] = text
-    model = MODELS[args.model](**options)
-    drive = model.inputs[0]
-    unit = model.dim_of(drive)            # I_min, I_max are in the unit of the model's input
-    from neuromod.limits import check_value
-    values, I_min, I_max = {}, None, None
-    for name, text in sets:
-        if name in choices:
-            continue
-        try:
-            if name in ("I_min", "I_max"):
-                v = check_value(name, as_si(text, unit, name), "finite")
-                I_min, I_max = (v, I_max) if name == "I_min" else (I_min, v)
-            elif name in model.parameters:
-                p = model.parameters[name]    # parsed, dimension- and domain-checked
-                values[name] = p.check(as_si(text, p.dim, name), model.name)
-            else:
-                raise NeuromodError(f"model {args.model!r} has no parameter {name!r}; it has "
-                                    f"{', '.join([*choices, *model.parameters])}, I_min, I_max")
-        except NeuromodError as exc:
-            shown = text if len(text) <= 40 else text[:37] + "..."
-            raise type(exc)(f"--set {name}={shown}: {exc}") from None
-    try:
-        model = model.with_parameters(**values)   # relations between parameters, at once
-    except NeuromodError as exc:
-        raise type(exc)(f"--set: {exc}") from None
-    if I_min is None or I_max is None:
-        if "rheobase" not in model.derived:
-            raise NeuromodError(f"model {args.model!r} has no rheobase to set the input range "
-                                "from; give --set I_min=... I_max=...")
-        rb = rheobase(model)
-        if not rb > 0:
-            raise NeuromodError(f"model {args.model!r} fires without input with these "
-                                "parameters; give --set I_min=... I_max=...")
-        I_min = 0.9 * rb if I_min is None else I_min
-        I_max = 2.0 * rb if I_max is None else I_max
-    from neuromod.limits import check_allocation
-    check_allocation(8 * args.n, f"simulate --n {args.n}: the input currents")
-    currents = np.linspace(I_min, I_max, args.n) if args.n > 1 else np.array([I_min])
+    from neuromod.neurons.ramp import ramp_setup, run_ramp
+    ramp = ramp_setup(args.model, split_sets(args.sets))
+    model, drive, options = ramp.model, ramp.drive, ramp.options
+    unit, I_min, I_max = model.dim_of(drive), ramp.I_min, ramp.I_max
+    currents = ramp.currents(args.n)
     if args.dt >= args.duration:
         raise NeuromodError(f"--dt ({args.dt:g} s) must be smaller than --duration ({args.duration:g} s)")
 
-    from neuromod.backends.network import simulate
     from neuromod.outputs import PLOT_EXTENSIONS, Outputs
-    backend_options = {"target": args.target} if args.backend == "brian2" else {}
     with Outputs() as out:
         spikes_out = out.add(args.out, "--out", default_suffix=".txt")  # checked before any work
         plot = out.add(args.plot, "--plot", PLOT_EXTENSIONS, ".png")
         if args.backend == "brian2":
             _import_brian2_without_pylab()
         t0 = time.perf_counter()
-        res = simulate(model, args.n, args.duration, args.dt, backend=args.backend,
-                       inputs={drive: currents}, seed=args.seed, **backend_options)
+        st, res, currents = run_ramp(ramp, args.n, args.duration, args.dt,
+                                     backend=args.backend, seed=args.seed, target=args.target)
         wall = time.perf_counter() - t0
-        st = res.spikes["neurons"]
         n_steps = len(res.t)
         # a discrete model: counts per step, rates_hz = rate_per_step / dt
         rates = st.counts / (n_steps * args.dt) if model.discrete else st.counts / args.duration
