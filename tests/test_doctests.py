@@ -11,7 +11,7 @@ FOUNDATIONS = ("neuromod.spikes", "neuromod.io", "neuromod.stats", "neuromod.uni
                "neuromod.limits", "neuromod.outputs", "neuromod.runtime",
                "neuromod.errors", "neuromod.cli.common", "neuromod.auditory", "neuromod.neurons",
                "neuromod.training", "neuromod.datasets",
-               "neuromod.backends")
+               "neuromod.backends", "neuromod.scale")
 
 #: Modules whose docstrings must carry runnable examples (the model-definition API).
 MUST_HAVE_EXAMPLES = (

@@ -27,6 +27,7 @@ SUBCOMMANDS = [
     ("train", "neuromod.cli.train_cmd"),
     ("pcnn", "neuromod.cli.pcnn_cmd"),
     ("fit", "neuromod.cli.fit_cmd"),
+    ("sweep", "neuromod.cli.sweep_cmd"),
 ]
 
 

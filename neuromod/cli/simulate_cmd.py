@@ -50,25 +50,7 @@ def add_parser(sub):
             "units: 0.5, 500*ms or 500ms."))
     p.add_argument("model", nargs="?", help="model name (see --list), or tempotron")
     p.add_argument("--list", action="store_true", help="list the models with their parameters")
-    p.add_argument("--backend", choices=("torch", "brian2"), default=None,
-                   help="simulator (default torch; for the tempotron it implies --mode clock)")
-    p.add_argument("--n", type=positive_int, default=None, metavar="N",
-                   help="number of neurons (default 100; tempotron 1)")
-    p.add_argument("--duration", type=_seconds, default=None, metavar="S",
-                   help="simulated time, seconds or with a unit (default 1 s; tempotron: "
-                        "each trial, default 500 ms)")
-    p.add_argument("--dt", type=_seconds, default=None, metavar="S",
-                   help="time step, seconds or with a unit (default 0.0001 s; for the "
-                        "tempotron it implies --mode clock)")
-    p.add_argument("--set", action="extend", nargs="+", default=[], metavar="NAME=VALUE", dest="sets",
-                   help="parameter value in Brian2 syntax (tau_m=20*ms, I_min=0.9*nA) or SI "
-                        "number, or a string option the model declares (noise=logistic; "
-                        "see --list); several may follow one --set")
-    p.add_argument("--seed", type=int, metavar="K",
-                   help="random seed (stochastic firing and inputs)")
-    p.add_argument("--target", choices=("numpy", "cython", "cpp_standalone"), default="numpy",
-                   help="Brian2 code-generation target (default numpy; cython and "
-                        "cpp_standalone compile C/C++ code first)")
+    add_simulation_options(p)
     p.add_argument("--out", metavar="FILE",
                    help="write the spike trains (format from the extension: .txt .csv .npz "
                         ".nix .nwb; text otherwise)")
@@ -104,6 +86,30 @@ def add_parser(sub):
     t.add_argument("--max-spikes", type=positive_int, default=None, metavar="K",
                    help="exact mode: most output spikes of a neuron on one trial (default 1000)")
     return p
+
+
+def add_simulation_options(p):
+    """The options of one simulation (backend, size, time, settings, seed, target),
+    shared by ``neuromod simulate`` and ``neuromod sweep``."""
+    p.add_argument("--backend", choices=("torch", "brian2"), default=None,
+                   help="simulator (default torch; for the tempotron it implies --mode clock)")
+    p.add_argument("--n", type=positive_int, default=None, metavar="N",
+                   help="number of neurons (default 100; tempotron 1)")
+    p.add_argument("--duration", type=_seconds, default=None, metavar="S",
+                   help="simulated time, seconds or with a unit (default 1 s; tempotron: "
+                        "each trial, default 500 ms)")
+    p.add_argument("--dt", type=_seconds, default=None, metavar="S",
+                   help="time step, seconds or with a unit (default 0.0001 s; for the "
+                        "tempotron it implies --mode clock)")
+    p.add_argument("--set", action="extend", nargs="+", default=[], metavar="NAME=VALUE", dest="sets",
+                   help="parameter value in Brian2 syntax (tau_m=20*ms, I_min=0.9*nA) or SI "
+                        "number, or a string option the model declares (noise=logistic; "
+                        "see --list); several may follow one --set")
+    p.add_argument("--seed", type=int, metavar="K",
+                   help="random seed (stochastic firing and inputs)")
+    p.add_argument("--target", choices=("numpy", "cython", "cpp_standalone"), default="numpy",
+                   help="Brian2 code-generation target (default numpy; cython and "
+                        "cpp_standalone compile C/C++ code first)")
 
 
 def _import_brian2_without_pylab():

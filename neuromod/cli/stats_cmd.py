@@ -15,7 +15,9 @@ def add_parser(sub):
             "SPIKE-synchronization) statistics. The window comes from --t-start/--t-stop, "
             "else from the file, else [0, last spike]. Pairwise matrices are left out above "
             "500 trains unless named in --measures."))
-    p.add_argument("input", help="spike file (.txt, .csv, .npz, .nix, .nwb)")
+    p.add_argument("input", nargs="+", metavar="PATH",
+                   help="spike file (.txt, .csv, .npz, .nix, .nwb); several files, "
+                        "directories or globs: one task per file (see --summary)")
     p.add_argument("--format", choices=("text", "csv", "npz", "nix", "nwb"),
                    help="file format (default: from the extension)")
     p.add_argument("--sort", action="store_true",
@@ -36,6 +38,10 @@ def add_parser(sub):
                    help="print one JSON object (NaN written as null; see docs/cli.md)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="write a figure: raster, PSTH, ISI histogram, SPIKE-distance matrix")
+    p.add_argument("--summary", metavar="FILE.csv",
+                   help="several files: write one row per file (means over trains and pairs)")
+    from neuromod.cli.sweep_cmd import add_scheduler_option
+    add_scheduler_option(p, "local")
     return p
 
 
@@ -53,6 +59,13 @@ def run(args):
     from neuromod.stats.summary import parse_measures, summarize
 
     from neuromod.outputs import PLOT_EXTENSIONS, Outputs
+    from neuromod.scale.files import is_many
+    if is_many(args.input):
+        return _many(args)
+    if args.summary:
+        raise NeuromodError("--summary applies to several files (give more than one PATH, "
+                            "a directory or a glob)")
+    args.input = args.input[0]
 
     with Outputs() as out:
         plot = out.add(args.plot, "--plot", PLOT_EXTENSIONS, ".png")   # checked before any work
@@ -76,6 +89,49 @@ def run(args):
         if args.plot:
             print(f"figure written to {args.plot}")
     return 0
+
+
+def _many(args):
+    """Several files: one task each on ``--scheduler``; exit 2 when any failed."""
+    import sys
+
+    from neuromod.errors import NeuromodError
+    from neuromod.outputs import Outputs
+    from neuromod.scale.cluster import connect, parse_scheduler
+    from neuromod.scale.files import SUMMARY_COLUMNS, expand_paths, stats_files, summary_row
+    if args.plot:
+        raise NeuromodError("--plot takes one spike file; give a single PATH")
+    scheduler = parse_scheduler(args.scheduler)
+    files = expand_paths(args.input)
+    with Outputs() as out:
+        summary = out.add(args.summary, "--summary", (".csv",), ".csv")  # before any work
+        with connect(scheduler) as client:
+            entries = stats_files(files, format=args.format, sort=args.sort,
+                                  t_start=args.t_start, t_stop=args.t_stop,
+                                  measures=args.measures, tau=args.tau, q=args.q,
+                                  bin_size=args.bin_size, client=client)
+        if args.summary:
+            from neuromod.scale.sweep import write_rows
+            rows = [summary_row(e) for e in entries]
+            out.write(summary, lambda tmp: write_rows(tmp, [{c: r[c] for c in SUMMARY_COLUMNS}
+                                                            for r in rows]))
+    failed = [e for e in entries if e["error"]]
+    if args.json:
+        from neuromod.cli.common import print_json
+        print_json({"files": entries, "n_failed": len(failed)})
+    else:
+        for e in entries:
+            if e["error"] is None:
+                s = e["stats"]
+                pop = s["population"]
+                print(f"{e['path']}: {s['n_trains']} trains, "
+                      f"{sum(r['n_spikes'] for r in s['per_train'])} spikes, mean rate "
+                      f"{_num(pop['mean_rate_hz'])} Hz, Fano factor {_num(pop['fano_factor'])}")
+        print(f"{len(entries) - len(failed)} of {len(entries)} files summarised"
+              + (f"; summary written to {args.summary}" if args.summary else ""))
+    for e in failed:
+        sys.stderr.write(f"neuromod stats: error: {e['error']}\n")
+    return 2 if failed else 0
 
 
 def _num(v, fmt="{:.4g}"):

@@ -1,4 +1,4 @@
-"""Fixtures of the command tests."""
+"""Fixtures shared by the test directories."""
 import os
 import signal
 import subprocess

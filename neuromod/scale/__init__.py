@@ -1,0 +1,1 @@
+"""Scale-out: Dask task and block parallelism (sweeps, many-file statistics, blocked pairwise matrices)."""
