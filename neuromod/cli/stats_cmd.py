@@ -3,7 +3,7 @@
 Imports only numpy, the spike container, the readers and the statistics (numba
 kernels): never torch, brian2 or elephant, so the command starts fast.
 """
-from neuromod.cli.common import finite_float, positive_float
+from neuromod.cli.common import finite_float, positive_float, positive_int
 
 
 def add_parser(sub):
@@ -38,10 +38,22 @@ def add_parser(sub):
                    help="print one JSON object (NaN written as null; see docs/cli.md)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="write a figure: raster, PSTH, ISI histogram, SPIKE-distance matrix")
+    p.add_argument("--matrix-out", metavar="DIR",
+                   help="one file: write each pairwise matrix as DIR/<measure>.npy, computed "
+                        "block by block (memory bounded by --block, not by the number of "
+                        "trains; sttc may be named in --measures too); the report then "
+                        "names the files instead of holding the matrices")
+    p.add_argument("--block", type=positive_int, default=256, metavar="B",
+                   help="trains per block of --matrix-out (default 256)")
+    p.add_argument("--sttc-dt", type=positive_float, default=0.005, metavar="S",
+                   help="STTC coincidence window of --matrix-out, seconds (default 0.005)")
     p.add_argument("--summary", metavar="FILE.csv",
                    help="several files: write one row per file (means over trains and pairs)")
-    from neuromod.cli.sweep_cmd import add_scheduler_option
-    add_scheduler_option(p, "local")
+    p.add_argument("--scheduler", default=None, metavar="WHERE",
+                   help="where tasks run: local[:N] (a local Dask cluster of N single-threaded "
+                        "workers, default one per core), tcp://HOST:PORT (an existing Dask "
+                        "scheduler) or none (in-process); default local for several files, "
+                        "none for one (the blocks of --matrix-out)")
     return p
 
 
@@ -66,6 +78,11 @@ def run(args):
         raise NeuromodError("--summary applies to several files (give more than one PATH, "
                             "a directory or a glob)")
     args.input = args.input[0]
+    if args.matrix_out:
+        return _blocked(args)
+    if args.scheduler not in (None, "none"):
+        raise NeuromodError("--scheduler: one file runs in-process; a scheduler serves "
+                            "several files or the blocks of --matrix-out")
 
     with Outputs() as out:
         plot = out.add(args.plot, "--plot", PLOT_EXTENSIONS, ".png")   # checked before any work
@@ -91,6 +108,62 @@ def run(args):
     return 0
 
 
+def _blocked(args):
+    """One file, the pairwise matrices block by block into ``--matrix-out`` (on
+    ``--scheduler``, in-process by default); the report names the files."""
+    import os
+
+    from neuromod import io
+    from neuromod.errors import NeuromodError
+    from neuromod.scale.cluster import connect, parse_scheduler
+    from neuromod.stats.blocked import MEASURES as BLOCKED
+    from neuromod.stats.blocked import pairwise_matrices
+    from neuromod.stats.summary import PAIRWISE_MEASURES, parse_measures, summarize
+    if args.plot:
+        raise NeuromodError("--plot and --matrix-out: give one of them (the figure needs "
+                            "the SPIKE-distance matrix in memory)")
+    if not os.path.isdir(args.matrix_out):
+        raise NeuromodError(f"--matrix-out {args.matrix_out}: not an existing directory")
+    scheduler = parse_scheduler(args.scheduler or "none")
+    st = io.read(args.input, format=args.format, sort=args.sort, t_start=args.t_start,
+                 t_stop=args.t_stop)
+    names = [m.strip() for m in (args.measures or "").split(",") if m.strip()]
+    sttc = "sttc" in names
+    rest = ",".join(m for m in names if m != "sttc")
+    try:
+        measures = (parse_measures(rest, st.n_trains) if rest else
+                    () if sttc else parse_measures(None, 0))
+    except ValueError as exc:
+        raise NeuromodError(f"--measures: {exc}") from None
+    pair = [m for m in measures if m in PAIRWISE_MEASURES] + (["sttc"] if sttc else [])
+    if not pair:
+        raise NeuromodError("--matrix-out: --measures names no pairwise measure "
+                            f"({', '.join(BLOCKED)})")
+    report = summarize(st, [m for m in measures if m not in PAIRWISE_MEASURES], tau=args.tau,
+                       q=args.q, bin_size=args.bin_size)
+    params = {"van_rossum": {"tau": args.tau}, "victor_purpura": {"q": args.q},
+              "sttc": {"dt": args.sttc_dt}}
+    kw = {k: v for m in pair for k, v in params.get(m, {}).items()}
+    with connect(scheduler) as client:
+        mats = pairwise_matrices(st, pair, block=args.block, client=client,
+                                 out_dir=args.matrix_out, progress=True, **kw)
+    report["measures"] = list(report["measures"]) + pair
+    report["pairwise"] = {m: os.path.join(args.matrix_out, f"{m}.npy") for m in pair}
+    report["block"] = args.block
+    if args.json:
+        from neuromod.cli.common import print_json
+        print_json(report)
+        return 0
+    shown = dict(report, pairwise={})
+    print(format_table(shown, args.input))
+    print("")
+    print(f"pairwise matrices ({st.n_trains} x {st.n_trains}, blocks of {args.block} trains):")
+    for m in pair:
+        print(f"  {m:16s} {report['pairwise'][m]}")
+    del mats
+    return 0
+
+
 def _many(args):
     """Several files: one task each on ``--scheduler``; exit 2 when any failed."""
     import sys
@@ -101,7 +174,9 @@ def _many(args):
     from neuromod.scale.files import SUMMARY_COLUMNS, expand_paths, stats_files, summary_row
     if args.plot:
         raise NeuromodError("--plot takes one spike file; give a single PATH")
-    scheduler = parse_scheduler(args.scheduler)
+    if args.matrix_out:
+        raise NeuromodError("--matrix-out takes one spike file; give a single PATH")
+    scheduler = parse_scheduler(args.scheduler or "local")
     files = expand_paths(args.input)
     with Outputs() as out:
         summary = out.add(args.summary, "--summary", (".csv",), ".csv")  # before any work

@@ -120,3 +120,28 @@ def test_one_file_is_unchanged_and_refuses_summary(recordings, tmp_path):
     p = _stats(str(recordings), "--plot", str(tmp_path / "x.png"), "--scheduler", "none")
     assert p.returncode == 2 and "--plot takes one spike file" in p.stderr
     assert not (tmp_path / "s.csv").exists() and not (tmp_path / "x.png").exists()
+
+
+def test_matrix_out_writes_each_matrix_bit_for_bit(recordings, tmp_path):
+    from neuromod.stats import correlation, distances, synchrony
+    mats = tmp_path / "mats"
+    mats.mkdir()
+    src = recordings / "s3.npz"
+    p = _stats(str(src), "--matrix-out", str(mats), "--block", "4", "--measures",
+               "rates,van_rossum,spike_sync,sttc", "--json", "--scheduler", "local:2")
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)
+    assert rep["block"] == 4 and set(rep["pairwise"]) == {"van_rossum", "spike_sync", "sttc"}
+    assert rep["per_train"][0]["rate_hz"] is not None
+    st = io.read(str(src))
+    ref = {"van_rossum": distances.van_rossum_distance(st, tau=0.01),
+           "spike_sync": synchrony.spike_sync(st), "sttc": correlation.sttc_matrix(st, 0.005)}
+    for name, m in ref.items():
+        assert rep["pairwise"][name] == os.path.join(str(mats), f"{name}.npy")
+        np.testing.assert_array_equal(np.load(rep["pairwise"][name]), m)
+    p = _stats(str(src), "--matrix-out", str(tmp_path / "nodir"))
+    assert p.returncode == 2 and "not an existing directory" in p.stderr
+    p = _stats(str(src), "--matrix-out", str(mats), "--measures", "rates")
+    assert p.returncode == 2 and "names no pairwise measure" in p.stderr
+    p = _stats(str(src), "--scheduler", "local:2")
+    assert p.returncode == 2 and "one file runs in-process" in p.stderr
