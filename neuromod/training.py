@@ -22,6 +22,17 @@ the cross-entropy of its scores:
   killed at any point and resumed ends with the same weights as one that was never
   interrupted (it loses at most the epoch in progress). Resuming with a different
   identity is a one-line error naming what differs; ``epochs`` may grow.
+* **Data-parallel.** Inside an initialised ``torch.distributed`` process group of W
+  processes (``neuromod train --nproc W``, :mod:`neuromod.scale.ddp`), every process
+  draws the same batch order and trains on every W-th sample of each global batch of
+  ``batch_size``; each scales its shard's mean loss by its share of the batch and the
+  gradients are summed across processes before every step, so a step is the step of one
+  process on the whole batch (to float rounding). Rank 0 alone scores the validation
+  split (the score is broadcast), writes the checkpoint and shows the progress bar.
+  A network that draws noise (stochastic neurons) is refused: its noise is drawn per
+  batch, so shards would not draw what one process draws. BatchNorm layers become
+  ``SyncBatchNorm`` on CUDA; on the CPU (gloo) they are refused, as torch's
+  SyncBatchNorm runs on GPUs only.
 
 Examples
 --------
@@ -346,6 +357,61 @@ def _load_checkpoint(path, net, opt, gens, identity):
         raise FileFormatError(f"{path}: not a checkpoint of this training ({text})") from None
 
 
+def _process_group():
+    """``(rank, world size)`` of the initialised ``torch.distributed`` group, else
+    ``(0, 1)``."""
+    torch = _torch()
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _data_parallel_net(net, dev):
+    """``net`` ready for data-parallel steps: BatchNorm as SyncBatchNorm on CUDA,
+    refused on the CPU."""
+    torch = _torch()
+    norms = (torch.nn.modules.batchnorm._BatchNorm,)
+    if any(isinstance(m, norms) for m in net.modules()):
+        if torch.device(dev).type != "cuda":
+            raise ParameterError("--nproc: this network has BatchNorm layers, which "
+                                 "data-parallel training turns into SyncBatchNorm; torch "
+                                 "runs SyncBatchNorm on GPUs only: use --device cuda or "
+                                 "--nproc 1")
+        net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+    return net
+
+
+def _sum_gradients(params):
+    """Sum every parameter's gradient over the processes (one flat all-reduce); a
+    parameter without a gradient on this process counts as zero."""
+    torch = _torch()
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    torch.distributed.all_reduce(flat)
+    k = 0
+    for p, g in zip(params, grads):
+        m = g.numel()
+        p.grad = flat[k:k + m].view_as(p).clone()
+        k += m
+
+
+def _sum_scalars(total, correct):
+    """The epoch's loss sum and right answers summed over the processes."""
+    torch = _torch()
+    t = torch.tensor([float(total), float(-1 if correct is None else correct)],
+                     dtype=torch.float64)
+    torch.distributed.all_reduce(t)
+    return float(t[0]), (None if correct is None else int(round(float(t[1]))))
+
+
+def _broadcast_scalar(value):
+    torch = _torch()
+    t = torch.tensor([float(value)], dtype=torch.float64)
+    torch.distributed.broadcast(t, 0)
+    return float(t[0])
+
+
 def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint=None,
         resume: bool = False, identity: Optional[dict] = None, progress: bool = False,
         on_epoch=None, objective=None, val_score=None) -> TrainResult:
@@ -397,6 +463,10 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
     from neuromod.backends.serialize import save_state
     from neuromod.outputs import pause_point
     dev = check_device(options.device)
+    rank, world = _process_group()
+    if world > 1:
+        net = _data_parallel_net(net, dev)
+    lead = rank == 0
     # a resumed run may run more epochs (or on another device) than it started with
     ident = _canonical({"options": {k: v for k, v in options.to_dict().items()
                                     if k not in ("device", "epochs")}, "run": identity or {}})
@@ -429,8 +499,11 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
         best_state = st["best_model"]
         res.resumed_from = start
     n = Xtr.shape[0]
+    if world > 1:
+        for t in list(net.parameters()) + list(net.buffers()):    # rank 0's weights
+            torch.distributed.broadcast(t.data, 0)
     bar = None
-    if progress:
+    if progress and lead:
         from tqdm import tqdm
         bar = tqdm(total=options.epochs, initial=start, file=sys.stderr, unit="epoch",
                    desc="training", leave=False)
@@ -443,23 +516,46 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
             total, correct = 0.0, 0
             for i in range(0, n, options.batch_size):
                 idx = perm[i:i + options.batch_size]
-                res_b = objective(net, Xtr[idx], ytr[idx], gens["noise"])
-                loss, right = res_b[0], res_b[1]
                 opt.zero_grad()
-                loss.backward()
+                if world > 1:
+                    share = idx[rank::world]
+                    before = gens["noise"].get_state()
+                    if share.numel():
+                        res_b = objective(net, Xtr[share], ytr[share], gens["noise"])
+                        loss, right = res_b[0], res_b[1]
+                        (loss * (share.numel() / idx.numel())).backward()
+                        value = float(res_b[2]) if len(res_b) > 2 else float(loss.detach())
+                    else:
+                        value, right = 0.0, 0
+                    if not torch.equal(before, gens["noise"].get_state()):
+                        raise ParameterError(
+                            "--nproc: this network draws noise (stochastic neurons), "
+                            "which data-parallel training does not split by sample; "
+                            "train it in one process (--nproc 1)")
+                    _sum_gradients(params)
+                    total += value * share.numel()
+                else:
+                    res_b = objective(net, Xtr[idx], ytr[idx], gens["noise"])
+                    loss, right = res_b[0], res_b[1]
+                    loss.backward()
+                    value = float(res_b[2]) if len(res_b) > 2 else float(loss.detach())
+                    total += value * idx.numel()
                 opt.step()
-                value = float(res_b[2]) if len(res_b) > 2 else float(loss.detach())
-                total += value * idx.numel()
                 correct = None if right is None or correct is None else correct + int(right)
+            if world > 1:
+                total, correct = _sum_scalars(total, correct)
             epoch += 1
             rec = {"epoch": epoch, "loss": total / n,
                    "train_accuracy": None if correct is None else correct / n,
                    "val_accuracy": None}
             if Xva is not None:
                 net.eval()
-                with torch.no_grad():
-                    rec["val_accuracy"] = float(val_score(
-                        net, Xva, yva, generator([options.seed, 2, epoch], dev)))
+                score = 0.0
+                if lead:
+                    with torch.no_grad():
+                        score = float(val_score(
+                            net, Xva, yva, generator([options.seed, 2, epoch], dev)))
+                rec["val_accuracy"] = _broadcast_scalar(score) if world > 1 else score
                 if res.best_val_accuracy is None or rec["val_accuracy"] > res.best_val_accuracy:
                     res.best_val_accuracy, res.best_epoch, bad_epochs = rec["val_accuracy"], \
                         epoch, 0
@@ -473,7 +569,7 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
             rec["seconds"] = time.perf_counter() - t0
             res.train_seconds += rec["seconds"]
             res.history.append(rec)
-            if checkpoint is not None:
+            if checkpoint is not None and lead:
                 save_state({"checkpoint": CHECKPOINT_VERSION, "identity": ident, "epoch": epoch,
                             "model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
                             "optimizer": opt.state_dict(),
@@ -483,7 +579,10 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
                             "bad_epochs": bad_epochs, "stopped_early": res.stopped_early,
                             "history": res.history, "train_seconds": res.train_seconds},
                            checkpoint)
-            pause_point(f"train-epoch-{epoch}")
+            if world > 1:
+                torch.distributed.barrier()       # the checkpoint is written before a kill
+            if lead:
+                pause_point(f"train-epoch-{epoch}")
             if bar is not None:
                 bar.update(1)
                 if rec["val_accuracy"] is not None:

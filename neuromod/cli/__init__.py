@@ -119,6 +119,7 @@ def main(argv=None):
             pause_point("start")    # test hook: a signal here hits the subcommand imports
             parser = build_parser()
             args = parser.parse_args(argv)
+            args._argv = list(sys.argv[1:] if argv is None else argv)   # --nproc copies
             if not getattr(args, "command", None):
                 parser.print_help()
                 return 2

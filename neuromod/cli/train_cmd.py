@@ -112,6 +112,10 @@ def _common(p, model):
                    help=f"output directory (default ./train-{model}/)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run whose checkpoint is in DIR (same options)")
+    p.add_argument("--nproc", type=positive_int, default=1, metavar="N",
+                   help="data-parallel training in N processes (torch.distributed: gloo on "
+                        "the CPU, nccl on CUDA), the same steps as one process at the same "
+                        "global --batch-size; deterministic networks only (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -330,13 +334,31 @@ def run(args):
     except ParameterError as exc:
         raise ParameterError(f"--{str(exc).split()[0].replace('_', '-')}: {exc}") from None
     check_device(args.device)
+    from neuromod.scale.ddp import child_rank
+    copy = child_rank()            # one process of a --nproc run
+    rank = 0
+    if copy is not None:
+        import dataclasses
+
+        from neuromod.scale.ddp import init_process_group
+        rank, _, device = init_process_group(args.device)
+        options = dataclasses.replace(options, device=device)
     trainer = (_nsnn_trainer(args, options, kw) if kw is not None else
                _dendritic_trainer(args, options) if args.model == "dendritic" else
                _dpcnn_trainer(args, options))
 
     out_dir = args.out or f"train-{args.model}"
     from neuromod.cli.common import training_dir
-    ckpt = training_dir(out_dir, args.resume)
+    if copy is None:
+        ckpt = training_dir(out_dir, args.resume)
+        if args.nproc > 1:
+            from neuromod.scale.ddp import launch
+            return launch(args._argv, args.nproc)
+    else:
+        ckpt = os.path.join(out_dir, "checkpoint.npz")
+        if rank:
+            trainer(ckpt, args.resume)       # rank 0 writes the checkpoint and the outputs
+            return 0
 
     from neuromod.backends.serialize import save
     from neuromod.cli.common import dumps, print_json
