@@ -48,6 +48,11 @@ def add_parser(sub):
     p.add_argument("--resume", action="store_true",
                    help="continue a killed training from DIR/checkpoint.npz (cnn, tecos)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--scheduler", default=None, metavar="WHERE",
+                   help="--compare: where the fits run, one task per model and data: "
+                        "local[:N] (a local Dask cluster, default), tcp://HOST:PORT (an "
+                        "existing Dask scheduler; DIR must be on a file system the workers "
+                        "share for the checkpoints) or none (in-process)")
     return p
 
 
@@ -147,24 +152,48 @@ def run(args):
             raise ParameterError("give one DATA file per model (or use --compare)")
     if args.resume and (args.compare or kinds[0] not in TRAINED):
         raise ParameterError("--resume continues one cnn or tecos training")
+    if args.scheduler is not None and not args.compare:
+        raise ParameterError("--scheduler: one fit runs in-process; a scheduler serves the "
+                             "fits of --compare")
+    from neuromod.scale.cluster import parse_scheduler
+    scheduler = parse_scheduler(args.scheduler or "local")
     recordings = _recordings(args, paths)           # every file is checked first
     out_dir = args.out or ("fit-compare" if args.compare else f"fit-{kinds[0]}")
     if args.compare:
         training_dir(out_dir, False)           # the comparison's own directory
-    reports = []
-    for rec in recordings:
-        for kind in kinds:
-            run_dir = out_dir if not args.compare else os.path.join(
-                out_dir, f"{kind}-{_slug(rec.name)}")
-            ckpt = training_dir(run_dir, args.resume)
-            model, report, samples = fit_and_evaluate(
-                kind, rec, bin_size=args.bin_size, epochs=args.epochs, seed=args.seed,
-                device=args.device, checkpoint=ckpt if kind in TRAINED else None,
-                resume=args.resume, progress=True)
-            _write_run(run_dir, model, report, samples, rec)
-            reports.append(report)
-            if not args.json:
-                print(_headline(report))
+    kw = dict(bin_size=args.bin_size, epochs=args.epochs, seed=args.seed, device=args.device)
+    if not args.compare:
+        run_dir, kind, rec = out_dir, kinds[0], recordings[0]
+        ckpt = training_dir(run_dir, args.resume)
+        model, report, samples = fit_and_evaluate(
+            kind, rec, checkpoint=ckpt if kind in TRAINED else None, resume=args.resume,
+            progress=True, **kw)
+        _write_run(run_dir, model, report, samples, rec)
+        reports = [report]
+        if not args.json:
+            print(_headline(report))
+    else:
+        from neuromod.retina.pipeline import fit_runs
+        from neuromod.scale.cluster import connect
+        runs, dirs = [], []
+        for rec in recordings:
+            for kind in kinds:
+                run_dir = os.path.join(out_dir, f"{kind}-{_slug(rec.name)}")
+                k = 2
+                while run_dir in dirs:                      # the same data given twice
+                    run_dir = os.path.join(out_dir, f"{kind}-{_slug(rec.name)}-{k}")
+                    k += 1
+                ckpt = training_dir(run_dir, False)
+                runs.append((kind, rec, dict(kw, checkpoint=ckpt if kind in TRAINED
+                                             else None)))
+                dirs.append(run_dir)
+        reports = [None] * len(runs)
+        with connect(scheduler) as client:
+            for i, model, report, samples in fit_runs(runs, client):
+                _write_run(dirs[i], model, report, samples, runs[i][1])
+                reports[i] = report
+                if not args.json:
+                    print(_headline(report))
     if args.compare:
         from neuromod.retina.evaluate import write_comparison
         write_comparison(reports, os.path.join(out_dir, "comparison.json"),

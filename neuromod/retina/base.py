@@ -130,12 +130,17 @@ class RetinaModel:
         return poisson_log_likelihood(counts, self.intensity(stimulus, counts,
                                                              frame_dt=frame_dt))
 
+    def state(self):
+        """The model as plain data (its definition and fitted arrays): what :meth:`save`
+        writes and :func:`load_model` rebuilds it from (e.g. on another process)."""
+        return {"retina_model": self.kind, "config": json.dumps(self.config()),
+                "arrays": self.arrays(), "bin_size": self.bin_size,
+                "frame_dt": self.frame_dt, "null_rate": np.asarray(self.null_rate)}
+
     def save(self, path):
         """Write the model (definition and fitted arrays) to ``path``."""
         from neuromod.backends.serialize import save_state
-        save_state({"retina_model": self.kind, "config": json.dumps(self.config()),
-                    "arrays": self.arrays(), "bin_size": self.bin_size,
-                    "frame_dt": self.frame_dt, "null_rate": np.asarray(self.null_rate)}, path)
+        save_state(self.state(), path)
 
 
 def load_model(state, path="model file"):

@@ -12,7 +12,7 @@ import time
 from neuromod.errors import ParameterError
 from neuromod.retina.base import MODELS, counts_to_spikes
 
-__all__ = ["build", "fit_and_evaluate", "KINDS", "TRAINED"]
+__all__ = ["build", "fit_and_evaluate", "fit_runs", "run_fit", "KINDS", "TRAINED"]
 
 #: Model kinds, in the order ``--compare`` lists them by default.
 KINDS = tuple(MODELS)
@@ -68,3 +68,38 @@ def fit_and_evaluate(kind, recording, bin_size=0.001, epochs=None, seed=0, devic
               "bin_size": float(model.bin_size), "train_seconds": seconds, "test": test,
               "history": list(getattr(model, "history", []) or [])}
     return model, report, spikes
+
+
+def run_fit(task):
+    """One run of :func:`fit_runs` (a Dask task): ``task`` holds ``kind``,
+    ``recording`` and the keywords of :func:`fit_and_evaluate`; returns ``{state,
+    report, samples}``, the model as :meth:`RetinaModel.state` (plain arrays, rebuilt
+    by :func:`neuromod.retina.base.load_model`)."""
+    kw = {k: v for k, v in task.items() if k not in ("kind", "recording")}
+    model, report, samples = fit_and_evaluate(task["kind"], task["recording"], **kw)
+    return {"state": model.state(), "report": report, "samples": samples}
+
+
+def fit_runs(runs, client=None, progress=True):
+    """Fit and evaluate several ``(kind, recording, keywords)`` runs, one task each on
+    ``client``'s cluster (None: in-process, in order); yields ``(index, model, report,
+    samples)`` as runs complete.
+
+    Each recording is sent to the workers once (scattered); the trained models show no
+    per-epoch bar on the workers (one bar here counts the runs). A run that raises stops
+    the iteration with its error.
+    """
+    from neuromod.retina.base import load_model
+    from neuromod.scale.cluster import run_tasks
+    runs = list(runs)
+    recs = {}
+    for _, rec, _ in runs:
+        recs.setdefault(id(rec), rec)
+    if client is not None:
+        shared = dict(zip(recs, client.scatter(list(recs.values()), broadcast=True)))
+    else:
+        shared = recs
+    tasks = [{"kind": kind, "recording": shared[id(rec)], **dict(kw, progress=False)}
+             for kind, rec, kw in runs]
+    for i, out in run_tasks(run_fit, tasks, client, progress, desc="fit", unit="model"):
+        yield i, load_model(out["state"]), out["report"], out["samples"]

@@ -71,6 +71,24 @@ def test_compare_writes_the_table(rec_file, tmp_path, capsys):
         assert (out / name).is_file()
 
 
+def test_compare_on_a_local_cluster_equals_in_process(rec_file, tmp_path, capsys):
+    """The fits of --compare as Dask tasks on 2 workers give the reports of the same
+    fits in-process (to the rounding of another thread count)."""
+    reps = {}
+    for where in ("none", "local:2"):
+        rc, text, _ = _run(capsys, "--compare", "ln,glm", str(rec_file), str(rec_file),
+                           "--out", str(tmp_path / where.replace(":", "")), "--scheduler",
+                           where, "--json")
+        assert rc == 0
+        reps[where] = json.loads(text)["reports"]
+    assert [r["model"] for r in reps["local:2"]] == ["ln", "glm", "ln", "glm"]
+    for a, b in zip(reps["none"], reps["local:2"]):
+        for key in ("psth_corr", "bits_per_spike", "fano_model"):
+            assert b["test"][key] == pytest.approx(a["test"][key], rel=1e-4), key
+    for name in ("glm-toy.npz", "glm-toy.npz-2"):      # the same data twice: two runs
+        assert neuromod.load(tmp_path / "local2" / name / "model.npz").kind == "glm"
+
+
 @pytest.mark.parametrize("argv, message", [
     (["nosuch"], "unknown model"),
     (["--compare", "ln,nosuch"], "--compare"),
