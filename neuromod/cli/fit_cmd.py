@@ -48,8 +48,15 @@ def add_parser(sub):
     p.add_argument("--resume", action="store_true",
                    help="continue a killed training from DIR/checkpoint.npz (cnn, tecos)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--cv", metavar="NAME=V1,V2,...",
+                   help="first cross-validate this option of the model's constructor (e.g. "
+                        "alpha=1e-4,1e-3 or beta_kl=0.5,1) over --folds contiguous blocks "
+                        "of the training stimulus (held-out bits per spike; the test "
+                        "repeats are not used), then fit with the best value")
+    p.add_argument("--folds", type=positive_int, default=3, metavar="K",
+                   help="folds of --cv (default 3)")
     p.add_argument("--scheduler", default=None, metavar="WHERE",
-                   help="--compare: where the fits run, one task per model and data: "
+                   help="--compare, --cv: where the fits run, one task per fit: "
                         "local[:N] (a local Dask cluster, default), tcp://HOST:PORT (an "
                         "existing Dask scheduler; DIR must be on a file system the workers "
                         "share for the checkpoints) or none (in-process)")
@@ -152,9 +159,21 @@ def run(args):
             raise ParameterError("give one DATA file per model (or use --compare)")
     if args.resume and (args.compare or kinds[0] not in TRAINED):
         raise ParameterError("--resume continues one cnn or tecos training")
-    if args.scheduler is not None and not args.compare:
+    if args.scheduler is not None and not (args.compare or args.cv):
         raise ParameterError("--scheduler: one fit runs in-process; a scheduler serves the "
-                             "fits of --compare")
+                             "fits of --compare and --cv")
+    cv = None
+    if args.cv:
+        if args.compare or args.resume:
+            raise ParameterError("--cv: give one MODEL, without --compare or --resume")
+        from neuromod.retina.crossval import check_hyper_parameter, parse_values
+        name, eq, text = args.cv.partition("=")
+        if not eq or not name.strip():
+            raise ParameterError(f"--cv {args.cv}: expected NAME=V1,V2,...")
+        cv = (name.strip(), parse_values(text))
+        check_hyper_parameter(kinds[0], cv[0])
+        if args.folds < 2:
+            raise ParameterError(f"--folds {args.folds}: must be >= 2")
     from neuromod.scale.cluster import parse_scheduler
     scheduler = parse_scheduler(args.scheduler or "local")
     recordings = _recordings(args, paths)           # every file is checked first
@@ -165,9 +184,22 @@ def run(args):
     if not args.compare:
         run_dir, kind, rec = out_dir, kinds[0], recordings[0]
         ckpt = training_dir(run_dir, args.resume)
+        options, cv_result = None, None
+        if cv is not None:
+            from neuromod.retina.crossval import cross_validate
+            from neuromod.scale.cluster import connect
+            with connect(scheduler) as client:
+                cv_result = cross_validate(kind, rec, cv[0], cv[1], folds=args.folds,
+                                           bin_size=args.bin_size, epochs=args.epochs,
+                                           seed=args.seed, client=client)
+            options = {cv[0]: cv_result["best"]}
+            if not args.json:
+                print(_cv_table(cv_result))
         model, report, samples = fit_and_evaluate(
             kind, rec, checkpoint=ckpt if kind in TRAINED else None, resume=args.resume,
-            progress=True, **kw)
+            progress=True, options=options, **kw)
+        if cv_result is not None:
+            report["cv"] = cv_result
         _write_run(run_dir, model, report, samples, rec)
         reports = [report]
         if not args.json:
@@ -205,6 +237,18 @@ def run(args):
     else:
         print(f"written to {out_dir}/")
     return 0
+
+
+def _cv_table(cv):
+    """The cross-validation's lines: each value's mean held-out bits per spike."""
+    lines = [f"cross-validation of {cv['name']} ({len(cv['folds']) // len(cv['values'])} "
+             "blocked folds of the training data, held-out bits per spike):"]
+    for v in cv["values"]:
+        mark = "  <- best" if v["value"] == cv["best"] else ""
+        failed = f" ({v['n_failed']} failed)" if v["n_failed"] else ""
+        lines.append(f"  {cv['name']} = {v['value']!s:<12} {v['mean_bits_per_spike']:8.4f} "
+                     f"+/- {v['se']:.4f}{failed}{mark}")
+    return "\n".join(lines)
 
 
 def _slug(name):

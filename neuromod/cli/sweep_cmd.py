@@ -48,12 +48,14 @@ def add_scheduler_option(p, default):
 
 def run(args):
     import json
+    import os
 
     from neuromod.cli.common import print_json, split_sets
     from neuromod.cli.simulate_cmd import DEFAULTS
     from neuromod.errors import NeuromodError
     from neuromod.scale.cluster import connect, parse_scheduler
-    from neuromod.scale.sweep import check_results_path, journal_path, parse_grid, sweep
+    from neuromod.scale.sweep import (check_results_path, journal_path, parse_grid, sweep,
+                                      sweep_tasks)
 
     if args.model == "tempotron":
         raise NeuromodError("neuromod sweep runs the registered models (neuromod simulate "
@@ -68,11 +70,9 @@ def run(args):
     if opts["dt"] >= opts["duration"]:
         raise NeuromodError(f"--dt ({opts['dt']:g} s) must be smaller than --duration "
                             f"({opts['duration']:g} s)")
-    from neuromod.scale.sweep import sweep_tasks
     sweep_tasks(args.model, grid, args.repeat, args.seed, target=args.target, sets=sets,
                 measures=measures, **opts)              # every name and unit checked first
     journal = journal_path(args.out)
-    import os
     resumed = 0
     if args.resume and os.path.exists(journal):
         with open(journal, encoding="utf-8") as fh:

@@ -20,21 +20,24 @@ KINDS = tuple(MODELS)
 TRAINED = ("cnn", "tecos")
 
 
-def build(kind, epochs=None, device="cpu"):
-    """A fresh model of ``kind``."""
+def build(kind, epochs=None, device="cpu", options=None):
+    """A fresh model of ``kind`` (``options``: more keywords of its constructor)."""
     if kind not in MODELS:
         raise ParameterError(f"unknown model {kind!r}; known: {', '.join(MODELS)}")
     mod, cls = MODELS[kind].split(":")
     C = getattr(importlib.import_module(mod), cls)
+    options = dict(options or {})
     if kind in TRAINED:
-        return C(device=device, **({} if epochs is None else {"epochs": int(epochs)}))
+        return C(device=device, **({} if epochs is None else {"epochs": int(epochs)}),
+                 **options)
     if device != "cpu":
         raise ParameterError(f"--device: the {kind} model fits on the CPU only")
-    return C()
+    return C(**options)
 
 
 def fit_and_evaluate(kind, recording, bin_size=0.001, epochs=None, seed=0, device="cpu",
-                     checkpoint=None, resume=False, progress=False, samples=100):
+                     checkpoint=None, resume=False, progress=False, samples=100,
+                     options=None):
     """Fit ``kind`` to ``recording`` and evaluate it on the test repeats.
 
     Returns
@@ -48,9 +51,10 @@ def fit_and_evaluate(kind, recording, bin_size=0.001, epochs=None, seed=0, devic
 
     ``samples`` (argument) is the number of latent paths of a latent-variable model's
     importance-sampled likelihood and sampled intensity (100, the evaluation's default).
+    ``options``: more keywords of the model's constructor (a cross-validated value).
     """
     from neuromod.retina.evaluate import evaluate
-    model = build(kind, epochs, device)
+    model = build(kind, epochs, device, options)
     kw = dict(bin_size=bin_size, seed=seed, progress=progress)
     if kind in TRAINED:
         kw.update(epochs=epochs, checkpoint=checkpoint, resume=resume)

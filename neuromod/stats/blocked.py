@@ -61,7 +61,10 @@ plus the blocks in flight, at most ``2 x`` the number of worker threads (1 witho
 client), each ``block^2 x 8`` bytes. Each worker holds the recording's flat arrays
 (about 16 bytes per spike, sent once), and a running task about ``block^2 x 8`` bytes
 (``4 block^2 x 8`` for van Rossum and STTC, which work on the ``(|I| + |J|)^2``
-square). No step allocates an ``n x n`` array except the result itself.
+square). No step allocates an ``n x n`` array except the result itself. Besides, the
+caller prepares the recording's flat arrays once (window units, sorted copies): measured
+16 to 25 bytes per spike (``benchmarks/bench_scale.py``), so memory grows with the
+spikes and the block size, never with ``n^2``.
 
 Parallelism
 -----------
