@@ -29,8 +29,10 @@ the cross-entropy of its scores:
   gradients are summed across processes before every step, so a step is the step of one
   process on the whole batch (to float rounding). Rank 0 alone scores the validation
   split (the score is broadcast), writes the checkpoint and shows the progress bar.
-  A network that draws noise (stochastic neurons) is refused: its noise is drawn per
-  batch, so shards would not draw what one process draws. BatchNorm layers become
+  Stochastic firing draws the variates of the whole global batch on every process and
+  keeps its own rows (:class:`~neuromod.backends.noise.BatchShard`), so each sample
+  gets the noise one process gives it and the generators stay in step; a network that
+  draws random numbers any other way is refused. BatchNorm layers become
   ``SyncBatchNorm`` on CUDA; on the CPU (gloo) they are refused, as torch's
   SyncBatchNorm runs on GPUs only.
 
@@ -382,6 +384,21 @@ def _data_parallel_net(net, dev):
     return net
 
 
+def _shard_objective(objective, net, xb, yb, shard):
+    """The objective on one process's rows, its stochastic firing drawn through
+    ``shard`` (:class:`~neuromod.backends.noise.BatchShard`); a network that draws noise
+    any other way is refused."""
+    try:
+        return objective(net, xb, yb, shard)
+    except TypeError as exc:
+        if "enerator" not in str(exc):
+            raise
+        raise ParameterError("--nproc: this network draws random numbers outside the "
+                             "firing variates (neuromod.backends.noise.variates), which "
+                             "data-parallel training cannot split by sample; train it in "
+                             "one process (--nproc 1)") from None
+
+
 def _sum_gradients(params):
     """Sum every parameter's gradient over the processes (one flat all-reduce); a
     parameter without a gradient on this process counts as zero."""
@@ -460,6 +477,7 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
         A checkpoint that is damaged or does not fit ``net``.
     """
     torch = _torch()
+    from neuromod.backends.noise import BatchShard
     from neuromod.backends.serialize import save_state
     from neuromod.outputs import pause_point
     dev = check_device(options.device)
@@ -518,22 +536,21 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
                 idx = perm[i:i + options.batch_size]
                 opt.zero_grad()
                 if world > 1:
-                    share = idx[rank::world]
-                    before = gens["noise"].get_state()
-                    if share.numel():
-                        res_b = objective(net, Xtr[share], ytr[share], gens["noise"])
-                        loss, right = res_b[0], res_b[1]
-                        (loss * (share.numel() / idx.numel())).backward()
-                        value = float(res_b[2]) if len(res_b) > 2 else float(loss.detach())
-                    else:
-                        value, right = 0.0, 0
-                    if not torch.equal(before, gens["noise"].get_state()):
-                        raise ParameterError(
-                            "--nproc: this network draws noise (stochastic neurons), "
-                            "which data-parallel training does not split by sample; "
-                            "train it in one process (--nproc 1)")
+                    rows = list(range(rank, idx.numel(), world))
+                    weight = len(rows) / idx.numel()
+                    if not rows:        # a last batch smaller than the group: draw along
+                        rows, weight = [0], 0.0
+                    share = idx[rows]
+                    res_b = _shard_objective(objective, net, Xtr[share], ytr[share],
+                                             BatchShard(gens["noise"], rows, idx.numel()))
+                    loss, right = res_b[0], res_b[1]
+                    if not weight and right is not None:
+                        right = 0
+                    (loss * weight).backward()
+                    value = (float(res_b[2]) if len(res_b) > 2 else float(loss.detach())) \
+                        if weight else 0.0
                     _sum_gradients(params)
-                    total += value * share.numel()
+                    total += value * len(rows) * (weight > 0)
                 else:
                     res_b = objective(net, Xtr[idx], ytr[idx], gens["noise"])
                     loss, right = res_b[0], res_b[1]

@@ -299,6 +299,60 @@ class Bernoulli:
         return cls(str(d.get("noise", "gaussian")), str(d.get("sigma", "sigma")))
 
 
+class BatchShard:
+    """Some rows of a global batch, for data-parallel training.
+
+    Passed where a ``generator`` is expected, it makes :func:`variates` draw the variates
+    of the whole batch of ``batch`` samples from ``generator`` (as one process would)
+    and return only the rows ``rows`` (positions in the batch, along the batch axis,
+    the second-to-last): every process of a data-parallel group then draws, for each of
+    its samples, what one process draws for that sample of the global batch, and the
+    generators of all processes stay in step.
+
+    Examples
+    --------
+    >>> import torch
+    >>> whole = variates((3, 4, 2), torch.Generator().manual_seed(0))
+    >>> part = variates((3, 2, 2), BatchShard(torch.Generator().manual_seed(0), [1, 3], 4))
+    >>> torch.equal(part, whole[:, [1, 3]])
+    True
+    """
+
+    def __init__(self, generator, rows, batch):
+        self.generator = generator
+        self.rows = [int(r) for r in rows]
+        self.batch = int(batch)
+
+
+def normals(shape, generator=None, device=None, dtype=None, batch_axis=0):
+    """Standard normal draws of ``shape`` from ``generator`` on ``device`` (Gaussian
+    noise that is not firing noise, e.g. a layer's additive noise). A
+    :class:`BatchShard` draws the whole batch along ``batch_axis`` and keeps its rows,
+    as :func:`variates` does.
+
+    Examples
+    --------
+    >>> import torch
+    >>> whole = normals((4, 3), torch.Generator().manual_seed(1))
+    >>> part = normals((1, 3), BatchShard(torch.Generator().manual_seed(1), [2], 4))
+    >>> torch.equal(part, whole[[2]])
+    True
+    """
+    import torch
+    dtype = dtype or torch.float32
+    if isinstance(generator, BatchShard):
+        shape = list(shape)
+        if shape[batch_axis] != len(generator.rows):
+            raise ValueError(f"normals of {shape[batch_axis]} samples from a shard of "
+                             f"{len(generator.rows)} rows")
+        shape[batch_axis] = generator.batch
+        whole = torch.randn(tuple(shape), generator=generator.generator, dtype=dtype,
+                            device=device)
+        rows = torch.as_tensor(generator.rows, dtype=torch.long, device=whole.device)
+        return whole.index_select(batch_axis, rows)
+    return torch.randn(tuple(shape), generator=generator, dtype=dtype, device=device)
+
+
 def variates(shape, generator=None, device=None):
     """The uniform variates of stochastic firing, drawn by one protocol on every path:
     ``torch.rand(shape, generator=generator, dtype=torch.float64)`` with ``shape =
@@ -314,6 +368,15 @@ def variates(shape, generator=None, device=None):
     ((3, 1, 2), torch.float64)
     """
     import torch
+    if isinstance(generator, BatchShard):
+        shape = tuple(shape)
+        if shape[-2] != len(generator.rows):
+            raise ValueError(f"variates of {shape[-2]} samples from a shard of "
+                             f"{len(generator.rows)} rows")
+        whole = torch.rand(shape[:-2] + (generator.batch, shape[-1]),
+                           generator=generator.generator, dtype=torch.float64, device=device)
+        rows = torch.as_tensor(generator.rows, dtype=torch.long, device=whole.device)
+        return whole.index_select(len(shape) - 2, rows)
     return torch.rand(tuple(shape), generator=generator, dtype=torch.float64, device=device)
 
 

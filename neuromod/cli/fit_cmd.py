@@ -48,6 +48,9 @@ def add_parser(sub):
     p.add_argument("--resume", action="store_true",
                    help="continue a killed training from DIR/checkpoint.npz (cnn, tecos)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--nproc", type=positive_int, default=1, metavar="N",
+                   help="cnn, tecos: data-parallel training in N processes (torch."
+                        "distributed), the same steps as one process (default 1)")
     p.add_argument("--cv", metavar="NAME=V1,V2,...",
                    help="first cross-validate this option of the model's constructor (e.g. "
                         "alpha=1e-4,1e-3 or beta_kl=0.5,1) over --folds contiguous blocks "
@@ -159,6 +162,14 @@ def run(args):
             raise ParameterError("give one DATA file per model (or use --compare)")
     if args.resume and (args.compare or kinds[0] not in TRAINED):
         raise ParameterError("--resume continues one cnn or tecos training")
+    if args.nproc > 1 and (args.compare or args.cv or kinds[0] not in TRAINED):
+        raise ParameterError("--nproc: data-parallel training of one cnn or tecos model "
+                             "(not with --compare or --cv)")
+    from neuromod.scale.ddp import child_rank
+    copy, rank = child_rank(), 0
+    if copy is not None:
+        from neuromod.scale.ddp import init_process_group
+        rank, _, args.device = init_process_group(args.device)
     if args.scheduler is not None and not (args.compare or args.cv):
         raise ParameterError("--scheduler: one fit runs in-process; a scheduler serves the "
                              "fits of --compare and --cv")
@@ -183,7 +194,19 @@ def run(args):
     kw = dict(bin_size=args.bin_size, epochs=args.epochs, seed=args.seed, device=args.device)
     if not args.compare:
         run_dir, kind, rec = out_dir, kinds[0], recordings[0]
-        ckpt = training_dir(run_dir, args.resume)
+        if copy is None:
+            ckpt = training_dir(run_dir, args.resume)
+            if args.nproc > 1:
+                from neuromod.scale.ddp import launch
+                return launch(args._argv, args.nproc)
+        else:
+            ckpt = os.path.join(run_dir, "checkpoint.npz")
+            if rank:                    # trains along; rank 0 evaluates and writes
+                from neuromod.retina.pipeline import build
+                build(kind, args.epochs, args.device).fit(
+                    rec, bin_size=args.bin_size, seed=args.seed, epochs=args.epochs,
+                    checkpoint=ckpt, resume=args.resume)
+                return 0
         options, cv_result = None, None
         if cv is not None:
             from neuromod.retina.crossval import cross_validate

@@ -44,13 +44,14 @@ def _net(history, shape, channels, noise, n_units):
             self.kernels = (k1, k2)
 
         def forward(self, x, generator=None):
+            from neuromod.backends.noise import normals
             h = self.c1(x)
             if self.training and self.noise:
-                h = h + self.noise * torch.randn(h.shape, generator=generator, dtype=h.dtype)
+                h = h + self.noise * normals(h.shape, generator, h.device, h.dtype)
             h = torch.relu(h)
             h = self.c2(h)
             if self.training and self.noise:
-                h = h + self.noise * torch.randn(h.shape, generator=generator, dtype=h.dtype)
+                h = h + self.noise * normals(h.shape, generator, h.device, h.dtype)
             h = torch.relu(h)
             return torch.nn.functional.softplus(self.fc(h.flatten(1)))
     return Net()
