@@ -94,8 +94,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _p in (str(ROOT), str(Path(__file__).resolve().parent)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 #: The GLM's bases (seconds and sizes), shared by the ground truth and every fit.
 OPTIONS = dict(stimulus_window=0.15, n_stimulus_basis=5, history_window=0.05,
@@ -519,14 +520,8 @@ def main(argv=None):
             info[lib] = metadata.version(lib)
         except metadata.PackageNotFoundError:
             info[lib] = None
-    done, text, ok = {}, [], True
-    t0 = time.perf_counter()
-    for name in (s for s in SECTIONS if s in names):
-        data, lines, sec_ok = SECTIONS[name](a)
-        done[name] = data
-        text += lines
-        ok &= sec_ok
-    info["wall_s"] = time.perf_counter() - t0
+    from sections import run_sections
+    done, text, ok, info["wall_s"] = run_sections(SECTIONS, names, a)
     if a.json:
         print(json.dumps({**info, "sections": done, "all_reached": ok}))
         return 0 if ok else 1

@@ -652,14 +652,8 @@ def main(argv=None):
     import numba
     info = {"quick": a.quick, "seed": a.seed, "cpu_cores": os.cpu_count(),
             "numba_threads": numba.config.NUMBA_NUM_THREADS, **_versions()}
-    done, text, ok = {}, [], True
-    t0 = time.perf_counter()
-    for name in (s for s in SECTIONS if s in names):
-        data, lines, sec_ok = SECTIONS[name](a)
-        done[name] = data
-        text += lines
-        ok &= sec_ok
-    info["wall_s"] = time.perf_counter() - t0
+    from sections import run_sections
+    done, text, ok, info["wall_s"] = run_sections(SECTIONS, names, a)
     if a.json:
         print(json.dumps({**info, "sections": done, "all_reached": ok}))
         return 0 if ok else 1

@@ -294,3 +294,35 @@ def write_spikes(out, target, st, path):
     except NeuromodError:
         fmt = "txt"
     out.write(target, lambda tmp: io.write(st, tmp, format=fmt))
+
+
+def add_scheduler_option(p, default, default_text=None, extra=""):
+    """``--scheduler WHERE`` (``default``: its value when not given, None to let the
+    command choose; ``default_text``: what the help says the default is)."""
+    p.add_argument("--scheduler", default=default, metavar="WHERE",
+                   help="where tasks run: local[:N] (a local Dask cluster of N single-threaded "
+                        "workers, default one per core), tcp://HOST:PORT (an existing Dask "
+                        f"scheduler{extra}) or none (in-process); default "
+                        f"{default_text or default}")
+
+
+def training_run(out_dir, resume, nproc, argv):
+    """The start of a training command that may run data-parallel (``--nproc``):
+    ``(status, checkpoint, rank)``.
+
+    In the command itself: checks and makes ``out_dir`` (:func:`training_dir`); with
+    ``nproc > 1`` it then runs ``nproc`` copies of the command (``argv``,
+    :func:`neuromod.scale.ddp.launch`) and ``status`` is their exit status, to return.
+    In a copy: ``status`` is None, ``rank`` its rank (the directory is the command's).
+    """
+    import os
+
+    from neuromod.scale.ddp import child_rank
+    copy = child_rank()
+    if copy is not None:
+        return None, os.path.join(out_dir, "checkpoint.npz"), copy[0]
+    ckpt = training_dir(out_dir, resume)
+    if nproc > 1:
+        from neuromod.scale.ddp import launch
+        return launch(argv, nproc), ckpt, 0
+    return None, ckpt, 0

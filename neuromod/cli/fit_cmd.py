@@ -58,11 +58,9 @@ def add_parser(sub):
                         "repeats are not used), then fit with the best value")
     p.add_argument("--folds", type=positive_int, default=3, metavar="K",
                    help="folds of --cv (default 3)")
-    p.add_argument("--scheduler", default=None, metavar="WHERE",
-                   help="--compare, --cv: where the fits run, one task per fit: "
-                        "local[:N] (a local Dask cluster, default), tcp://HOST:PORT (an "
-                        "existing Dask scheduler; DIR must be on a file system the workers "
-                        "share for the checkpoints) or none (in-process)")
+    from neuromod.cli.common import add_scheduler_option
+    add_scheduler_option(p, None, "local; one task per fit of --compare and --cv",
+                         "; DIR on a file system the workers share")
     return p
 
 
@@ -194,19 +192,16 @@ def run(args):
     kw = dict(bin_size=args.bin_size, epochs=args.epochs, seed=args.seed, device=args.device)
     if not args.compare:
         run_dir, kind, rec = out_dir, kinds[0], recordings[0]
-        if copy is None:
-            ckpt = training_dir(run_dir, args.resume)
-            if args.nproc > 1:
-                from neuromod.scale.ddp import launch
-                return launch(args._argv, args.nproc)
-        else:
-            ckpt = os.path.join(run_dir, "checkpoint.npz")
-            if rank:                    # trains along; rank 0 evaluates and writes
-                from neuromod.retina.pipeline import build
-                build(kind, args.epochs, args.device).fit(
-                    rec, bin_size=args.bin_size, seed=args.seed, epochs=args.epochs,
-                    checkpoint=ckpt, resume=args.resume)
-                return 0
+        from neuromod.cli.common import training_run
+        status, ckpt, _ = training_run(run_dir, args.resume, args.nproc, args._argv)
+        if status is not None:
+            return status
+        if rank:                        # trains along; rank 0 evaluates and writes
+            from neuromod.retina.pipeline import build
+            build(kind, args.epochs, args.device).fit(
+                rec, bin_size=args.bin_size, seed=args.seed, epochs=args.epochs,
+                checkpoint=ckpt, resume=args.resume)
+            return 0
         options, cv_result = None, None
         if cv is not None:
             from neuromod.retina.crossval import cross_validate

@@ -49,11 +49,9 @@ def add_parser(sub):
                    help="STTC coincidence window of --matrix-out, seconds (default 0.005)")
     p.add_argument("--summary", metavar="FILE.csv",
                    help="several files: write one row per file (means over trains and pairs)")
-    p.add_argument("--scheduler", default=None, metavar="WHERE",
-                   help="where tasks run: local[:N] (a local Dask cluster of N single-threaded "
-                        "workers, default one per core), tcp://HOST:PORT (an existing Dask "
-                        "scheduler) or none (in-process); default local for several files, "
-                        "none for one (the blocks of --matrix-out)")
+    from neuromod.cli.common import add_scheduler_option
+    add_scheduler_option(p, None, "local for several files, none for one (the blocks of "
+                                  "--matrix-out)")
     return p
 
 

@@ -30,20 +30,13 @@ def add_parser(sub):
                         "(default n_spikes,rate_hz,cv,fano)")
     p.add_argument("--out", required=True, metavar="RESULTS.csv",
                    help="results table, .csv or .parquet (pyarrow), written at the end")
+    from neuromod.cli.common import add_scheduler_option
     add_scheduler_option(p, "local")
     p.add_argument("--resume", action="store_true",
                    help="continue the journal RESULTS.partial.jsonl of an interrupted sweep")
     p.add_argument("--json", action="store_true",
                    help="print {out, n_rows, n_failed, n_resumed, rows}")
     return p
-
-
-def add_scheduler_option(p, default):
-    """``--scheduler`` with the given default (``local`` or ``none``)."""
-    p.add_argument("--scheduler", default=default, metavar="WHERE",
-                   help="where tasks run: local[:N] (a local Dask cluster of N single-threaded "
-                        "workers, default one per core), tcp://HOST:PORT (an existing Dask "
-                        f"scheduler) or none (in-process); default {default}")
 
 
 def run(args):

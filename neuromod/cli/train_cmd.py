@@ -348,17 +348,13 @@ def run(args):
                _dpcnn_trainer(args, options))
 
     out_dir = args.out or f"train-{args.model}"
-    from neuromod.cli.common import training_dir
-    if copy is None:
-        ckpt = training_dir(out_dir, args.resume)
-        if args.nproc > 1:
-            from neuromod.scale.ddp import launch
-            return launch(args._argv, args.nproc)
-    else:
-        ckpt = os.path.join(out_dir, "checkpoint.npz")
-        if rank:
-            trainer(ckpt, args.resume)       # rank 0 writes the checkpoint and the outputs
-            return 0
+    from neuromod.cli.common import training_run
+    status, ckpt, _ = training_run(out_dir, args.resume, args.nproc, args._argv)
+    if status is not None:
+        return status
+    if rank:
+        trainer(ckpt, args.resume)       # rank 0 writes the checkpoint and the outputs
+        return 0
 
     from neuromod.backends.serialize import save
     from neuromod.cli.common import dumps, print_json

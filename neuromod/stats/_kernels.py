@@ -81,20 +81,30 @@ def vr_cross_sums(t_sorted, id_sorted, n, n_blocks):
     are below 1e-200, far under the rounding of sums that are >= 1), which keeps
     subnormal numbers out of the loop.
     """
-    out = np.zeros((n, n))
+    return vr_cross_sums_of(t_sorted, id_sorted, np.arange(n), n, n_blocks)
+
+
+@njit(parallel=True, **_OPTS)
+def vr_cross_sums_of(t_sorted, id_sorted, local, w, n_blocks):
+    """The sums ``C[u, v]`` of :func:`vr_cross_sums` for the ``w`` trains with
+    ``local[train] >= 0`` (``local`` their row and column), from the same sweep over
+    *every* spike of the population: each carried sum ``z[v]`` gets the same decays,
+    resets and additions in the same order whichever trains are carried, so a block of
+    trains gets the entries of the whole matrix bit for bit
+    (:mod:`neuromod.stats.blocked`). Threads split the columns into ``n_blocks``."""
+    out = np.zeros((w, w))
     S = t_sorted.size
     for blk in prange(n_blocks):
-        c0 = (blk * n) // n_blocks
-        c1 = ((blk + 1) * n) // n_blocks
-        w = c1 - c0
-        if w == 0:
+        c0 = (blk * w) // n_blocks
+        c1 = ((blk + 1) * w) // n_blocks
+        m = c1 - c0
+        if m == 0:
             continue
-        z = np.zeros(w)
+        z = np.zeros(m)
         prev = t_sorted[0] if S else 0.0
         cum = 1.0
         for k in range(S):
             t = t_sorted[k]
-            u = id_sorted[k]
             if t != prev:
                 fac = math.exp(-(t - prev))
                 prev = t
@@ -102,19 +112,21 @@ def vr_cross_sums(t_sorted, id_sorted, n, n_blocks):
                     z[:] = 0.0
                     cum = 1.0
                 else:
-                    for v in range(w):
+                    for v in range(m):
                         z[v] *= fac
                     cum *= fac
                     if cum < 1e-100:
-                        for v in range(w):
+                        for v in range(m):
                             if z[v] < 1e-200:
                                 z[v] = 0.0
                         cum = 1.0
-            row = out[u]
-            for v in range(w):
-                row[c0 + v] += z[v]
-            if c0 <= u < c1:
-                z[u - c0] += 1.0
+            lu = local[id_sorted[k]]
+            if lu >= 0:
+                row = out[lu]
+                for v in range(m):
+                    row[c0 + v] += z[v]
+                if c0 <= lu < c1:
+                    z[lu - c0] += 1.0
     return out
 
 

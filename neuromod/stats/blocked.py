@@ -177,51 +177,6 @@ def _sync_block(times, offsets, i0, i1, j0, j1, t_start, t_stop, max_tau, mrts, 
             out[i - i0, j - j0] = 1.0 if mp == 0.0 else c / mp
 
 
-@njit(parallel=True, **_OPTS)
-def _vr_sums(t_sorted, id_sorted, local, w, n_blocks):
-    """The cross sums ``C[u, v]`` of :func:`neuromod.stats._kernels.vr_cross_sums` for the
-    ``w`` trains with ``local[train] >= 0`` (their row/column), from the sweep over
-    *every* spike of the population: each carried sum ``z[v]`` gets the same decays,
-    resets and additions, in the same order, as in the unblocked sweep. Threads split
-    the columns into ``n_blocks``, as there."""
-    out = np.zeros((w, w))
-    S = t_sorted.size
-    for blk in prange(n_blocks):
-        c0 = (blk * w) // n_blocks
-        c1 = ((blk + 1) * w) // n_blocks
-        m = c1 - c0
-        if m == 0:
-            continue
-        z = np.zeros(m)
-        prev = t_sorted[0] if S else 0.0
-        cum = 1.0
-        for k in range(S):
-            t = t_sorted[k]
-            if t != prev:
-                fac = math.exp(-(t - prev))
-                prev = t
-                if fac < 1e-100:
-                    z[:] = 0.0
-                    cum = 1.0
-                else:
-                    for v in range(m):
-                        z[v] *= fac
-                    cum *= fac
-                    if cum < 1e-100:
-                        for v in range(m):
-                            if z[v] < 1e-200:
-                                z[v] = 0.0
-                        cum = 1.0
-            lu = local[id_sorted[k]]
-            if lu >= 0:
-                row = out[lu]
-                for v in range(m):
-                    row[c0 + v] += z[v]
-                if c0 <= lu < c1:
-                    z[lu - c0] += 1.0
-    return out
-
-
 # --------------------------------------------------------------------------- one block
 def _mirror_diagonal_block(b, diag_value):
     """A diagonal block whose upper triangle is filled: the diagonal and the lower
@@ -244,8 +199,8 @@ def _vr_block(i0, i1, j0, j1, t_sorted, id_sorted, counts):
     k = _union(i0, i1, j0, j1)
     local = np.full(n, -1, dtype=np.int64)
     local[k] = np.arange(k.size)
-    c = _kernels.call(_vr_sums, t_sorted.size * k.size, t_sorted, id_sorted, local, k.size,
-                      blocks=True)
+    c = _kernels.call(_kernels.vr_cross_sums_of, t_sorted.size * k.size, t_sorted,
+                      id_sorted, local, k.size, blocks=True)
     diag = counts[k] + 2.0 * np.diag(c)
     bi = i1 - i0
     if i0 == j0:
