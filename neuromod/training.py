@@ -413,18 +413,19 @@ def _sum_gradients(params):
         k += m
 
 
-def _sum_scalars(total, correct):
-    """The epoch's loss sum and right answers summed over the processes."""
+def _sum_scalars(total, correct, dev):
+    """The epoch's loss sum and right answers summed over the processes (a tensor on
+    the training device: nccl reduces CUDA tensors only)."""
     torch = _torch()
     t = torch.tensor([float(total), float(-1 if correct is None else correct)],
-                     dtype=torch.float64)
+                     dtype=torch.float64, device=dev)
     torch.distributed.all_reduce(t)
     return float(t[0]), (None if correct is None else int(round(float(t[1]))))
 
 
-def _broadcast_scalar(value):
+def _broadcast_scalar(value, dev):
     torch = _torch()
-    t = torch.tensor([float(value)], dtype=torch.float64)
+    t = torch.tensor([float(value)], dtype=torch.float64, device=dev)
     torch.distributed.broadcast(t, 0)
     return float(t[0])
 
@@ -560,7 +561,7 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
                 opt.step()
                 correct = None if right is None or correct is None else correct + int(right)
             if world > 1:
-                total, correct = _sum_scalars(total, correct)
+                total, correct = _sum_scalars(total, correct, dev)
             epoch += 1
             rec = {"epoch": epoch, "loss": total / n,
                    "train_accuracy": None if correct is None else correct / n,
@@ -572,7 +573,7 @@ def fit(net, train, val=None, options: TrainOptions = TrainOptions(), checkpoint
                     with torch.no_grad():
                         score = float(val_score(
                             net, Xva, yva, generator([options.seed, 2, epoch], dev)))
-                rec["val_accuracy"] = _broadcast_scalar(score) if world > 1 else score
+                rec["val_accuracy"] = _broadcast_scalar(score, dev) if world > 1 else score
                 if res.best_val_accuracy is None or rec["val_accuracy"] > res.best_val_accuracy:
                     res.best_val_accuracy, res.best_epoch, bad_epochs = rec["val_accuracy"], \
                         epoch, 0

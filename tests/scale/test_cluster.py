@@ -111,3 +111,44 @@ def test_sweep_command_on_an_existing_scheduler(tcp_scheduler, tmp_path):
     import json
     rep = json.loads(p.stdout)
     assert rep["n_rows"] == 2 and rep["n_failed"] == 0 and out.exists()
+
+
+def test_stats_and_fit_on_an_existing_scheduler(tcp_scheduler, tmp_path):
+    """The other kinds of work on the same address: many files, blocked matrices, and
+    the fits of --compare."""
+    import json
+
+    import numpy as np
+
+    from neuromod import io
+    from neuromod.retina.recording import save_recording
+    from neuromod.retina.synthetic import simulated_retina
+    from neuromod.spikes import SpikeTrains
+    from neuromod.stats.synchrony import spike_sync
+    neuromod = os.path.join(os.path.dirname(sys.executable), "neuromod")
+    rng = np.random.default_rng(0)
+    d = tmp_path / "rec"
+    d.mkdir()
+    for k in range(3):
+        io.write(SpikeTrains.from_list([np.sort(rng.uniform(0, 2, 15)) for _ in range(5)],
+                                       t_start=0.0, t_stop=2.0), str(d / f"s{k}.npz"))
+
+    def run(*argv):
+        p = subprocess.run([neuromod, *argv, "--scheduler", tcp_scheduler], timeout=300,
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+    rep = json.loads(run("stats", str(d), "--json", "--measures", "rates"))
+    assert rep["n_failed"] == 0 and len(rep["files"]) == 3
+    mats = tmp_path / "mats"
+    mats.mkdir()
+    run("stats", str(d / "s0.npz"), "--matrix-out", str(mats), "--block", "2", "--measures",
+        "spike_sync")
+    np.testing.assert_array_equal(np.load(mats / "spike_sync.npy"),
+                                  spike_sync(io.read(str(d / "s0.npz"))))
+    rec = tmp_path / "r.npz"
+    save_recording(rec, simulated_retina(n_units=2, size=4, train_seconds=6.0,
+                                         test_seconds=0.5, n_test_trials=2, seed=0))
+    out = json.loads(run("fit", "--compare", "ln", str(rec), "--out", str(tmp_path / "cmp"),
+                         "--json"))
+    assert [r["model"] for r in out["reports"]] == ["ln"]
